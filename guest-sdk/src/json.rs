@@ -422,12 +422,11 @@ fn push_unicode(rest: &[u8], out: &mut String) -> usize {
         u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
     };
     let Some(first) = hex(1) else { return 1 };
-    if (0xD800..0xDC00).contains(&first) && rest.get(5..7) == Some(b"\\u") {
-        if let Some(second) = hex(7).filter(|s| (0xDC00..0xE000).contains(s)) {
-            let c = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
-            out.push(char::from_u32(c).unwrap_or('\u{fffd}'));
-            return 11;
-        }
+    let low = hex(7).filter(|s| (0xDC00..0xE000).contains(s));
+    if let Some(second) = low.filter(|_| (0xD800..0xDC00).contains(&first) && rest.get(5..7) == Some(b"\\u")) {
+        let c = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+        out.push(char::from_u32(c).unwrap_or('\u{fffd}'));
+        return 11;
     }
     out.push(char::from_u32(first).unwrap_or('\u{fffd}'));
     5

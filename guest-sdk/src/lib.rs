@@ -78,10 +78,9 @@ impl Config {
     pub fn allow_only(&self, known: &[&str]) -> Result<()> {
         match self.pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
             None => Ok(()),
-            Some((key, _)) => Err(Error::new(format!(
-                "unknown config `{key}`; this transform accepts: {}",
-                known.join(", ")
-            ))),
+            Some((key, _)) => {
+                Err(Error::new(format!("unknown config `{key}`; this transform accepts: {}", known.join(", "))))
+            }
         }
     }
 }
@@ -142,7 +141,13 @@ pub fn init_from_abi<T: Transform>(encoded: &[u8]) -> Result<T> {
 
 /// Transforms one input batch into one outcome per record, appended to `out`.
 #[doc(hidden)]
-pub fn process_batch<T: Transform>(transform: &T, batch: &[u8], count: usize, out: &mut Vec<u8>, index: &mut json::Index) {
+pub fn process_batch<T: Transform>(
+    transform: &T,
+    batch: &[u8],
+    count: usize,
+    out: &mut Vec<u8>,
+    index: &mut json::Index,
+) {
     for raw in abi::records(batch, count) {
         let mark = out.len();
         if let Err(error) = process_record(transform, raw, out, index) {

@@ -1,0 +1,104 @@
+//! The command line: raw flags as the operator typed them.
+//!
+//! Nothing here is validated beyond what clap does; [`crate::config`] turns
+//! [`RunArgs`] into a typed [`crate::config::RunConfig`] in one step, so every
+//! configuration error is found before any record moves.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Streams a landing-zone directory of JSON-lines files through a wasm
+/// transform into Kafka.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Sub-commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the stream until SIGINT or SIGTERM.
+    Run(Box<RunArgs>),
+    /// Load and check a transform module, run `init` with the given config, and exit.
+    Check(CheckArgs),
+}
+
+/// Flags of `sluice run`. The long names are the public contract.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Directory to watch for new JSON-lines files.
+    #[arg(short = 'l', long, value_name = "DIR")]
+    pub landing_zone: PathBuf,
+
+    /// Only take files whose name matches this glob (e.g. `*.json`).
+    #[arg(short = 'g', long, value_name = "GLOB")]
+    pub glob: Option<String>,
+
+    /// The wasm transform module.
+    #[command(flatten)]
+    pub transform: TransformArgs,
+
+    /// Kafka topic to publish to.
+    #[arg(short = 't', long)]
+    pub topic: String,
+
+    /// Kafka bootstrap servers, `host:port[,host:port...]`.
+    #[arg(short = 'b', long, value_name = "SERVERS", env = "SLUICE_BOOTSTRAP_SERVERS")]
+    pub bootstrap_servers: Option<String>,
+
+    /// A Java-style `client.properties` file (as Confluent Cloud hands out).
+    #[arg(long, value_name = "FILE")]
+    pub kafka_properties: Option<PathBuf>,
+
+    /// Any librdkafka producer property, `KEY=VALUE`; repeatable, wins over the file.
+    #[arg(long = "kafka", value_name = "KEY=VALUE")]
+    pub kafka: Vec<String>,
+
+    /// Directory for the checkpoint and the dead-letter file.
+    #[arg(short = 'c', long, value_name = "DIR")]
+    pub checkpoint_dir: PathBuf,
+
+    /// How long a file must stop growing before its unterminated last line counts as complete.
+    #[arg(long, value_name = "MS", default_value_t = crate::config::default_settle_ms())]
+    pub settle_ms: u64,
+
+    /// How often the landing zone is rescanned, backing up the file watcher.
+    #[arg(long, value_name = "MS", default_value_t = crate::config::default_rescan_ms())]
+    pub rescan_ms: u64,
+
+    /// Longest accepted record in bytes; longer lines go to the dead letters.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::config::default_max_record_bytes())]
+    pub max_record_bytes: usize,
+}
+
+/// Which module to run and how to configure and limit it.
+#[derive(Debug, Args)]
+pub struct TransformArgs {
+    /// Path of the transform module (`.wasm`).
+    #[arg(short = 'w', long = "transform", value_name = "WASM")]
+    pub path: PathBuf,
+
+    /// Configuration handed to the module's `init`, `KEY=VALUE`; repeatable.
+    #[arg(short = 'C', long = "transform-config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+
+    /// Time limit for the module to process one batch.
+    #[arg(long = "transform-timeout-ms", value_name = "MS", default_value_t = crate::config::default_transform_timeout_ms())]
+    pub timeout_ms: u64,
+
+    /// Memory cap for the module instance.
+    #[arg(long = "transform-memory-mb", value_name = "MB", default_value_t = crate::config::default_transform_memory_mb())]
+    pub memory_mb: u64,
+}
+
+/// Flags of `sluice check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The wasm transform module.
+    #[command(flatten)]
+    pub transform: TransformArgs,
+}

@@ -1,0 +1,459 @@
+//! Typed configuration, validated from the raw flags in one step.
+//!
+//! [`RunConfig::from_args`] reads the `--kafka-properties` file, applies
+//! `--kafka` overrides, forces the producer settings delivery depends on,
+//! and checks every value, so a bad setting stops `sluice` before any record
+//! moves, with a message naming the key and how to fix it. Secret values are
+//! never printed: [`KafkaConfig::redacted`] is what logs see.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use globset::{Glob, GlobMatcher};
+
+use crate::cli::{RunArgs, TransformArgs};
+
+/// Default for `--settle-ms`: long enough for a slow writer's pauses.
+pub const fn default_settle_ms() -> u64 {
+    1_000
+}
+
+/// Default for `--rescan-ms`: the watcher's backup, so cheap and not urgent.
+pub const fn default_rescan_ms() -> u64 {
+    2_000
+}
+
+/// Default for `--max-record-bytes`: 1 MiB, Kafka's default message cap.
+pub const fn default_max_record_bytes() -> usize {
+    1 << 20
+}
+
+/// Default for `--transform-timeout-ms`: a batch takes milliseconds; this
+/// only catches a module that hangs.
+pub const fn default_transform_timeout_ms() -> u64 {
+    5_000
+}
+
+/// Default for `--transform-memory-mb`.
+pub const fn default_transform_memory_mb() -> u64 {
+    256
+}
+
+/// A configuration error: names the setting and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A `KEY=VALUE` flag without `=`.
+    #[error("{flag} expects KEY=VALUE, got `{value}`")]
+    NotKeyValue {
+        /// The flag.
+        flag: &'static str,
+        /// What was given.
+        value: String,
+    },
+    /// The properties file could not be read.
+    #[error("cannot read --kafka-properties {path}: {source}")]
+    PropertiesFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A line of the properties file that is not a property.
+    #[error("{path}:{line}: expected `key=value`, got `{text}`")]
+    PropertiesSyntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The offending line, with secrets redacted.
+        text: String,
+    },
+    /// A producer property that would break delivery guarantees.
+    #[error("kafka property `{key}={value}` is not allowed: {why}")]
+    Forbidden {
+        /// The key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// Why Sluice needs otherwise.
+        why: &'static str,
+    },
+    /// No bootstrap servers anywhere.
+    #[error("no Kafka bootstrap servers: pass --bootstrap-servers or set bootstrap.servers in --kafka-properties")]
+    NoBootstrap,
+    /// The `--glob` pattern does not parse.
+    #[error("--glob `{glob}` is not a valid glob: {source}")]
+    Glob {
+        /// The pattern.
+        glob: String,
+        /// Why.
+        source: globset::Error,
+    },
+    /// A numeric setting out of range.
+    #[error("{flag} must be {rule}, got {value}")]
+    OutOfRange {
+        /// The flag.
+        flag: &'static str,
+        /// The allowed range.
+        rule: &'static str,
+        /// What was given.
+        value: u64,
+    },
+    /// The topic name is not a legal Kafka topic name.
+    #[error("--topic `{0}` is not a valid Kafka topic name (1-249 of [a-zA-Z0-9._-])")]
+    Topic(String),
+}
+
+/// Everything `sluice run` needs, validated.
+#[derive(Debug)]
+pub struct RunConfig {
+    /// Where records come from.
+    pub source: SourceConfig,
+    /// What transforms them.
+    pub transform: TransformConfig,
+    /// Where they go.
+    pub kafka: KafkaConfig,
+    /// Checkpoint and dead-letter directory.
+    pub checkpoint_dir: PathBuf,
+}
+
+/// The landing-zone source.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// The landing-zone directory.
+    pub dir: PathBuf,
+    /// Optional narrowing of file names.
+    pub glob: Option<GlobMatcher>,
+    /// Quiet period after which an unterminated last line is complete.
+    pub settle: Duration,
+    /// Interval of the backup rescan.
+    pub rescan: Duration,
+    /// Longest accepted record.
+    pub max_record_bytes: usize,
+}
+
+/// The wasm transform.
+#[derive(Debug, Clone)]
+pub struct TransformConfig {
+    /// The module file.
+    pub path: PathBuf,
+    /// `init` pairs, in order.
+    pub config: Vec<(String, String)>,
+    /// Time limit per batch.
+    pub timeout: Duration,
+    /// Memory cap in bytes.
+    pub memory_bytes: usize,
+}
+
+/// The Kafka producer.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    /// Target topic.
+    pub topic: String,
+    /// librdkafka properties, in the order they apply.
+    pub properties: Vec<(String, String)>,
+}
+
+impl RunConfig {
+    /// Validates raw flags into a config.
+    pub fn from_args(args: &RunArgs) -> Result<Self, ConfigError> {
+        let glob = args.glob.as_deref().map(parse_glob).transpose()?;
+        Ok(RunConfig {
+            source: SourceConfig {
+                dir: args.landing_zone.clone(),
+                glob,
+                settle: Duration::from_millis(args.settle_ms),
+                rescan: Duration::from_millis(positive("--rescan-ms", args.rescan_ms)?),
+                max_record_bytes: positive("--max-record-bytes", args.max_record_bytes as u64)? as usize,
+            },
+            transform: TransformConfig::from_args(&args.transform)?,
+            kafka: KafkaConfig::from_args(args)?,
+            checkpoint_dir: args.checkpoint_dir.clone(),
+        })
+    }
+}
+
+fn positive(flag: &'static str, value: u64) -> Result<u64, ConfigError> {
+    match value {
+        0 => Err(ConfigError::OutOfRange { flag, rule: "greater than 0", value }),
+        _ => Ok(value),
+    }
+}
+
+fn parse_glob(glob: &str) -> Result<GlobMatcher, ConfigError> {
+    let parsed = Glob::new(glob).map_err(|source| ConfigError::Glob { glob: glob.to_owned(), source })?;
+    Ok(parsed.compile_matcher())
+}
+
+impl TransformConfig {
+    /// Validates the transform flags.
+    pub fn from_args(args: &TransformArgs) -> Result<Self, ConfigError> {
+        let config = args.config.iter().map(|kv| split_pair("--transform-config", kv)).collect::<Result<_, _>>()?;
+        let memory_mb = positive("--transform-memory-mb", args.memory_mb)?;
+        if memory_mb > 4096 {
+            return Err(ConfigError::OutOfRange {
+                flag: "--transform-memory-mb",
+                rule: "at most 4096",
+                value: memory_mb,
+            });
+        }
+        Ok(TransformConfig {
+            path: args.path.clone(),
+            config,
+            timeout: Duration::from_millis(positive("--transform-timeout-ms", args.timeout_ms)?),
+            memory_bytes: (memory_mb as usize) << 20,
+        })
+    }
+}
+
+fn split_pair(flag: &'static str, kv: &str) -> Result<(String, String), ConfigError> {
+    match kv.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(ConfigError::NotKeyValue { flag, value: kv.to_owned() }),
+    }
+}
+
+/// Producer settings Sluice's guarantees rest on, applied after the operator's.
+const FORCED: [(&str, &str); 2] = [("enable.idempotence", "true"), ("acks", "all")];
+
+/// Defaults the operator may override.
+const DEFAULTS: [(&str, &str); 5] = [
+    // Kafka Connect's stance: never give up on a message; the checkpoint
+    // cannot pass it, so a broker outage only pauses the stream.
+    ("message.timeout.ms", "0"),
+    // Java clients' key-to-partition mapping, so keys land where Spark put them.
+    ("partitioner", "murmur2_random"),
+    ("linger.ms", "5"),
+    ("compression.type", "lz4"),
+    // Backpressure comes from Sluice's own in-flight bound; this is a backstop.
+    ("queue.buffering.max.kbytes", "131072"),
+];
+
+impl KafkaConfig {
+    fn from_args(args: &RunArgs) -> Result<Self, ConfigError> {
+        if !valid_topic(&args.topic) {
+            return Err(ConfigError::Topic(args.topic.clone()));
+        }
+        let mut properties: Vec<(String, String)> =
+            DEFAULTS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        if let Some(path) = &args.kafka_properties {
+            properties.extend(read_properties(path)?);
+        }
+        if let Some(servers) = &args.bootstrap_servers {
+            properties.push(("bootstrap.servers".into(), servers.clone()));
+        }
+        for kv in &args.kafka {
+            properties.push(split_pair("--kafka", kv)?);
+        }
+        let mut config = KafkaConfig { topic: args.topic.clone(), properties: translate_java(properties) };
+        config.force()?;
+        if config.get("bootstrap.servers").is_none_or(str::is_empty) {
+            return Err(ConfigError::NoBootstrap);
+        }
+        Ok(config)
+    }
+
+    /// The effective value of `key` (the last one set).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.properties.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    fn force(&mut self) -> Result<(), ConfigError> {
+        for (key, required) in FORCED {
+            if let Some(value) = self.get(key).filter(|v| !same_setting(key, v, required)) {
+                let why = "Sluice needs the idempotent producer with acks=all so that nothing is lost or duplicated";
+                return Err(ConfigError::Forbidden { key: key.into(), value: value.into(), why });
+            }
+            self.properties.push((key.into(), required.into()));
+        }
+        Ok(())
+    }
+
+    /// The librdkafka client config.
+    pub fn client_config(&self) -> rdkafka::ClientConfig {
+        let mut config = rdkafka::ClientConfig::new();
+        for (k, v) in &self.properties {
+            config.set(k, v);
+        }
+        config
+    }
+
+    /// The effective properties with every secret value replaced, for logs.
+    pub fn redacted(&self) -> Vec<(String, String)> {
+        let mut seen = std::collections::BTreeMap::new();
+        for (k, v) in &self.properties {
+            seen.insert(k.clone(), if is_secret(k) { "[redacted]".to_owned() } else { v.clone() });
+        }
+        seen.into_iter().collect()
+    }
+
+    /// Every secret value configured, so error texts can be scrubbed of them.
+    pub fn secrets(&self) -> Vec<&str> {
+        self.properties.iter().filter(|(k, v)| is_secret(k) && !v.is_empty()).map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+fn same_setting(key: &str, value: &str, required: &str) -> bool {
+    let value = value.trim().to_ascii_lowercase();
+    value == required || (key == "acks" && value == "-1")
+}
+
+fn valid_topic(topic: &str) -> bool {
+    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    (1..=249).contains(&topic.len()) && topic.chars().all(legal) && topic != "." && topic != ".."
+}
+
+/// Whether a property's value must never be shown.
+pub fn is_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("password") || key.contains("secret") || key == "sasl.jaas.config" || key.ends_with(".pem")
+}
+
+/// Java clients' `sasl.jaas.config` carries the PLAIN or SCRAM credentials;
+/// librdkafka wants them as `sasl.username` and `sasl.password`.
+fn translate_java(properties: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(properties.len());
+    for (key, value) in properties {
+        if key == "sasl.jaas.config" {
+            out.extend(jaas_option(&value, "username").map(|u| ("sasl.username".to_owned(), u)));
+            out.extend(jaas_option(&value, "password").map(|p| ("sasl.password".to_owned(), p)));
+        } else {
+            out.push((key, value));
+        }
+    }
+    out
+}
+
+/// Reads `name='value'` or `name="value"` out of a JAAS login line.
+fn jaas_option(jaas: &str, name: &str) -> Option<String> {
+    let start = jaas.find(&format!("{name}="))? + name.len() + 1;
+    let rest = &jaas[start..];
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let end = rest[1..].find(quote)?;
+    Some(rest[1..=end].to_owned())
+}
+
+/// Parses a Java `.properties` file: `key=value`, `key: value` or
+/// `key value`; `#` and `!` comments; a trailing `\` continues a line.
+pub fn read_properties(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::PropertiesFile { path: path.to_owned(), source })?;
+    parse_properties(&text).map_err(|(line, text)| ConfigError::PropertiesSyntax { path: path.to_owned(), line, text })
+}
+
+fn parse_properties(text: &str) -> Result<Vec<(String, String)>, (usize, String)> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((n, line)) = lines.next() {
+        let mut logical = line.trim_start().to_owned();
+        if logical.is_empty() || logical.starts_with('#') || logical.starts_with('!') {
+            continue;
+        }
+        while logical.ends_with('\\') && !logical.ends_with("\\\\") {
+            logical.pop();
+            logical.push_str(lines.next().map_or("", |(_, l)| l.trim_start()));
+        }
+        let split = logical.find(['=', ':', ' ', '\t']).ok_or_else(|| (n + 1, redact_line(&logical)))?;
+        let key = logical[..split].trim_end();
+        let value = logical[split..].trim_start_matches([' ', '\t']);
+        let value = value.strip_prefix(['=', ':']).unwrap_or(value).trim();
+        out.push((unescape_property(key), unescape_property(value)));
+    }
+    Ok(out)
+}
+
+fn redact_line(line: &str) -> String {
+    if is_secret(line) { "[line redacted: it may hold a secret]".into() } else { line.to_owned() }
+}
+
+fn unescape_property(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn run_args(extra: &[&str]) -> RunArgs {
+        let mut argv = vec!["sluice", "run", "-l", "in", "-w", "t.wasm", "-t", "invoices", "-c", "chk"];
+        argv.extend_from_slice(extra);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Run(args) => *args,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn confluent_properties_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.properties");
+        std::fs::write(
+            &path,
+            "# Required connection configs\nbootstrap.servers=pkc-1.aws.confluent.cloud:9092\n\
+             security.protocol=SASL_SSL\nsasl.mechanisms=PLAIN\nsasl.username=KEY123\n\
+             sasl.password=s3cr3t=with=equals\n! comment\nclient.id : sluice \\\n  -1\n",
+        )
+        .unwrap();
+        let args = run_args(&["--kafka-properties", path.to_str().unwrap(), "--kafka", "linger.ms=20"]);
+        let config = RunConfig::from_args(&args).unwrap().kafka;
+        assert_eq!(config.get("bootstrap.servers"), Some("pkc-1.aws.confluent.cloud:9092"));
+        assert_eq!(config.get("sasl.password"), Some("s3cr3t=with=equals"));
+        assert_eq!(config.get("client.id"), Some("sluice -1"));
+        assert_eq!(config.get("linger.ms"), Some("20"));
+        assert_eq!(config.get("acks"), Some("all"));
+        assert_eq!(config.get("enable.idempotence"), Some("true"));
+        let shown = format!("{:?}", config.redacted());
+        assert!(shown.contains("KEY123") && shown.contains("[redacted]"), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert_eq!(config.secrets(), vec!["s3cr3t=with=equals"]);
+    }
+
+    #[test]
+    fn java_jaas_config_becomes_username_and_password() {
+        let jaas = "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required \
+                    username='KEY' password=\"p@ss\";";
+        let props = translate_java(parse_properties(jaas).unwrap());
+        assert_eq!(props, vec![("sasl.username".into(), "KEY".into()), ("sasl.password".into(), "p@ss".into())]);
+    }
+
+    #[test]
+    fn refuses_settings_that_break_delivery() {
+        let err = RunConfig::from_args(&run_args(&["-b", "x:9092", "--kafka", "acks=1"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "kafka property `acks=1` is not allowed: Sluice needs the idempotent producer with acks=all \
+             so that nothing is lost or duplicated"
+        );
+        assert!(RunConfig::from_args(&run_args(&["-b", "x:9092", "--kafka", "acks=-1"])).is_ok());
+        let err = RunConfig::from_args(&run_args(&["--kafka", "linger.ms"])).unwrap_err();
+        assert_eq!(err.to_string(), "--kafka expects KEY=VALUE, got `linger.ms`");
+        let err = RunConfig::from_args(&run_args(&[])).unwrap_err();
+        assert!(matches!(err, ConfigError::NoBootstrap));
+        let err = RunConfig::from_args(&run_args(&["-b", "x:1", "--glob", "a[b"])).unwrap_err();
+        assert!(err.to_string().starts_with("--glob `a[b` is not a valid glob"), "{err}");
+    }
+
+    #[test]
+    fn transform_config_pairs_keep_order_and_equals() {
+        let args = run_args(&["-b", "x:1", "-C", "where=StoreID = 'STR7188'", "-C", "key=StoreID"]);
+        let config = RunConfig::from_args(&args).unwrap().transform;
+        assert_eq!(config.config[0], ("where".into(), "StoreID = 'STR7188'".into()));
+        assert_eq!(config.config[1], ("key".into(), "StoreID".into()));
+    }
+}

@@ -1,0 +1,139 @@
+//! Dead letters: every record that is not published, with the reason and
+//! where it came from, so nothing is silently dropped.
+//!
+//! Entries are JSON lines appended to `dead-letters.jsonl` in the checkpoint
+//! directory and fsynced before the batch they belong to can be
+//! acknowledged, so the checkpoint never passes a record that is neither in
+//! Kafka nor here.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// File name of the dead-letter file inside the checkpoint directory.
+pub const FILE_NAME: &str = "dead-letters.jsonl";
+
+/// One refused record.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter<'a> {
+    /// Why it was refused.
+    pub reason: &'a str,
+    /// Source file path.
+    pub file: &'a str,
+    /// 1-based line number.
+    pub line: u64,
+    /// Byte offset of the line in the file.
+    pub offset: u64,
+    /// The record, when it is valid UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<&'a str>,
+    /// The record's bytes in base64, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_base64: Option<String>,
+}
+
+impl<'a> DeadLetter<'a> {
+    /// An entry for `record`, kept as text when it can be.
+    pub fn new(reason: &'a str, file: &'a str, line: u64, offset: u64, record: &'a [u8]) -> Self {
+        let text = std::str::from_utf8(record).ok();
+        let base64 = text.is_none().then(|| base64(record));
+        DeadLetter { reason, file, line, offset, record: text, record_base64: base64 }
+    }
+}
+
+/// The append-only dead-letter file, opened on first use.
+#[derive(Debug)]
+pub struct DeadLetters {
+    path: PathBuf,
+    file: Option<File>,
+    written: u64,
+}
+
+impl DeadLetters {
+    /// Dead letters kept in `dir`.
+    pub fn new(dir: &Path) -> Self {
+        DeadLetters { path: dir.join(FILE_NAME), file: None, written: 0 }
+    }
+
+    /// Appends `letters` and syncs them to disk.
+    pub fn write(&mut self, letters: &[DeadLetter<'_>]) -> std::io::Result<()> {
+        if letters.is_empty() {
+            return Ok(());
+        }
+        let mut text = Vec::new();
+        for letter in letters {
+            serde_json::to_writer(&mut text, letter).expect("dead letters serialize");
+            text.push(b'\n');
+            tracing::warn!(
+                file = letter.file,
+                line = letter.line,
+                offset = letter.offset,
+                reason = letter.reason,
+                "record sent to the dead letters"
+            );
+        }
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self.file.insert(OpenOptions::new().create(true).append(true).open(&self.path)?),
+        };
+        file.write_all(&text)?;
+        file.sync_data()?;
+        self.written += letters.len() as u64;
+        Ok(())
+    }
+
+    /// Entries written by this process.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Where they go.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            let c = if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' };
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"\xff\xfe\x00bar"), "//4AYmFy");
+    }
+
+    #[test]
+    fn appends_json_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dl = DeadLetters::new(dir.path());
+        dl.write(&[DeadLetter::new("bad", "in/a b.json", 3, 120, b"{\"a\":")]).unwrap();
+        dl.write(&[DeadLetter::new("utf8", "in/c", 1, 0, b"\xff")]).unwrap();
+        let text = std::fs::read_to_string(dl.path()).unwrap();
+        assert_eq!(
+            text,
+            "{\"reason\":\"bad\",\"file\":\"in/a b.json\",\"line\":3,\"offset\":120,\"record\":\"{\\\"a\\\":\"}\n\
+             {\"reason\":\"utf8\",\"file\":\"in/c\",\"line\":1,\"offset\":0,\"record_base64\":\"/w==\"}\n"
+        );
+        assert_eq!(dl.written(), 2);
+    }
+}

@@ -1,0 +1,28 @@
+//! Sluice: streams a landing-zone directory of JSON-lines files through a
+//! WebAssembly transform into Kafka, with a checkpoint so that a restart
+//! neither loses nor repeats records.
+//!
+//! # Layout
+//!
+//! One module per pipeline stage, in the order a record meets them:
+//!
+//! - [`cli`] and [`config`]: flags, validated into a typed [`config::RunConfig`].
+//! - [`source`]: scans and watches the landing zone, reads lines tail-style,
+//!   hands on [`source::Batch`]es.
+//! - [`transform`]: runs batches through the wasm module under time and
+//!   memory limits.
+//! - [`sink`]: publishes to Kafka and tracks deliveries.
+//! - [`checkpoint`]: acknowledged progress per file, written atomically.
+//! - [`deadletter`]: where records that are not published go, with the reason.
+//! - [`shutdown`]: the one signal every stage obeys.
+//! - [`pipeline`]: wires them together.
+
+pub mod checkpoint;
+pub mod cli;
+pub mod config;
+pub mod deadletter;
+pub mod pipeline;
+pub mod shutdown;
+pub mod sink;
+pub mod source;
+pub mod transform;

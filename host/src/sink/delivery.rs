@@ -1,0 +1,202 @@
+//! Delivery tracking: turns Kafka acknowledgements into checkpoint progress.
+//!
+//! Each batch sent is registered with [`Tracker::begin`] and gets a sequence
+//! number; librdkafka's delivery callback calls [`Tracker::acked`] once per
+//! message. Batches complete in any order, but progress is applied strictly
+//! in sequence order, so the checkpoint never passes a record that Kafka has
+//! not acknowledged (Vector's file source does the same). The number of
+//! batches in flight is bounded: a full window blocks the sender, which is
+//! the backpressure that reaches the source through the batch channel.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::checkpoint::{Checkpoint, FileProgress};
+use crate::source::Batch;
+
+/// Batches sent but not fully acknowledged. With batches of at most 1 MiB
+/// this bounds what librdkafka holds for us to about 32 MiB, while keeping
+/// enough in flight to fill the producer's pipeline.
+pub const MAX_IN_FLIGHT: usize = 32;
+
+/// Shared between the sender, librdkafka's callback thread and the
+/// checkpoint writer.
+#[derive(Debug)]
+pub struct Tracker {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Sequence number of `pending[0]`.
+    front: u64,
+    pending: VecDeque<Pending>,
+    checkpoint: Checkpoint,
+    /// Bumped whenever `checkpoint` changes.
+    version: u64,
+    failure: Option<String>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    progress: (crate::checkpoint::FileId, FileProgress),
+    outstanding: usize,
+}
+
+impl Tracker {
+    /// A tracker starting from the loaded checkpoint.
+    pub fn new(checkpoint: Checkpoint) -> Self {
+        let state = State { front: 0, pending: VecDeque::new(), checkpoint, version: 0, failure: None };
+        Tracker { state: Mutex::new(state), changed: Condvar::new() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a batch whose `messages` are about to be sent; waits while
+    /// the in-flight window is full, unless `give_up` says to stop waiting.
+    /// Returns the batch's sequence number, or `None` if it gave up.
+    pub fn begin(&self, batch: &Batch, messages: usize, give_up: impl Fn() -> bool) -> Option<u64> {
+        let mut state = self.lock();
+        while state.pending.len() >= MAX_IN_FLIGHT {
+            if give_up() {
+                return None;
+            }
+            state = self.changed.wait_timeout(state, Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        let seq = state.front + state.pending.len() as u64;
+        let progress = FileProgress { path: batch.path.to_string(), offset: batch.end_offset, line: batch.end_line };
+        state.pending.push_back(Pending { progress: (batch.file, progress), outstanding: messages });
+        state.advance();
+        drop(state);
+        self.changed.notify_all();
+        Some(seq)
+    }
+
+    /// One message of batch `seq` is acknowledged (or dead-lettered).
+    pub fn acked(&self, seq: u64) {
+        let mut state = self.lock();
+        let index = (seq - state.front) as usize;
+        let pending = &mut state.pending[index];
+        pending.outstanding -= 1;
+        if pending.outstanding == 0 && index == 0 {
+            state.advance();
+            drop(state);
+            self.changed.notify_all();
+        }
+    }
+
+    /// A message could not be delivered: the stream must stop without the
+    /// checkpoint passing it.
+    pub fn failed(&self, reason: String) {
+        let mut state = self.lock();
+        state.failure.get_or_insert(reason);
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// The first delivery failure, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.lock().failure.clone()
+    }
+
+    /// Messages sent and not yet acknowledged.
+    pub fn in_flight(&self) -> usize {
+        self.lock().pending.iter().map(|p| p.outstanding).sum()
+    }
+
+    /// Waits until the checkpoint moves past `seen` (or `timeout`); returns
+    /// its new version and a copy to save.
+    pub fn wait_progress(&self, seen: u64, timeout: Duration) -> Option<(u64, Checkpoint)> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        while state.version == seen {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            state = self.changed.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        Some((state.version, state.checkpoint.clone()))
+    }
+
+    /// The current checkpoint and its version.
+    pub fn snapshot(&self) -> (u64, Checkpoint) {
+        let state = self.lock();
+        (state.version, state.checkpoint.clone())
+    }
+}
+
+impl State {
+    /// Applies every fully acknowledged batch at the front, in order.
+    fn advance(&mut self) {
+        while self.pending.front().is_some_and(|p| p.outstanding == 0) {
+            let (id, progress) = self.pending.pop_front().expect("front exists").progress;
+            self.checkpoint.files.insert(id, progress);
+            self.front += 1;
+            self.version += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::FileId;
+
+    fn batch(ino: u64, end_offset: u64) -> Batch {
+        let mut b = Batch::new(FileId { dev: 1, ino }, "f".into());
+        b.end_offset = end_offset;
+        b.end_line = end_offset / 10;
+        b
+    }
+
+    fn offset(t: &Tracker, ino: u64) -> Option<u64> {
+        t.snapshot().1.files.get(&FileId { dev: 1, ino }).map(|p| p.offset)
+    }
+
+    #[test]
+    fn progress_only_moves_over_acknowledged_prefixes() {
+        let t = Tracker::new(Checkpoint::default());
+        let a = t.begin(&batch(1, 100), 2, || false).unwrap();
+        let b = t.begin(&batch(1, 200), 1, || false).unwrap();
+        let c = t.begin(&batch(2, 50), 0, || false).unwrap();
+        assert_eq!((a, b, c), (0, 1, 2));
+        t.acked(b);
+        t.acked(a);
+        assert_eq!(offset(&t, 1), None, "batch 0 still has a message out");
+        assert_eq!(t.in_flight(), 1);
+        t.acked(a);
+        assert_eq!(offset(&t, 1), Some(200));
+        assert_eq!(offset(&t, 2), Some(50));
+        assert_eq!(t.in_flight(), 0);
+    }
+
+    #[test]
+    fn empty_batches_complete_at_once_but_in_order() {
+        let t = Tracker::new(Checkpoint::default());
+        let a = t.begin(&batch(1, 10), 1, || false).unwrap();
+        t.begin(&batch(2, 99), 0, || false).unwrap();
+        assert_eq!(offset(&t, 2), None);
+        t.acked(a);
+        assert_eq!(offset(&t, 2), Some(99));
+    }
+
+    #[test]
+    fn full_window_blocks_until_an_ack_or_give_up() {
+        let t = std::sync::Arc::new(Tracker::new(Checkpoint::default()));
+        for i in 0..MAX_IN_FLIGHT as u64 {
+            t.begin(&batch(1, i), 1, || false).unwrap();
+        }
+        assert_eq!(t.begin(&batch(1, 999), 1, || true), None);
+        let acker = t.clone();
+        let handle = std::thread::spawn(move || acker.begin(&batch(1, 1000), 1, || false));
+        let (seen, _) = t.snapshot();
+        t.acked(0);
+        assert_eq!(handle.join().unwrap(), Some(MAX_IN_FLIGHT as u64));
+        assert!(t.wait_progress(seen, Duration::from_secs(5)).is_some());
+    }
+}

@@ -1,0 +1,428 @@
+//! The landing-zone source: finds files, reads their lines, hands on batches.
+//!
+//! On start it scans the directory, then follows `notify` events, with a
+//! periodic rescan as backup ([`watch`]). Files are taken in arrival order
+//! (modification time, then name, for files found by a scan). Each file is
+//! read tail-style ([`tail`]) from its checkpointed offset; its unterminated
+//! last line is taken once the file is complete: a writer closed it, or it
+//! has not grown for `--settle-ms`. The source reads [`SourceConfig`] and
+//! the start-up [`Checkpoint`], and hands [`Batch`]es to the transform stage
+//! over a bounded channel; a full channel stops reading, which is how sink
+//! backpressure reaches the files.
+
+pub mod tail;
+pub mod watch;
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{Sender, select};
+use sluice_guest_sdk::abi;
+
+use crate::checkpoint::{Checkpoint, FileId, FileProgress};
+use crate::config::SourceConfig;
+use crate::shutdown::Shutdown;
+use tail::{ReadStatus, Tail};
+use watch::{Change, Watch};
+
+/// Files held open at once; the rest wait their turn in arrival order.
+const MAX_OPEN_FILES: usize = 64;
+/// Shortest wait between polls, so a busy loop cannot form.
+const MIN_WAIT: Duration = Duration::from_millis(5);
+
+/// One record's origin, for dead letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordMeta {
+    /// 1-based line number in the file.
+    pub line: u64,
+    /// Byte offset of the line's start.
+    pub offset: u64,
+}
+
+/// A line refused before it reached the transform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// 1-based line number.
+    pub line: u64,
+    /// Byte offset of the line's start.
+    pub offset: u64,
+    /// Why it was refused.
+    pub reason: String,
+    /// The line, or its first bytes if it is long.
+    pub sample: Vec<u8>,
+}
+
+/// Consecutive lines of one file: the unit that crosses into wasm.
+#[derive(Debug)]
+pub struct Batch {
+    /// The file they come from.
+    pub file: FileId,
+    /// Its path, for messages.
+    pub path: Arc<str>,
+    /// Records in the ABI's input form: `u32 len`, then the bytes.
+    pub records: Vec<u8>,
+    /// Where each record came from, in order.
+    pub meta: Vec<RecordMeta>,
+    /// Lines refused while reading.
+    pub rejects: Vec<Reject>,
+    /// File offset just past the batch's last line.
+    pub end_offset: u64,
+    /// Lines of the file up to `end_offset`.
+    pub end_line: u64,
+}
+
+impl Batch {
+    /// An empty batch of `file`.
+    pub fn new(file: FileId, path: Arc<str>) -> Self {
+        Batch { file, path, records: Vec::new(), meta: Vec::new(), rejects: Vec::new(), end_offset: 0, end_line: 0 }
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.meta.len()
+    }
+
+    /// Whether it holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty()
+    }
+
+    /// Whether it has reached its size limits.
+    pub fn is_full(&self) -> bool {
+        self.meta.len() >= tail::BATCH_MAX_RECORDS || self.records.len() >= tail::BATCH_MAX_BYTES
+    }
+
+    /// Adds a line as a record, or as a reject if it is too long or not UTF-8.
+    pub fn push_line(&mut self, text: &[u8], line: u64, offset: u64, max_record_bytes: usize) {
+        let refuse = |reason: String| Reject { line, offset, reason, sample: text[..text.len().min(4096)].to_vec() };
+        if text.len() > max_record_bytes {
+            let reason = format!("line of {} bytes exceeds --max-record-bytes {max_record_bytes}", text.len() + 1);
+            return self.rejects.push(refuse(reason));
+        }
+        if let Err(e) = std::str::from_utf8(text) {
+            return self.rejects.push(refuse(format!("invalid UTF-8 at byte {} of the line", e.valid_up_to())));
+        }
+        abi::put_bytes(&mut self.records, text);
+        self.meta.push(RecordMeta { line, offset });
+    }
+}
+
+/// Why the source stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The transform stage is gone; it reports its own error.
+    #[error("the transform stage stopped")]
+    Downstream,
+}
+
+/// Where a file stands in this run.
+#[derive(Debug, Clone, Copy)]
+enum FileState {
+    /// Found, waiting to be opened.
+    Queued,
+    /// Open and being read.
+    Reading,
+    /// Read up to `offset`: finished, or dropped after an error.
+    Read { offset: u64, line: u64 },
+}
+
+struct Active {
+    tail: Tail,
+    closed: bool,
+    read_pos: u64,
+    last_growth: Instant,
+}
+
+/// The landing-zone reader; [`Source::run`] is its thread.
+pub struct Source {
+    config: SourceConfig,
+    out: Sender<Batch>,
+    shutdown: Shutdown,
+    resume: HashMap<FileId, FileProgress>,
+    files: HashMap<FileId, FileState>,
+    queue: VecDeque<PathBuf>,
+    active: Vec<Active>,
+    closed_early: Vec<FileId>,
+    watch: Option<Watch>,
+    next_rescan: Instant,
+    missing_logged: bool,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source").field("dir", &self.config.dir).finish_non_exhaustive()
+    }
+}
+
+impl Source {
+    /// A source resuming from `checkpoint`, sending batches to `out`.
+    pub fn new(config: SourceConfig, checkpoint: &Checkpoint, out: Sender<Batch>, shutdown: Shutdown) -> Self {
+        Source {
+            config,
+            out,
+            shutdown,
+            resume: checkpoint.files.clone(),
+            files: HashMap::new(),
+            queue: VecDeque::new(),
+            active: Vec::new(),
+            closed_early: Vec::new(),
+            watch: None,
+            next_rescan: Instant::now(),
+            missing_logged: false,
+        }
+    }
+
+    /// Reads until shutdown; returns when intake has stopped.
+    pub fn run(mut self) -> Result<(), SourceError> {
+        while !self.shutdown.is_triggered() {
+            if Instant::now() >= self.next_rescan
+                || self.watch.as_ref().is_some_and(|w| w.overflowed.swap(false, Ordering::Relaxed))
+            {
+                self.rescan();
+            }
+            self.drain_changes();
+            self.open_queued();
+            if !self.read_active()? {
+                self.wait();
+            }
+        }
+        tracing::debug!("source stopped taking new records");
+        Ok(())
+    }
+
+    fn rescan(&mut self) {
+        self.next_rescan = Instant::now() + self.config.rescan;
+        if self.watch.is_none() {
+            self.start_watch();
+        }
+        let entries = match fs::read_dir(&self.config.dir) {
+            Ok(entries) => entries,
+            Err(e) => return self.log_missing(&e),
+        };
+        let mut found: Vec<(SystemTime, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| self.wanted(&e.file_name()))
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .collect();
+        found.sort();
+        for (_, path) in found {
+            self.consider(path);
+        }
+    }
+
+    fn log_missing(&mut self, error: &std::io::Error) {
+        if !self.missing_logged {
+            tracing::warn!(dir = %self.config.dir.display(), %error, "cannot read the landing zone; retrying");
+            self.missing_logged = true;
+        }
+    }
+
+    fn start_watch(&mut self) {
+        match watch::watch(&self.config.dir) {
+            Ok(w) => {
+                tracing::info!(dir = %self.config.dir.display(), "watching the landing zone");
+                self.missing_logged = false;
+                self.watch = Some(w);
+            }
+            Err(e) => tracing::debug!(error = %e, "watcher not started; relying on rescans"),
+        }
+    }
+
+    /// Whether a directory entry's name is a data file to take.
+    fn wanted(&self, name: &std::ffi::OsStr) -> bool {
+        let Some(name) = name.to_str() else { return self.config.glob.is_none() };
+        let temporary = name.starts_with('.') || name.ends_with(".tmp") || name.ends_with("._COPYING_");
+        !temporary && self.config.glob.as_ref().is_none_or(|g| g.is_match(name))
+    }
+
+    /// Queues `path` if it is a regular file with unread bytes.
+    fn consider(&mut self, path: PathBuf) {
+        let Ok(meta) = fs::metadata(&path) else { return };
+        if !meta.is_file() || !path.file_name().is_some_and(|n| self.wanted(n)) {
+            return;
+        }
+        let id = FileId::of(&meta);
+        let requeue = match self.files.get(&id) {
+            None => true,
+            Some(FileState::Read { offset, .. }) => meta.len() > *offset,
+            Some(FileState::Queued | FileState::Reading) => false,
+        };
+        if requeue {
+            self.files.insert(id, FileState::Queued);
+            self.queue.push_back(path);
+        }
+    }
+
+    fn drain_changes(&mut self) {
+        let Some(watch) = &self.watch else { return };
+        let changes: Vec<Change> = watch.changes.try_iter().collect();
+        for change in changes {
+            self.apply(change);
+        }
+    }
+
+    fn apply(&mut self, change: Change) {
+        match change {
+            Change::Touched(path) => self.consider(path),
+            Change::Closed(path) => {
+                let Ok(meta) = fs::metadata(&path) else { return };
+                let id = FileId::of(&meta);
+                match self.active.iter_mut().find(|a| a.tail.id == id) {
+                    Some(active) => active.closed = true,
+                    None => {
+                        self.closed_early.push(id);
+                        self.consider(path);
+                    }
+                }
+            }
+        }
+    }
+
+    fn open_queued(&mut self) {
+        while self.active.len() < MAX_OPEN_FILES {
+            let Some(path) = self.queue.pop_front() else { return };
+            match self.open(&path) {
+                Ok(Some(active)) => self.active.push(active),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e, "cannot open; will retry on the next scan")
+                }
+            }
+        }
+    }
+
+    fn open(&mut self, path: &Path) -> std::io::Result<Option<Active>> {
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
+        let id = FileId::of(&meta);
+        let (offset, line) = match self.files.get(&id) {
+            Some(FileState::Reading) => return Ok(None),
+            Some(FileState::Read { offset, line }) => (*offset, *line),
+            _ => self.resume.get(&id).map_or((0, 0), |p| (p.offset, p.line)),
+        };
+        let (offset, line) = if offset > meta.len() {
+            tracing::warn!(file = %path.display(), offset, size = meta.len(), "file is shorter than its checkpoint; reading it from the start");
+            (0, 0)
+        } else {
+            (offset, line)
+        };
+        self.files.insert(id, FileState::Reading);
+        let closed =
+            self.closed_early.iter().position(|c| *c == id).map(|i| self.closed_early.swap_remove(i)).is_some();
+        let path: Arc<str> = path.display().to_string().into();
+        tracing::debug!(file = %path, offset, "reading");
+        let tail = Tail::new(file, id, path, offset, line, self.config.max_record_bytes)?;
+        Ok(Some(Active { tail, closed, read_pos: offset, last_growth: Instant::now() }))
+    }
+
+    /// Reads every open file as far as it goes; returns whether anything moved.
+    fn read_active(&mut self) -> Result<bool, SourceError> {
+        let mut progressed = false;
+        let mut i = 0;
+        while i < self.active.len() {
+            if self.shutdown.is_triggered() {
+                return Ok(progressed);
+            }
+            match self.read_file(i) {
+                Ok(Step { moved, done }) => {
+                    progressed |= moved;
+                    if done {
+                        self.retire(i);
+                        continue;
+                    }
+                }
+                Err(ReadError::Downstream) => return Err(SourceError::Downstream),
+                Err(ReadError::Io(e)) => {
+                    let path = self.active[i].tail.path.clone();
+                    tracing::error!(file = %path, error = %e, "read failed; will retry from the last record read");
+                    self.retire(i);
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        Ok(progressed)
+    }
+
+    fn retire(&mut self, i: usize) {
+        let active = self.active.remove(i);
+        let (offset, line) = (active.tail.offset(), active.tail.line());
+        self.files.insert(active.tail.id, FileState::Read { offset, line });
+    }
+
+    fn read_file(&mut self, i: usize) -> Result<Step, ReadError> {
+        let settle = self.config.settle;
+        let out = &self.out;
+        let active = &mut self.active[i];
+        let start = active.tail.offset();
+        loop {
+            let mut batch = Batch::new(active.tail.id, active.tail.path.clone());
+            let status = active.tail.read(&mut batch)?;
+            let eof = status == ReadStatus::Eof;
+            let grew = active.tail.read_pos() != active.read_pos;
+            if grew {
+                active.read_pos = active.tail.read_pos();
+                active.last_growth = Instant::now();
+            }
+            let done = eof && active.is_complete(settle)?;
+            if done {
+                active.tail.finish(&mut batch);
+            }
+            if batch.end_offset > 0 || !batch.rejects.is_empty() {
+                out.send(batch).map_err(|_| ReadError::Downstream)?;
+            }
+            if eof {
+                return Ok(Step { moved: active.tail.offset() != start || grew, done });
+            }
+        }
+    }
+
+    /// Blocks until a file event, shutdown, a settle deadline or the rescan.
+    fn wait(&mut self) {
+        let now = Instant::now();
+        let settle = self.config.settle;
+        let settle_due = self.active.iter().map(|a| a.last_growth + settle).min();
+        let deadline = settle_due.map_or(self.next_rescan, |d| d.min(self.next_rescan));
+        let timeout = deadline.saturating_duration_since(now).max(MIN_WAIT);
+        let never = crossbeam_channel::never();
+        let changes = self.watch.as_ref().map_or(&never, |w| &w.changes);
+        select! {
+            recv(changes) -> change => if let Ok(change) = change { self.apply(change) },
+            recv(self.shutdown.signal()) -> _ => {},
+            default(timeout) => {},
+        }
+    }
+}
+
+struct Step {
+    moved: bool,
+    done: bool,
+}
+
+enum ReadError {
+    Downstream,
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for ReadError {
+    fn from(e: std::io::Error) -> Self {
+        ReadError::Io(e)
+    }
+}
+
+impl Active {
+    /// Complete when its writer closed it, or it has been quiet for `settle`
+    /// by both its modification time and our own observation.
+    fn is_complete(&self, settle: Duration) -> std::io::Result<bool> {
+        if self.closed {
+            return Ok(true);
+        }
+        let observed = self.last_growth.elapsed();
+        let mtime_age = self.tail.metadata()?.modified()?.elapsed().unwrap_or_default();
+        Ok(observed.max(mtime_age) >= settle)
+    }
+}

@@ -1,0 +1,253 @@
+//! Reading one file tail-style: complete lines only, from a known offset.
+//!
+//! A [`Tail`] reads whatever has been written so far, cuts it into lines,
+//! and appends each non-blank line to a [`Batch`] already in the ABI's
+//! length-prefixed form, so the batch crosses into wasm with one copy. A
+//! trailing partial line stays in the buffer until more bytes arrive or the
+//! source decides the file is complete ([`Tail::finish`]). Memory is bounded
+//! by the read chunk plus `--max-record-bytes`: a longer line is skipped
+//! through to its newline and reported, never buffered whole.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+use super::{Batch, Reject};
+use crate::checkpoint::FileId;
+
+/// Bytes read from the file per `read` call.
+const READ_CHUNK: usize = 256 * 1024;
+/// A batch is handed on at this many records; enough to amortize the wasm
+/// call, few enough that a batch is a few milliseconds of work.
+pub const BATCH_MAX_RECORDS: usize = 2048;
+/// ... or at this many bytes of records.
+pub const BATCH_MAX_BYTES: usize = 1 << 20;
+/// How much of a rejected line is kept for the dead letters.
+const REJECT_SAMPLE: usize = 4096;
+
+/// Whether a read stopped because the batch filled or the file ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadStatus {
+    /// The batch is full; call again with a new one.
+    BatchFull,
+    /// Everything written so far is consumed, except a partial last line.
+    Eof,
+}
+
+/// An open source file being read from `offset` on.
+#[derive(Debug)]
+pub struct Tail {
+    file: File,
+    /// Identity of the open file.
+    pub id: FileId,
+    /// Path for messages and the checkpoint.
+    pub path: Arc<str>,
+    buf: Vec<u8>,
+    /// Consumed bytes at the front of `buf`.
+    start: usize,
+    /// File offset of `buf[start]`.
+    offset: u64,
+    /// Lines consumed so far (blank ones too).
+    line: u64,
+    /// An over-long line being skipped: its first bytes, start offset and line.
+    skipping: Option<(Vec<u8>, u64, u64)>,
+    max_record_bytes: usize,
+}
+
+impl Tail {
+    /// Opens a reader on `file`, positioned at `offset` which begins line `line + 1`.
+    pub fn new(
+        mut file: File,
+        id: FileId,
+        path: Arc<str>,
+        offset: u64,
+        line: u64,
+        max_record_bytes: usize,
+    ) -> io::Result<Self> {
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(Tail { file, id, path, buf: Vec::new(), start: 0, offset, line, skipping: None, max_record_bytes })
+    }
+
+    /// Offset just past the last consumed line.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Lines consumed so far.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// Offset just past the last byte read from the file.
+    pub fn read_pos(&self) -> u64 {
+        self.offset + (self.buf.len() - self.start) as u64
+    }
+
+    /// The open file's metadata (it may have been renamed or deleted since).
+    pub fn metadata(&self) -> io::Result<std::fs::Metadata> {
+        self.file.metadata()
+    }
+
+    /// Reads complete lines into `batch` until it is full or the file runs out.
+    pub fn read(&mut self, batch: &mut Batch) -> io::Result<ReadStatus> {
+        loop {
+            while let Some(nl) = memchr::memchr(b'\n', &self.buf[self.start..]) {
+                let end = self.start + nl;
+                self.take_line(end, nl as u64 + 1, batch);
+                if batch.is_full() {
+                    return Ok(ReadStatus::BatchFull);
+                }
+            }
+            self.check_overlong();
+            if self.fill()? == 0 {
+                return Ok(ReadStatus::Eof);
+            }
+        }
+    }
+
+    /// The file is complete: a final line without a newline is a record.
+    pub fn finish(&mut self, batch: &mut Batch) {
+        let len = (self.buf.len() - self.start) as u64;
+        if len > 0 || self.skipping.is_some() {
+            self.take_line(self.buf.len(), len, batch);
+        }
+    }
+
+    /// Handles the line `buf[start..end]`, which occupies `consumed` bytes of file.
+    fn take_line(&mut self, end: usize, consumed: u64, batch: &mut Batch) {
+        let (offset, line) = (self.offset, self.line + 1);
+        let text = &self.buf[self.start..end];
+        if let Some((sample, start, first_line)) = self.skipping.take() {
+            let total = self.offset + consumed - start;
+            let reason = format!("line of {total} bytes exceeds --max-record-bytes {}", self.max_record_bytes);
+            batch.rejects.push(Reject { line: first_line, offset: start, reason, sample });
+        } else {
+            let text = strip_bom(text, offset);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            if !text.iter().all(u8::is_ascii_whitespace) {
+                batch.push_line(text, line, offset, self.max_record_bytes);
+            }
+        }
+        self.start = end + 1;
+        self.offset += consumed;
+        self.line += 1;
+        batch.end_offset = self.offset;
+        batch.end_line = self.line;
+    }
+
+    /// Starts skipping when the partial line in the buffer is already too
+    /// long; its bytes are dropped but still counted towards its length.
+    fn check_overlong(&mut self) {
+        let pending = self.buf.len() - self.start;
+        if pending <= self.max_record_bytes {
+            return;
+        }
+        if self.skipping.is_none() {
+            let sample = self.buf[self.start..self.start + REJECT_SAMPLE.min(pending)].to_vec();
+            self.skipping = Some((sample, self.offset, self.line + 1));
+        }
+        self.offset += pending as u64;
+        self.start = self.buf.len();
+    }
+
+    /// Reads the next chunk after the unconsumed bytes; returns bytes read.
+    fn fill(&mut self) -> io::Result<usize> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let old_len = self.buf.len();
+        self.buf.resize(old_len + READ_CHUNK, 0);
+        let n = loop {
+            match self.file.read(&mut self.buf[old_len..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        self.buf.truncate(old_len + *n.as_ref().unwrap_or(&0));
+        n
+    }
+}
+
+/// A UTF-8 byte-order mark at the very start of a file is not data.
+fn strip_bom(text: &[u8], offset: u64) -> &[u8] {
+    match offset {
+        0 => text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text),
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn tail_of(content: &[u8], max: usize) -> (tempfile::NamedTempFile, Tail) {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(content).unwrap();
+        let file = File::open(f.path()).unwrap();
+        let id = FileId::of(&file.metadata().unwrap());
+        let tail = Tail::new(file, id, "t".into(), 0, 0, max).unwrap();
+        (f, tail)
+    }
+
+    fn lines(batch: &Batch) -> Vec<String> {
+        sluice_guest_sdk::abi::records(&batch.records, batch.len())
+            .map(|r| String::from_utf8(r.to_vec()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn complete_lines_now_partial_line_when_finished() {
+        let (mut f, mut tail) = tail_of(b"\xEF\xBB\xBF{\"a\":1}\r\n\n  \n{\"b\":2}\n{\"c\"", 100);
+        let mut batch = Batch::new(tail.id, tail.path.clone());
+        assert_eq!(tail.read(&mut batch).unwrap(), ReadStatus::Eof);
+        assert_eq!(lines(&batch), vec![r#"{"a":1}"#, r#"{"b":2}"#]);
+        assert_eq!(batch.meta.iter().map(|m| (m.line, m.offset)).collect::<Vec<_>>(), vec![(1, 0), (4, 16)]);
+        assert_eq!((batch.end_offset, batch.end_line), (24, 4));
+
+        f.write_all(b":3}").unwrap();
+        let mut batch = Batch::new(tail.id, tail.path.clone());
+        assert_eq!(tail.read(&mut batch).unwrap(), ReadStatus::Eof);
+        assert!(batch.is_empty());
+        tail.finish(&mut batch);
+        assert_eq!(lines(&batch), vec![r#"{"c":3}"#]);
+        assert_eq!((batch.end_offset, batch.end_line), (31, 5));
+    }
+
+    #[test]
+    fn overlong_and_invalid_lines_are_rejected_in_place() {
+        let long = format!("{{\"x\":\"{}\"}}", "y".repeat(READ_CHUNK * 2));
+        let content = format!("{{\"a\":1}}\n{long}\n{{\"b\":2}}\n");
+        let mut content = content.into_bytes();
+        content.extend_from_slice(b"{\"c\":\"\xff\"}\n");
+        let (_f, mut tail) = tail_of(&content, 1000);
+        let mut batch = Batch::new(tail.id, tail.path.clone());
+        assert_eq!(tail.read(&mut batch).unwrap(), ReadStatus::Eof);
+        assert_eq!(lines(&batch), vec![r#"{"a":1}"#, r#"{"b":2}"#]);
+        let reasons: Vec<_> = batch.rejects.iter().map(|r| (r.line, r.offset, r.reason.as_str())).collect();
+        let long_len = long.len() + 1;
+        let expected_long = format!("line of {long_len} bytes exceeds --max-record-bytes 1000");
+        assert_eq!(reasons[0], (2, 8, expected_long.as_str()));
+        assert_eq!(reasons[1], (4, 8 + long_len as u64 + 8, "invalid UTF-8 at byte 6 of the line"));
+        assert_eq!(batch.end_offset, content.len() as u64);
+    }
+
+    #[test]
+    fn batches_fill_and_resume() {
+        let content: String = (0..5000).map(|i| format!("{{\"i\":{i}}}\n")).collect();
+        let (_f, mut tail) = tail_of(content.as_bytes(), 100);
+        let mut total = 0;
+        loop {
+            let mut batch = Batch::new(tail.id, tail.path.clone());
+            let status = tail.read(&mut batch).unwrap();
+            assert!(batch.len() <= BATCH_MAX_RECORDS);
+            total += batch.len();
+            if status == ReadStatus::Eof {
+                break;
+            }
+        }
+        assert_eq!(total, 5000);
+        assert_eq!(tail.offset(), content.len() as u64);
+    }
+}

@@ -1,0 +1,151 @@
+//! Loading a transform module and checking it against the ABI before any
+//! record is read: the file is wasm, it imports nothing, and it exports every
+//! required function with its exact signature.
+
+use std::path::{Path, PathBuf};
+
+use sluice_guest_sdk::abi;
+use wasmtime::{ExternType, FuncType, Module, ValType};
+
+/// Why a module cannot be used; every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    /// The file could not be read.
+    #[error("cannot read transform {path}: {source}")]
+    Read {
+        /// The module file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a wasm binary.
+    #[error("transform {path} is not a WebAssembly module (it does not start with the \\0asm header)")]
+    NotWasm {
+        /// The module file.
+        path: PathBuf,
+    },
+    /// wasmtime refused to compile it.
+    #[error("transform {path} does not compile: {reason}")]
+    Compile {
+        /// The module file.
+        path: PathBuf,
+        /// wasmtime's reason.
+        reason: String,
+    },
+    /// It imports something; transforms get no host access.
+    #[error(
+        "transform {path} imports {imports}; transforms may not import anything \
+         (build for wasm32-unknown-unknown, not WASI)"
+    )]
+    Imports {
+        /// The module file.
+        path: PathBuf,
+        /// The imports, `module.name`.
+        imports: String,
+    },
+    /// A required export is missing.
+    #[error("transform {path} does not export `{name}` ({expected}); see guest-sdk/ABI.md")]
+    MissingExport {
+        /// The module file.
+        path: PathBuf,
+        /// The export.
+        name: &'static str,
+        /// Its required type.
+        expected: &'static str,
+    },
+    /// A required export has the wrong type.
+    #[error("transform {path} exports `{name}` as {found}, but the ABI requires {expected}")]
+    WrongExport {
+        /// The module file.
+        path: PathBuf,
+        /// The export.
+        name: &'static str,
+        /// Its required type.
+        expected: &'static str,
+        /// What the module has.
+        found: String,
+    },
+}
+
+/// The function exports the ABI requires: name, params, results, and how to say it.
+const REQUIRED: [(&str, &[ValType], &[ValType], &str); 4] = [
+    (abi::EXPORT_ABI_VERSION, &[], &[ValType::I32], "func() -> i32"),
+    (abi::EXPORT_BUFFER, &[ValType::I32], &[ValType::I32], "func(i32) -> i32"),
+    (abi::EXPORT_INIT, &[ValType::I32], &[ValType::I64], "func(i32) -> i64"),
+    (abi::EXPORT_PROCESS, &[ValType::I32, ValType::I32], &[ValType::I64], "func(i32, i32) -> i64"),
+];
+
+/// Reads, compiles and checks the module at `path`.
+pub fn load(engine: &wasmtime::Engine, path: &Path) -> Result<Module, ModuleError> {
+    let bytes = std::fs::read(path).map_err(|source| ModuleError::Read { path: path.to_owned(), source })?;
+    if !bytes.starts_with(b"\0asm") {
+        return Err(ModuleError::NotWasm { path: path.to_owned() });
+    }
+    let module = Module::new(engine, &bytes)
+        .map_err(|e| ModuleError::Compile { path: path.to_owned(), reason: format!("{e:#}") })?;
+    check_imports(&module, path)?;
+    check_exports(&module, path)?;
+    Ok(module)
+}
+
+fn check_imports(module: &Module, path: &Path) -> Result<(), ModuleError> {
+    let imports: Vec<String> = module.imports().map(|i| format!("`{}.{}`", i.module(), i.name())).collect();
+    if imports.is_empty() {
+        return Ok(());
+    }
+    let shown = if imports.len() > 3 {
+        format!("{} and {} more", imports[..3].join(", "), imports.len() - 3)
+    } else {
+        imports.join(", ")
+    };
+    Err(ModuleError::Imports { path: path.to_owned(), imports: shown })
+}
+
+fn check_exports(module: &Module, path: &Path) -> Result<(), ModuleError> {
+    match module.get_export(abi::EXPORT_MEMORY) {
+        Some(ExternType::Memory(_)) => {}
+        Some(other) => return Err(wrong(path, abi::EXPORT_MEMORY, "a memory", describe(&other))),
+        None => return Err(missing(path, abi::EXPORT_MEMORY, "a memory")),
+    }
+    for (name, params, results, expected) in REQUIRED {
+        match module.get_export(name) {
+            Some(ExternType::Func(f)) if same_signature(&f, params, results) => {}
+            Some(other) => return Err(wrong(path, name, expected, describe(&other))),
+            None => return Err(missing(path, name, expected)),
+        }
+    }
+    Ok(())
+}
+
+fn missing(path: &Path, name: &'static str, expected: &'static str) -> ModuleError {
+    ModuleError::MissingExport { path: path.to_owned(), name, expected }
+}
+
+fn wrong(path: &Path, name: &'static str, expected: &'static str, found: String) -> ModuleError {
+    ModuleError::WrongExport { path: path.to_owned(), name, expected, found }
+}
+
+fn same_signature(f: &FuncType, params: &[ValType], results: &[ValType]) -> bool {
+    let same = |a: &mut dyn ExactSizeIterator<Item = ValType>, b: &[ValType]| {
+        a.len() == b.len() && a.zip(b).all(|(x, y)| ValType::eq(&x, y))
+    };
+    same(&mut f.params(), params) && same(&mut f.results(), results)
+}
+
+fn describe(ty: &ExternType) -> String {
+    match ty {
+        ExternType::Func(f) => {
+            let list =
+                |types: &mut dyn Iterator<Item = ValType>| types.map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+            let results = list(&mut f.results());
+            match results.is_empty() {
+                true => format!("func({})", list(&mut f.params())),
+                false => format!("func({}) -> {results}", list(&mut f.params())),
+            }
+        }
+        ExternType::Memory(_) => "a memory".into(),
+        ExternType::Global(_) => "a global".into(),
+        ExternType::Table(_) => "a table".into(),
+        ExternType::Tag(_) => "a tag".into(),
+    }
+}
