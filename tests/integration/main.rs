@@ -1,1 +1,3 @@
 mod invoices;
+mod landing;
+mod modules;

@@ -166,6 +166,11 @@ impl HostArgs {
         self
     }
 
+    /// The full argument list.
+    pub fn argv(&self) -> &[String] {
+        &self.args
+    }
+
     /// Adds raw flags.
     pub fn flags(mut self, flags: &[&str]) -> HostArgs {
         self.args.extend(flags.iter().map(|f| f.to_string()));
@@ -195,6 +200,11 @@ impl Host {
         die_with_parent(&mut cmd);
         let child = cmd.spawn().expect("start sluice");
         Host { child, log }
+    }
+
+    /// The host's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Everything the host has logged so far.
