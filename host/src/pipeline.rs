@@ -164,11 +164,19 @@ impl Pump {
         self.summary.dead_letters += letters.len() as u64;
         self.summary.filtered += outcomes.iter().filter(|o| matches!(o, Outcome::Drop)).count() as u64;
         let Some(seq) = self.tracker.begin(batch, emits, || shutdown.is_triggered()) else { return Ok(()) };
+        let mut unsent = emits;
         for ((outcome, meta), record) in outcomes.iter().zip(&batch.meta).zip(&records) {
             let Outcome::Emit(msg) = outcome else { continue };
-            match self.sink.send(msg, seq, shutdown) {
+            let sent = self.sink.send(msg, seq, shutdown);
+            if !matches!(sent, Err(SendError::Stopped)) {
+                unsent -= 1;
+            }
+            match sent {
                 Ok(()) => self.summary.published += 1,
-                Err(SendError::Stopped) => return Ok(()),
+                Err(SendError::Stopped) => {
+                    self.tracker.abandon(seq, unsent);
+                    return Ok(());
+                }
                 Err(SendError::Refused(reason)) => {
                     let reason = format!("Kafka refused the message: {reason}");
                     self.dead.write(&[DeadLetter::new(&reason, &batch.path, meta.line, meta.offset, record)])?;

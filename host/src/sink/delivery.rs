@@ -43,6 +43,8 @@ struct State {
 struct Pending {
     progress: (crate::checkpoint::FileId, FileProgress),
     outstanding: usize,
+    /// Not all of it was sent: it never completes, so progress stops here.
+    abandoned: bool,
 }
 
 impl Tracker {
@@ -69,7 +71,7 @@ impl Tracker {
         }
         let seq = state.front + state.pending.len() as u64;
         let progress = FileProgress { path: batch.path.to_string(), offset: batch.end_offset, line: batch.end_line };
-        state.pending.push_back(Pending { progress: (batch.file, progress), outstanding: messages });
+        state.pending.push_back(Pending { progress: (batch.file, progress), outstanding: messages, abandoned: false });
         state.advance();
         drop(state);
         self.changed.notify_all();
@@ -87,6 +89,19 @@ impl Tracker {
             drop(state);
             self.changed.notify_all();
         }
+    }
+
+    /// Shutdown stopped the sending of batch `seq` with `unsent` messages
+    /// left: they are no longer awaited, but the checkpoint never passes the
+    /// batch, so a restart reads it again.
+    pub fn abandon(&self, seq: u64, unsent: usize) {
+        let mut state = self.lock();
+        let index = (seq - state.front) as usize;
+        let pending = &mut state.pending[index];
+        pending.outstanding -= unsent;
+        pending.abandoned = true;
+        drop(state);
+        self.changed.notify_all();
     }
 
     /// A message could not be delivered: the stream must stop without the
@@ -133,7 +148,7 @@ impl Tracker {
 impl State {
     /// Applies every fully acknowledged batch at the front, in order.
     fn advance(&mut self) {
-        while self.pending.front().is_some_and(|p| p.outstanding == 0) {
+        while self.pending.front().is_some_and(|p| p.outstanding == 0 && !p.abandoned) {
             let (id, progress) = self.pending.pop_front().expect("front exists").progress;
             self.checkpoint.files.insert(id, progress);
             self.front += 1;
@@ -183,6 +198,18 @@ mod tests {
         assert_eq!(offset(&t, 2), None);
         t.acked(a);
         assert_eq!(offset(&t, 2), Some(99));
+    }
+
+    #[test]
+    fn abandoned_batches_stop_progress_but_are_not_awaited() {
+        let t = Tracker::new(Checkpoint::default());
+        let a = t.begin(&batch(1, 10), 3, || false).unwrap();
+        let b = t.begin(&batch(1, 20), 1, || false).unwrap();
+        t.acked(a);
+        t.abandon(a, 2);
+        t.acked(b);
+        assert_eq!(t.in_flight(), 0);
+        assert_eq!(offset(&t, 1), None);
     }
 
     #[test]

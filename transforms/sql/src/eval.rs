@@ -1,0 +1,425 @@
+//! Evaluates a parsed [`Expr`] against one record, with SQL's three-valued
+//! logic: a condition is true, false or unknown (`None`, SQL NULL).
+//!
+//! Comparisons with NULL, a missing field, an object or an array are
+//! unknown; `AND` is false if any side is false, `OR` true if any side is
+//! true, and otherwise either is unknown if any side is; `NOT` keeps unknown
+//! unknown. Fields are read with `Record::field` and the SDK's JSON helpers,
+//! so a record is never parsed whole, and strings without escapes are
+//! borrowed from the record rather than copied.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt;
+
+use sluice_guest_sdk::{Record, json};
+
+use crate::ast::{CmpOp, Expr, Func, Path};
+use crate::like::Pattern;
+use crate::value::{Num, Val, compare};
+
+/// Why one record could not be evaluated: a field used as a condition held
+/// something other than a boolean or null.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalError(String);
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The truth of condition `expr` for `record`.
+pub fn truth<'a>(expr: &'a Expr, record: &Record<'a>) -> Result<Option<bool>, EvalError> {
+    match eval(expr, record)? {
+        Val::Null => Ok(None),
+        Val::Bool(b) => Ok(Some(b)),
+        other => Err(not_boolean(expr, &other)),
+    }
+}
+
+/// The value of `expr` for `record`.
+pub fn eval<'a>(expr: &'a Expr, record: &Record<'a>) -> Result<Val<'a>, EvalError> {
+    Ok(match expr {
+        Expr::Lit(lit) => lit.val(),
+        Expr::Field(path) => path.lookup(record).map_or(Val::Null, Val::from_json),
+        Expr::Neg(inner) => eval(inner, record)?.negate(),
+        Expr::Call(func, arg) => call(*func, &eval(arg, record)?),
+        Expr::Cmp(op, left, right) => comparison(*op, &eval(left, record)?, &eval(right, record)?),
+        Expr::Not(inner) => Val::from_truth(truth(inner, record)?.map(|b| !b)),
+        Expr::And(items) => Val::from_truth(connect(items, record, false)?),
+        Expr::Or(items) => Val::from_truth(connect(items, record, true)?),
+        Expr::In { value, list, negated } => Val::from_truth(in_list(value, list, record)?.map(|b| b != *negated)),
+        Expr::Like { value, pattern, negated } => {
+            Val::from_truth(like(value, pattern.as_ref(), record)?.map(|b| b != *negated))
+        }
+        Expr::IsNull { value, negated } => Val::Bool(eval(value, record)?.is_null() != *negated),
+        Expr::IsTruth { value, truth: wanted, negated } => Val::Bool((truth(value, record)? == *wanted) != *negated),
+    })
+}
+
+/// `AND` (`decisive` false) or `OR` (`decisive` true) over `items`: the
+/// decisive value wins, then unknown, then the other value.
+fn connect<'a>(items: &'a [Expr], record: &Record<'a>, decisive: bool) -> Result<Option<bool>, EvalError> {
+    let mut unknown = false;
+    for item in items {
+        match truth(item, record)? {
+            Some(b) if b == decisive => return Ok(Some(decisive)),
+            Some(_) => {}
+            None => unknown = true,
+        }
+    }
+    Ok(if unknown { None } else { Some(!decisive) })
+}
+
+fn comparison(op: CmpOp, left: &Val<'_>, right: &Val<'_>) -> Val<'static> {
+    if op == CmpOp::NullSafeEq {
+        let same = match (left.is_null(), right.is_null()) {
+            (true, true) => true,
+            (false, false) => compare(left, right) == Some(Ordering::Equal),
+            _ => false,
+        };
+        return Val::Bool(same);
+    }
+    compare(left, right).map_or(Val::Null, |ordering| Val::Bool(op.holds(ordering)))
+}
+
+/// `IN`: true on a match; otherwise unknown if the value, or any item it
+/// could not be compared with, is NULL; otherwise false.
+fn in_list<'a>(value: &'a Expr, list: &'a [Expr], record: &Record<'a>) -> Result<Option<bool>, EvalError> {
+    let value = eval(value, record)?;
+    if value.is_null() {
+        return Ok(None);
+    }
+    let mut unknown = false;
+    for item in list {
+        match compare(&value, &eval(item, record)?) {
+            Some(Ordering::Equal) => return Ok(Some(true)),
+            Some(_) => {}
+            None => unknown = true,
+        }
+    }
+    Ok(if unknown { None } else { Some(false) })
+}
+
+fn like<'a>(value: &'a Expr, pattern: Option<&Pattern>, record: &Record<'a>) -> Result<Option<bool>, EvalError> {
+    let value = eval(value, record)?;
+    Ok(match (pattern, value.text()) {
+        (Some(pattern), Some(text)) => Some(pattern.matches(&text)),
+        _ => None,
+    })
+}
+
+fn call(func: Func, arg: &Val<'_>) -> Val<'static> {
+    let Some(text) = arg.text() else { return Val::Null };
+    match func {
+        Func::Lower => Val::Str(Cow::Owned(text.to_lowercase())),
+        Func::Upper => Val::Str(Cow::Owned(text.to_uppercase())),
+        Func::Length => Val::Num(Num::Int(i64::try_from(text.chars().count()).unwrap_or(i64::MAX)), None),
+    }
+}
+
+fn not_boolean(expr: &Expr, value: &Val<'_>) -> EvalError {
+    let what = match expr {
+        Expr::Field(path) => format!("field {}", path.name),
+        _ => "the expression".to_owned(),
+    };
+    EvalError(format!("{what} is {}, not a boolean", value.kind_name()))
+}
+
+/// What becomes the message key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Key {
+    /// A plain field: its string content, or any other JSON value's compact
+    /// text exactly as the record wrote it.
+    Field(Path),
+    /// Any other expression: its value as text.
+    Expr(Expr),
+}
+
+/// The key bytes for `record`; `None` (a null key) for NULL or missing.
+pub fn key_bytes<'a>(key: &'a Key, record: &Record<'a>) -> Result<Option<Vec<u8>>, EvalError> {
+    match key {
+        Key::Field(path) => Ok(path.lookup(record).and_then(raw_key)),
+        Key::Expr(expr) => Ok(eval(expr, record)?.text().map(|text| text.as_bytes().to_vec())),
+    }
+}
+
+/// The bytes `RawValue::to_bytes` would give, or `None` for JSON `null`.
+fn raw_key(raw: &[u8]) -> Option<Vec<u8>> {
+    match raw.first() {
+        Some(b'n') | None => None,
+        Some(b'"') => Some(json::unescape(&raw[1..raw.len() - 1]).into_owned().into_bytes()),
+        Some(_) => {
+            let mut out = Vec::with_capacity(raw.len());
+            json::write_compact(raw, &mut out);
+            Some(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_guest_sdk::testing::{Harness, Outcome};
+
+    use crate::SqlTransform;
+
+    const RECORD: &str = r#"{"StoreID": "STR7188", "Amount": 12.5, "Qty": 3, "Code": "005", "Flag": "yes",
+        "Prime": true, "Off": false, "Nothing": null, "Invoice": 9007199254740993, "Huge": 12345678901234567890,
+        "Name": "O'Brien", "Esc": "Li\u00e8ge", "Pct": "50%",
+        "Addr": {"City": "Pune", "Pin": "411001", "Geo": {"Lat": 18.5}}, "Tags": ["a", "b"],
+        "Store ID": "S 1", "a.b": 7}"#;
+
+    /// Whether `where=condition` keeps [`RECORD`].
+    fn keeps(condition: &str) -> bool {
+        let harness = Harness::<SqlTransform>::new(&[("where", condition)]).unwrap();
+        match harness.run(&RECORD.replace('\n', " ")) {
+            Outcome::Emit(_) => true,
+            Outcome::Drop => false,
+            Outcome::Error(e) => panic!("{condition}: {e}"),
+        }
+    }
+
+    /// The three-valued truth of `condition` for [`RECORD`].
+    fn truth(condition: &str) -> Option<bool> {
+        let truth = if keeps(&format!("({condition}) IS TRUE")) {
+            Some(true)
+        } else if keeps(&format!("({condition}) IS FALSE")) {
+            Some(false)
+        } else {
+            None
+        };
+        assert_eq!(keeps(condition), truth == Some(true), "only TRUE keeps: {condition}");
+        truth
+    }
+
+    fn check(cases: &[(&str, Option<bool>)]) {
+        for &(condition, expected) in cases {
+            assert_eq!(truth(condition), expected, "{condition}");
+        }
+    }
+
+    const T: Option<bool> = Some(true);
+    const F: Option<bool> = Some(false);
+    const N: Option<bool> = None;
+
+    #[test]
+    fn compares_numbers() {
+        check(&[
+            ("Amount = 12.5", T),
+            ("Amount == 12.50", T),
+            ("Amount != 12.5", F),
+            ("Amount <> 13", T),
+            ("Amount < 13", T),
+            ("Amount <= 12.5", T),
+            ("Amount > 12.5", F),
+            ("Amount >= 12.5", T),
+            ("Amount = 1.25e1", T),
+            ("Qty = 3.0", T),
+            ("Qty = 3L", T),
+            ("Qty < 3.5", T),
+            ("Qty > 2.9", T),
+            ("Qty <=> 3", T),
+            ("-Amount = -12.5", T),
+            ("-Qty < 0", T),
+            ("Qty = - -3", T),
+        ]);
+    }
+
+    #[test]
+    fn compares_strings_by_bytes() {
+        check(&[
+            ("StoreID = 'STR7188'", T),
+            ("StoreID = \"STR7188\"", T),
+            ("StoreID != 'STR7188'", F),
+            ("StoreID = 'str7188'", F),
+            ("StoreID < 'STR8'", T),
+            ("StoreID > 'STR7188 '", F),
+            ("Esc = 'Liège'", T),
+            ("Name = 'O''Brien'", T),
+            (r"Name = 'O\'Brien'", T),
+            ("Name = \"O'Brien\"", T),
+        ]);
+    }
+
+    #[test]
+    fn follows_sql_truth_tables() {
+        let value = |name: &str| match name {
+            "Prime" => T,
+            "Off" => F,
+            _ => N,
+        };
+        let and = |a: Option<bool>, b: Option<bool>| match (a, b) {
+            (F, _) | (_, F) => F,
+            (T, T) => T,
+            _ => N,
+        };
+        let or = |a: Option<bool>, b: Option<bool>| match (a, b) {
+            (T, _) | (_, T) => T,
+            (F, F) => F,
+            _ => N,
+        };
+        let fields = ["Prime", "Off", "Nothing", "Missing"];
+        for a in fields {
+            assert_eq!(truth(&format!("NOT {a}")), value(a).map(|b| !b), "NOT {a}");
+            for b in fields {
+                assert_eq!(truth(&format!("{a} AND {b}")), and(value(a), value(b)), "{a} AND {b}");
+                assert_eq!(truth(&format!("{a} OR {b}")), or(value(a), value(b)), "{a} OR {b}");
+            }
+        }
+        check(&[("NULL AND FALSE", F), ("NULL OR TRUE", T), ("NULL = NULL", N), ("NOT NULL", N)]);
+    }
+
+    #[test]
+    fn null_and_missing_fields() {
+        check(&[
+            ("Missing = 1", N),
+            ("Nothing = 1", N),
+            ("Missing != 1", N),
+            ("NOT Missing = 1", N),
+            ("Missing IS NULL", T),
+            ("Nothing IS NULL", T),
+            ("Nothing IS NOT NULL", F),
+            ("StoreID IS NULL", F),
+            ("Addr IS NULL", F),
+            ("Addr IS NOT NULL", T),
+            ("Addr.Missing IS NULL", T),
+            ("StoreID.Deeper IS NULL", T),
+            ("Missing <=> NULL", T),
+            ("Missing <=> 1", F),
+            ("Qty IS DISTINCT FROM NULL", T),
+            ("Nothing IS NOT DISTINCT FROM Missing", T),
+            ("Prime IS TRUE", T),
+            ("Off IS FALSE", T),
+            ("Nothing IS TRUE", F),
+            ("Nothing IS UNKNOWN", T),
+            ("(Missing = 1) IS NOT FALSE", T),
+        ]);
+    }
+
+    #[test]
+    fn in_lists_with_nulls() {
+        check(&[
+            ("Qty IN (1, 2, 3)", T),
+            ("Qty IN (1, 2)", F),
+            ("Qty NOT IN (1, 2)", T),
+            ("Qty IN (3, NULL)", T),
+            ("Qty IN (1, NULL)", N),
+            ("Qty NOT IN (1, NULL)", N),
+            ("Qty NOT IN (3, NULL)", F),
+            ("Missing IN (1)", N),
+            ("Missing NOT IN (1)", N),
+            ("StoreID IN ('a', 'STR7188')", T),
+            ("Qty IN ('3', 'x')", T),
+            ("Qty IN ('x')", N),
+        ]);
+    }
+
+    #[test]
+    fn like_patterns() {
+        check(&[
+            ("StoreID LIKE 'STR%'", T),
+            ("StoreID LIKE 'STR____'", T),
+            ("StoreID LIKE 'STR___'", F),
+            ("StoreID NOT LIKE '%88'", F),
+            ("StoreID LIKE 'str%'", F),
+            (r"Pct LIKE '50\%'", T),
+            (r"Pct LIKE '5_\%'", T),
+            (r"StoreID LIKE 'STR\%'", F),
+            ("Pct LIKE '50!%' ESCAPE '!'", T),
+            ("Name LIKE 'O''%'", T),
+            ("Amount LIKE '12.%'", T),
+            ("Prime LIKE 't%'", T),
+            ("Missing LIKE '%'", N),
+            ("Addr LIKE '%'", N),
+            ("StoreID LIKE NULL", N),
+        ]);
+    }
+
+    #[test]
+    fn nested_and_quoted_fields() {
+        check(&[
+            ("Addr.City = 'Pune'", T),
+            ("Addr.Geo.Lat > 18", T),
+            ("Addr.`Pin` = '411001'", T),
+            ("`Store ID` = 'S 1'", T),
+            ("`a.b` = 7", T),
+            ("a.b = 7", N),
+            ("Addr = 'x'", N),
+            ("Tags = 'a'", N),
+            ("Tags IN ('a')", N),
+        ]);
+    }
+
+    #[test]
+    fn casts_like_spark() {
+        check(&[
+            ("Amount = '12.5'", T),
+            ("Amount > '9'", T),
+            ("'12.5' > '9'", F),
+            ("Code = 5", T),
+            ("Code = '5'", F),
+            ("StoreID = 5", N),
+            ("Flag = TRUE", T),
+            ("Prime = 1", T),
+            ("Off = 0", T),
+            ("Prime = 'true'", T),
+            ("Prime = 'maybe'", N),
+        ]);
+    }
+
+    #[test]
+    fn big_integers_compare_exactly() {
+        check(&[
+            ("Invoice = 9007199254740993", T),
+            ("Invoice = 9007199254740992", F),
+            ("Invoice > 9007199254740992", T),
+            ("Invoice = '9007199254740993'", T),
+            ("Huge = 12345678901234567890", T),
+            ("Huge > 9223372036854775807", T),
+        ]);
+    }
+
+    #[test]
+    fn functions() {
+        check(&[
+            ("lower(StoreID) = 'str7188'", T),
+            ("UPPER(Name) = 'O''BRIEN'", T),
+            ("length(StoreID) = 7", T),
+            ("length(Esc) = 5", T),
+            ("LENGTH(Amount) = 4", T),
+            ("lower(Qty) = '3'", T),
+            ("length(Missing) IS NULL", T),
+            ("upper(Addr) IS NULL", T),
+        ]);
+    }
+
+    #[test]
+    fn precedence_in_practice() {
+        check(&[
+            ("Qty = 1 OR Qty = 3 AND StoreID = 'x'", F),
+            ("(Qty = 1 OR Qty = 3) AND StoreID = 'STR7188'", T),
+            ("NOT Qty = 1", T),
+            ("NOT Qty = 3 OR TRUE", T),
+            ("Qty BETWEEN 1 AND 3", T),
+            ("Qty BETWEEN 4 AND 5", F),
+            ("Qty NOT BETWEEN 4 AND 5", T),
+            ("Missing BETWEEN 1 AND 2", N),
+            ("Qty BETWEEN NULL AND 2", F),
+            ("Qty BETWEEN NULL AND 5", N),
+        ]);
+    }
+
+    #[test]
+    fn non_boolean_fields_fail_the_record() {
+        let run = |condition: &str| Harness::<SqlTransform>::new(&[("where", condition)]).unwrap().run(RECORD);
+        let error = |message: &str| Outcome::Error(message.to_owned());
+        assert_eq!(run("Flag AND Qty = 3"), error("`where`: field Flag is a string, not a boolean"));
+        assert_eq!(run("NOT Addr"), error("`where`: field Addr is an object, not a boolean"));
+        assert_eq!(run("Qty = 3 AND NOT Tags"), error("`where`: field Tags is an array, not a boolean"));
+        assert_eq!(run("Qty OR FALSE"), error("`where`: field Qty is a number, not a boolean"));
+        assert_eq!(run("Off AND Flag"), Outcome::Drop, "AND stops at the first FALSE");
+        assert!(matches!(run("Prime AND Qty = 3"), Outcome::Emit(_)));
+        assert!(matches!(run("Nothing OR TRUE"), Outcome::Emit(_)));
+    }
+}
