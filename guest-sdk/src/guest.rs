@@ -42,6 +42,12 @@ struct Inner<T> {
 /// Everything one exported transform keeps between calls.
 pub struct State<T>(GuestCell<Inner<T>>);
 
+impl<T> std::fmt::Debug for State<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State").finish_non_exhaustive()
+    }
+}
+
 impl<T: Transform> State<T> {
     /// Empty state, for a `static`.
     pub const fn new() -> Self {

@@ -48,13 +48,15 @@ impl<'a> Record<'a> {
     /// object. Cheap: it does not parse the whole record.
     pub fn field(&self, path: &str) -> Option<RawValue<'a>> {
         let mut steps = path.split('.');
-        let first = steps.next()?;
-        let member = self.index.members.iter().rev().find(|m| json::key_matches(&self.raw[m.key.clone()], first))?;
-        let mut value = &self.raw[member.value.clone()];
-        for step in steps {
-            value = json::find_member(value, step)?;
-        }
-        Some(RawValue(value))
+        let first = self.member(steps.next()?)?;
+        steps.try_fold(first, |value, step| value.member(step))
+    }
+
+    /// The top-level member called exactly `name` (dots and all); the last
+    /// of duplicate keys wins.
+    pub fn member(&self, name: &str) -> Option<RawValue<'a>> {
+        let member = self.index.members.iter().rev().find(|m| json::key_matches(&self.raw[m.key.clone()], name))?;
+        Some(RawValue(&self.raw[member.value.clone()]))
     }
 
     /// The string field at `path`, unescaped; `None` if missing or not a string.
@@ -98,6 +100,11 @@ impl<'a> RawValue<'a> {
     /// The value's JSON text, as it appears in the record.
     pub fn raw(&self) -> &'a [u8] {
         self.0
+    }
+
+    /// Member `name` of this value, if it is an object that has one.
+    pub fn member(&self, name: &str) -> Option<RawValue<'a>> {
+        json::find_member(self.0, name).map(RawValue)
     }
 
     /// The value's JSON type.
@@ -166,7 +173,7 @@ mod tests {
 
     #[test]
     fn reads_fields_without_parsing() {
-        let text = r#"{"StoreID":"STR7188","Total":12.5,"Prime":true,"Addr":{"City":"Pune"},"N":null}"#;
+        let text = r#"{"StoreID":"STR7188","Total":12.5,"Prime":true,"Addr":{"City":"Pune"},"N":null,"a.b":7}"#;
         with_record(text, |r| {
             assert_eq!(r.str_field("StoreID").as_deref(), Some("STR7188"));
             assert_eq!(r.field("Total").and_then(|v| v.as_f64()), Some(12.5));
@@ -176,6 +183,12 @@ mod tests {
             assert_eq!(r.field("Addr.Missing"), None);
             assert_eq!(r.field("Total.Deeper"), None);
             assert_eq!(r.field("Addr").unwrap().to_bytes().as_ref(), br#"{"City":"Pune"}"#);
+            assert_eq!(r.member("a.b").and_then(|v| v.as_f64()), Some(7.0));
+            assert_eq!(r.field("a.b"), None);
+            assert_eq!(
+                r.member("Addr").and_then(|v| v.member("City")).and_then(|v| v.as_str()).as_deref(),
+                Some("Pune")
+            );
         });
     }
 

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use sluice_guest_sdk::{Record, json};
+use sluice_guest_sdk::{RawValue, Record};
 
 use crate::like::Pattern;
 use crate::value::{Num, Val};
@@ -80,9 +80,6 @@ impl Lit {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Path {
     steps: Vec<String>,
-    /// The first name holds a dot (`` `a.b` ``), so `Record::field`, which
-    /// splits on dots, cannot look it up.
-    first_has_dot: bool,
     /// The path as written, for messages.
     pub name: String,
 }
@@ -90,22 +87,14 @@ pub struct Path {
 impl Path {
     /// A path of `steps` (at least one), written as `name`.
     pub fn new(steps: Vec<String>, name: String) -> Path {
-        let first_has_dot = steps.first().is_some_and(|s| s.contains('.'));
-        Path { steps, first_has_dot, name }
+        Path { steps, name }
     }
 
-    /// The field's raw JSON text; `None` when a step is missing or its
-    /// parent is not an object. Allocates nothing.
-    pub fn lookup<'a>(&self, record: &Record<'a>) -> Option<&'a [u8]> {
+    /// The field's value; `None` when a step is missing or its parent is
+    /// not an object. Allocates nothing.
+    pub fn lookup<'a>(&self, record: &Record<'a>) -> Option<RawValue<'a>> {
         let (first, rest) = self.steps.split_first()?;
-        let mut value = match self.first_has_dot {
-            false => record.field(first)?.raw(),
-            true => json::find_member(record.raw(), first)?,
-        };
-        for step in rest {
-            value = json::find_member(value, step)?;
-        }
-        Some(value)
+        rest.iter().try_fold(record.member(first)?, |value, step| value.member(step))
     }
 }
 

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 
-use sluice_guest_sdk::{Record, json};
+use sluice_guest_sdk::Record;
 
 use crate::ast::{CmpOp, Expr, Func, Path};
 use crate::like::Pattern;
@@ -42,7 +42,7 @@ pub fn truth<'a>(expr: &'a Expr, record: &Record<'a>) -> Result<Option<bool>, Ev
 pub fn eval<'a>(expr: &'a Expr, record: &Record<'a>) -> Result<Val<'a>, EvalError> {
     Ok(match expr {
         Expr::Lit(lit) => lit.val(),
-        Expr::Field(path) => path.lookup(record).map_or(Val::Null, Val::from_json),
+        Expr::Field(path) => path.lookup(record).map_or(Val::Null, |v| Val::from_json(v.raw())),
         Expr::Neg(inner) => eval(inner, record)?.negate(),
         Expr::Call(func, arg) => call(*func, &eval(arg, record)?),
         Expr::Cmp(op, left, right) => comparison(*op, &eval(left, record)?, &eval(right, record)?),
@@ -140,21 +140,8 @@ pub enum Key {
 /// The key bytes for `record`; `None` (a null key) for NULL or missing.
 pub fn key_bytes<'a>(key: &'a Key, record: &Record<'a>) -> Result<Option<Vec<u8>>, EvalError> {
     match key {
-        Key::Field(path) => Ok(path.lookup(record).and_then(raw_key)),
+        Key::Field(path) => Ok(path.lookup(record).filter(|v| !v.is_null()).map(|v| v.to_bytes().into_owned())),
         Key::Expr(expr) => Ok(eval(expr, record)?.text().map(|text| text.as_bytes().to_vec())),
-    }
-}
-
-/// The bytes `RawValue::to_bytes` would give, or `None` for JSON `null`.
-fn raw_key(raw: &[u8]) -> Option<Vec<u8>> {
-    match raw.first() {
-        Some(b'n') | None => None,
-        Some(b'"') => Some(json::unescape(&raw[1..raw.len() - 1]).into_owned().into_bytes()),
-        Some(_) => {
-            let mut out = Vec::with_capacity(raw.len());
-            json::write_compact(raw, &mut out);
-            Some(out)
-        }
     }
 }
 
