@@ -5,7 +5,9 @@
 use std::io::Write;
 use std::time::Duration;
 
-use sluice_tests::{Broker, Host, HostArgs, Record, TestDirs, invoice_file, now_ms, topic_name, transform, wait_for_count};
+use sluice_tests::{
+    Broker, Host, HostArgs, Record, TestDirs, invoice_file, now_ms, topic_name, transform, wait_for_count,
+};
 
 const VISIBLE_WITHIN: Duration = Duration::from_secs(30);
 

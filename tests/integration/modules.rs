@@ -42,7 +42,10 @@ fn a_file_that_is_not_wasm_is_refused() {
     let path = dir.path().join("notes.wasm");
     std::fs::write(&path, "this is not wasm").unwrap();
     let error = refused(&path, &[]);
-    assert_eq!(error, format!("transform {} is not a WebAssembly module (it does not start with the \\0asm header)", path.display()));
+    assert_eq!(
+        error,
+        format!("transform {} is not a WebAssembly module (it does not start with the \\0asm header)", path.display())
+    );
 }
 
 #[test]
@@ -67,7 +70,10 @@ fn a_wrong_signature_is_named() {
     let error = refused(&path, &[]);
     assert_eq!(
         error,
-        format!("transform {} exports `sluice_init` as func(i32) -> i32, but the ABI requires func(i32) -> i64", path.display())
+        format!(
+            "transform {} exports `sluice_init` as func(i32) -> i32, but the ABI requires func(i32) -> i64",
+            path.display()
+        )
     );
 }
 
@@ -104,5 +110,8 @@ fn a_bad_where_expression_fails_at_init_and_points_at_it() {
     assert!(error.starts_with(&prefix), "{error}");
     assert!(error.contains("column 11"), "{error}");
     let error = refused(&transform("invoice_by_store"), &[("store", "STR7188")]);
-    assert!(error.ends_with("refused its configuration: unknown config `store`; this transform accepts: store_id"), "{error}");
+    assert!(
+        error.ends_with("refused its configuration: unknown config `store`; this transform accepts: store_id"),
+        "{error}"
+    );
 }
