@@ -1,0 +1,563 @@
+//! Sluice's throughput, memory and latency, measured in one run against one
+//! broker, printed as markdown tables on stdout (progress goes to stderr).
+//!
+//! ```text
+//! scripts/bench [--records N | --bytes N]     # builds everything, makes the input, runs this
+//! sluice-bench INPUT.json                     # INPUT from `gen-invoices bench`
+//! ```
+//!
+//! It starts tansu (or uses `$KAFKA_BOOTSTRAP_SERVERS`) and measures:
+//!
+//! 1. `sluice run` with `sql.wasm` keeping every record: from the moment the
+//!    input is renamed into the landing zone until `checkpoint.json` says
+//!    the whole file is acknowledged by Kafka. Then the host's peak RSS
+//!    (`VmHWM`) and CPU time, a clean SIGTERM exit, and a count of the topic.
+//! 2. The same with `where StoreID = 'STR7188'` and `key=StoreID`; records/s
+//!    and MB/s count what was read, the topic must hold the STR7188 lines.
+//! 3. The ceiling: an in-process rdkafka producer with sluice's settings
+//!    sending every line as is, from the first send to a flush with every
+//!    delivery acknowledged.
+//! 4. Latency: a 500-record file renamed into a running host's landing zone
+//!    until a consumer has read all 500 messages, 40 times (after one
+//!    warm-up file); p50, p90, p99 and max (nearest rank: with 40 samples
+//!    p99 is the max).
+//!
+//! MB are 10^6 bytes. "sender CPU s" is the user + system time the sluice
+//! host (or, for the ceiling, this process) used while timed, "broker CPU s"
+//! tansu's; stderr also lists the host's busiest threads. The input is
+//! hard-linked next to each landing zone, so the rename is instant and every
+//! run reads the same (page-cached) file.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use sluice_tests::{Broker, Host, HostArgs, TestDirs, read_topic, topic_name, transform};
+
+/// Partitions of every topic the bench creates.
+const PARTITIONS: i32 = 1;
+/// How often `checkpoint.json` is read while a run is timed.
+const CHECKPOINT_POLL: Duration = Duration::from_millis(5);
+/// Longest a throughput run may take before the bench gives up.
+const RUN_TIMEOUT: Duration = Duration::from_secs(900);
+/// Latency samples, each one file of [`LATENCY_RECORDS`] records.
+const LATENCY_SAMPLES: usize = 40;
+/// Records per latency file.
+const LATENCY_RECORDS: usize = 500;
+/// Longest one latency sample may take.
+const LATENCY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How the bench input marks the filtered store (fields are compact JSON).
+const TARGET_STORE: &str = r#""StoreID":"STR7188""#;
+/// The producer settings `sluice run` uses by default (host/src/config.rs).
+const PRODUCER_SETTINGS: [(&str, &str); 7] = [
+    ("enable.idempotence", "true"),
+    ("acks", "all"),
+    ("linger.ms", "5"),
+    ("compression.type", "lz4"),
+    ("partitioner", "murmur2_random"),
+    ("queue.buffering.max.kbytes", "131072"),
+    ("message.timeout.ms", "0"),
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [input] = args.as_slice() else {
+        eprintln!("usage: sluice-bench INPUT.json   (make INPUT with `gen-invoices bench`; see scripts/bench)");
+        return ExitCode::from(2);
+    };
+    match bench(Path::new(input)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("sluice-bench: a topic did not hold what was sent; see the check column");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("sluice-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs every measurement and prints the tables; false if a check failed.
+fn bench(path: &Path) -> anyhow::Result<bool> {
+    let input = Input::scan(path)?;
+    progress(&format!("input: {} records, {:.1} MB, {} from STR7188", input.records, mb(input.bytes), input.target));
+    let broker_dir = tempfile::Builder::new().prefix("sluice-bench-").tempdir().context("create a temp dir")?;
+    let broker = Broker::start(broker_dir.path());
+    let filter = [("where", "StoreID = 'STR7188'"), ("key", "StoreID")];
+    let rows = [
+        sluice_run(&broker, &input, "sluice sql.wasm, keep all", &[], input.records)?,
+        sluice_run(&broker, &input, "sluice sql.wasm, where StoreID = 'STR7188', key=StoreID", &filter, input.target)?,
+        plain_producer(&broker, &input)?,
+    ];
+    let latencies = latency(&broker, &input)?;
+    print!("{}", report(&input, &rows, &latencies));
+    Ok(rows.iter().all(|r| r.in_topic == r.published))
+}
+
+fn progress(message: &str) {
+    eprintln!("--> {message}");
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// The bench input and what is in it.
+#[derive(Debug)]
+struct Input {
+    path: PathBuf,
+    bytes: u64,
+    records: u64,
+    /// Records from STR7188.
+    target: u64,
+    /// The first [`LATENCY_RECORDS`] lines, newline-terminated.
+    sample: Vec<u8>,
+}
+
+impl Input {
+    fn scan(path: &Path) -> anyhow::Result<Input> {
+        let file = fs::File::open(path).with_context(|| format!("cannot open the input {}", path.display()))?;
+        let bytes = file.metadata()?.len();
+        let mut input = Input { path: path.to_owned(), bytes, records: 0, target: 0, sample: Vec::new() };
+        for_each_line(file, |line| {
+            input.records += 1;
+            input.target += u64::from(std::str::from_utf8(line).is_ok_and(|l| l.contains(TARGET_STORE)));
+            if input.records <= LATENCY_RECORDS as u64 {
+                input.sample.extend_from_slice(line);
+                input.sample.push(b'\n');
+            }
+            Ok(())
+        })
+        .with_context(|| format!("cannot read the input {}", path.display()))?;
+        ensure!(input.records >= LATENCY_RECORDS as u64, "the input needs at least {LATENCY_RECORDS} records");
+        Ok(input)
+    }
+}
+
+/// Calls `each` with every non-empty line of `file`, without its newline.
+fn for_each_line(file: fs::File, mut each: impl FnMut(&[u8]) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let mut reader = BufReader::with_capacity(8 << 20, file);
+    let mut line = Vec::with_capacity(64 << 10);
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if !text.is_empty() {
+            each(text)?;
+        }
+    }
+}
+
+/// One throughput measurement.
+#[derive(Debug)]
+struct Row {
+    name: &'static str,
+    /// Records read from the input.
+    records: u64,
+    bytes: u64,
+    elapsed: Duration,
+    /// Messages that should be in the topic, and those that are.
+    published: u64,
+    in_topic: u64,
+    /// Peak RSS of the sluice host.
+    peak_rss: Option<u64>,
+    /// CPU seconds of the sender (sluice, or this process) and the broker.
+    sender_cpu: f64,
+    broker_cpu: Option<f64>,
+}
+
+/// Times one `sluice run` over the whole input; see the module docs.
+fn sluice_run(
+    broker: &Broker,
+    input: &Input,
+    name: &'static str,
+    config: &[(&str, &str)],
+    published: u64,
+) -> anyhow::Result<Row> {
+    progress(&format!("{name}: starting sluice"));
+    let dirs = TestDirs::new();
+    let topic = topic_name("bench");
+    broker.create_topic(&topic, PARTITIONS);
+    let (staged, id) = stage(input, dirs.root())?;
+    let host = start_host(&dirs, &topic, &broker.bootstrap, config);
+    let cpu = CpuClock::start(host.pid());
+    let t0 = Instant::now();
+    fs::rename(&staged, dirs.landing().join("bench.json")).context("rename the input into the landing zone")?;
+    wait_checkpointed(&host, &dirs.checkpoint(), id)?;
+    let elapsed = t0.elapsed();
+    let (sender_cpu, broker_cpu) = cpu.stop();
+    let peak_rss = peak_rss(host.pid());
+    log_threads(host.pid());
+    stop_host(host)?;
+    let in_topic = count_topic(&broker.bootstrap, &topic)?;
+    let row = Row {
+        name,
+        records: input.records,
+        bytes: input.bytes,
+        elapsed,
+        published,
+        in_topic,
+        peak_rss,
+        sender_cpu,
+        broker_cpu,
+    };
+    progress(&format!("{name}: {:.2} s, {in_topic} of {published} messages in the topic", elapsed.as_secs_f64()));
+    Ok(row)
+}
+
+/// Hard-links the input into `dir` (copies it, untimed, across filesystems);
+/// returns the staged path and its inode and size.
+fn stage(input: &Input, dir: &Path) -> anyhow::Result<(PathBuf, (u64, u64))> {
+    let staged = dir.join("bench.json");
+    if fs::hard_link(&input.path, &staged).is_err() {
+        progress("the input is on another filesystem than the temp dir; copying it (untimed)");
+        fs::copy(&input.path, &staged).context("copy the input next to the landing zone")?;
+    }
+    let meta = fs::metadata(&staged)?;
+    Ok((staged, (meta.ino(), meta.len())))
+}
+
+fn start_host(dirs: &TestDirs, topic: &str, bootstrap: &str, config: &[(&str, &str)]) -> Host {
+    let args = config.iter().fold(HostArgs::new(dirs, &transform("sql"), topic, bootstrap), |a, (k, v)| a.config(k, v));
+    let mut host = Host::start(&args, dirs.root());
+    host.wait_for_log("streaming", Duration::from_secs(60));
+    host
+}
+
+fn stop_host(host: Host) -> anyhow::Result<()> {
+    let log = host.log();
+    let status = host.stop();
+    ensure!(status.success(), "sluice exited with {status} after SIGTERM; its log:\n{}", tail(&log));
+    Ok(())
+}
+
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// Polls `checkpoint.json` until the file `(ino, size)` is done to its end.
+fn wait_checkpointed(host: &Host, checkpoint_dir: &Path, (ino, size): (u64, u64)) -> anyhow::Result<()> {
+    let path = checkpoint_dir.join("checkpoint.json");
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    while checkpointed_offset(&path, ino) != Some(size) {
+        if !alive(host.pid()) || Instant::now() > deadline {
+            bail!("sluice did not checkpoint the whole input within {RUN_TIMEOUT:?}; its log:\n{}", tail(&host.log()));
+        }
+        std::thread::sleep(CHECKPOINT_POLL);
+    }
+    Ok(())
+}
+
+/// The checkpointed offset of inode `ino`, if the checkpoint has it.
+fn checkpointed_offset(path: &Path, ino: u64) -> Option<u64> {
+    let text = fs::read(path).ok()?;
+    let checkpoint: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    let files = checkpoint["files"].as_array()?;
+    files.iter().find(|f| f["ino"].as_u64() == Some(ino))?["offset"].as_u64()
+}
+
+/// Whether `pid` is running (an exited, unreaped child is a zombie).
+fn alive(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+}
+
+/// Peak resident set size in bytes (`VmHWM`).
+fn peak_rss(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
+}
+
+/// Counts the topic from its start to partition EOF.
+fn count_topic(bootstrap: &str, topic: &str) -> anyhow::Result<u64> {
+    Ok(read_topic(bootstrap, topic, 0).with_context(|| format!("read back topic {topic}"))?.len() as u64)
+}
+
+/// CPU time of the sender and the broker over one measurement.
+#[derive(Debug)]
+struct CpuClock {
+    sender: u32,
+    broker: Option<u32>,
+    at_start: (f64, Option<f64>),
+}
+
+impl CpuClock {
+    fn start(sender: u32) -> CpuClock {
+        let broker = broker_pid();
+        CpuClock { sender, broker, at_start: Self::now(sender, broker) }
+    }
+
+    fn now(sender: u32, broker: Option<u32>) -> (f64, Option<f64>) {
+        let seconds = |pid: u32| cpu_seconds(&format!("/proc/{pid}/stat"));
+        (seconds(sender).unwrap_or(0.0), broker.and_then(seconds))
+    }
+
+    /// CPU seconds used since `start`, by the sender and by the broker.
+    fn stop(&self) -> (f64, Option<f64>) {
+        let (sender, broker) = Self::now(self.sender, self.broker);
+        (sender - self.at_start.0, broker.zip(self.at_start.1).map(|(end, start)| end - start))
+    }
+}
+
+/// User plus system CPU seconds from a `/proc/.../stat` file.
+fn cpu_seconds(stat_path: &str) -> Option<f64> {
+    let stat = fs::read_to_string(stat_path).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // After the command name: state is field 3 of proc(5), utime 14, stime 15.
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Some(ticks as f64 / per_second as f64)
+}
+
+/// The tansu process this bench started, if it started one.
+fn broker_pid() -> Option<u32> {
+    let me = std::process::id().to_string();
+    fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
+        let (comm, rest) = stat.rsplit_once(')')?;
+        let ppid = rest.split_whitespace().nth(1)?;
+        (comm.ends_with("(tansu") && ppid == me).then(|| entry.file_name().to_str()?.parse().ok())?
+    })
+}
+
+/// Logs the busiest threads of `pid` (CPU since it started), to show where
+/// the CPU went; the main thread runs the transform and hands to librdkafka.
+fn log_threads(pid: u32) {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else { return };
+    let mut threads: Vec<(f64, String)> = tasks.flatten().filter_map(|t| thread_cpu(pid, &t.path())).collect();
+    threads.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let busiest: Vec<String> = threads.iter().take(6).map(|(s, name)| format!("{name} {s:.2}s")).collect();
+    progress(&format!("sluice CPU by thread: {}", busiest.join(", ")));
+}
+
+fn thread_cpu(pid: u32, task: &Path) -> Option<(f64, String)> {
+    let name = match task.file_name()?.to_str()? {
+        tid if tid == pid.to_string() => "main".to_owned(),
+        _ => fs::read_to_string(task.join("comm")).ok()?.trim().to_owned(),
+    };
+    Some((cpu_seconds(task.join("stat").to_str()?)?, name))
+}
+
+/// Counts deliveries; remembers the first failure.
+#[derive(Debug, Default)]
+struct Deliveries {
+    acked: AtomicU64,
+    failure: Mutex<Option<String>>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => {
+                self.acked.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((error, _)) => {
+                self.failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| error.to_string());
+            }
+        }
+    }
+}
+
+/// Times a plain producer sending every input line; see the module docs.
+fn plain_producer(broker: &Broker, input: &Input) -> anyhow::Result<Row> {
+    let name = "plain rdkafka producer, no transform (ceiling)";
+    progress(&format!("{name}: sending"));
+    let topic = topic_name("bench-plain");
+    broker.create_topic(&topic, PARTITIONS);
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &broker.bootstrap).set("log_level", "3");
+    PRODUCER_SETTINGS.iter().for_each(|(k, v)| _ = config.set(*k, *v));
+    let producer: ThreadedProducer<Deliveries> = config.create_with_context(Deliveries::default())?;
+    // Connect first: a running sluice host is connected before it is timed.
+    producer.client().fetch_metadata(Some(&topic), Duration::from_secs(10)).context("connect the producer")?;
+    let cpu = CpuClock::start(std::process::id());
+    let t0 = Instant::now();
+    let sent = send_lines(&producer, &topic, &input.path)?;
+    producer.flush(RUN_TIMEOUT).context("flush the producer")?;
+    let elapsed = t0.elapsed();
+    let (sender_cpu, broker_cpu) = cpu.stop();
+    check_deliveries(producer.context(), sent)?;
+    let in_topic = count_topic(&broker.bootstrap, &topic)?;
+    progress(&format!("{name}: {:.2} s, {in_topic} of {sent} messages in the topic", elapsed.as_secs_f64()));
+    let (records, bytes) = (input.records, input.bytes);
+    Ok(Row { name, records, bytes, elapsed, published: sent, in_topic, peak_rss: None, sender_cpu, broker_cpu })
+}
+
+/// Sends every line of `path` as a message value; a full queue means waiting.
+fn send_lines(producer: &ThreadedProducer<Deliveries>, topic: &str, path: &Path) -> anyhow::Result<u64> {
+    let mut sent = 0;
+    for_each_line(fs::File::open(path)?, |line| {
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(line);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+                Err((e, _)) => bail!("the producer refused message {sent}: {e}"),
+            }
+        }
+        sent += 1;
+        Ok(())
+    })?;
+    Ok(sent)
+}
+
+fn check_deliveries(deliveries: &Deliveries, sent: u64) -> anyhow::Result<()> {
+    if let Some(failure) = deliveries.failure.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        bail!("a delivery failed: {failure}");
+    }
+    let acked = deliveries.acked.load(Ordering::Relaxed);
+    ensure!(acked == sent, "{acked} of {sent} messages acknowledged after the flush");
+    Ok(())
+}
+
+/// Landing-to-readable latency samples; see the module docs.
+fn latency(broker: &Broker, input: &Input) -> anyhow::Result<Vec<Duration>> {
+    progress(&format!("latency: {LATENCY_SAMPLES} files of {LATENCY_RECORDS} records"));
+    let dirs = TestDirs::new();
+    let topic = topic_name("bench-latency");
+    broker.create_topic(&topic, PARTITIONS);
+    let host = start_host(&dirs, &topic, &broker.bootstrap, &[]);
+    let consumer = latency_consumer(&broker.bootstrap, &topic)?;
+    let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
+    for n in 0..=LATENCY_SAMPLES {
+        let staged = dirs.root().join(format!("latency-{n}.json"));
+        fs::write(&staged, &input.sample)?;
+        let t0 = Instant::now();
+        fs::rename(&staged, dirs.landing().join(format!("latency-{n}.json")))?;
+        consume(&consumer, LATENCY_RECORDS)
+            .with_context(|| format!("latency file {n}; sluice log:\n{}", host.log()))?;
+        // The first file warms up the wasm instance and the consumer's fetch session.
+        if n > 0 {
+            samples.push(t0.elapsed());
+        }
+    }
+    stop_host(host)?;
+    Ok(samples)
+}
+
+/// A consumer reading the fresh (empty) `topic` from its start, fetching eagerly.
+fn latency_consumer(bootstrap: &str, topic: &str) -> anyhow::Result<BaseConsumer> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("log_level", "3")
+        .set("group.id", format!("sluice-bench-{}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "5")
+        .set("fetch.min.bytes", "1")
+        .create()
+        .context("create the latency consumer")?;
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        assignment.add_partition_offset(topic, partition, Offset::Offset(0))?;
+    }
+    consumer.assign(&assignment)?;
+    Ok(consumer)
+}
+
+/// Polls until `n` more messages have arrived.
+fn consume(consumer: &BaseConsumer, n: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + LATENCY_TIMEOUT;
+    let mut seen = 0;
+    while seen < n {
+        ensure!(Instant::now() < deadline, "only {seen} of {n} messages arrived within {LATENCY_TIMEOUT:?}");
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(_)) => seen += 1,
+            Some(Err(e)) => bail!("consume failed: {e}"),
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// The machine facts and both tables, as markdown.
+fn report(input: &Input, rows: &[Row], latencies: &[Duration]) -> String {
+    let mut out = String::new();
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let broker = if std::env::var_os(sluice_tests::kafka::BOOTSTRAP_ENV).is_some() { "external" } else { "tansu" };
+    let _ = writeln!(out, "machine: {cpus} CPUs ({}), load average at the end {}", cpu_model(), load_average());
+    let _ = writeln!(
+        out,
+        "input: {} records, {:.1} MB, {} from STR7188; broker: {broker}, {PARTITIONS} partition(s)\n",
+        input.records,
+        mb(input.bytes),
+        input.target
+    );
+    out.push_str("| measurement | records | MB | seconds | records/s | MB/s | peak RSS MB | sender CPU s | broker CPU s | messages in topic |\n");
+    out.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
+    rows.iter().for_each(|row| out.push_str(&table_row(row)));
+    let _ = writeln!(
+        out,
+        "\n| latency, {LATENCY_RECORDS}-record file landed → all readable | p50 ms | p90 ms | p99 ms | max ms |"
+    );
+    out.push_str("|---|--:|--:|--:|--:|\n");
+    let [p50, p90, p99, max] = [0.50, 0.90, 0.99, 1.0].map(|p| percentile_ms(latencies, p));
+    let _ = writeln!(
+        out,
+        "| sluice sql.wasm, keep all ({} files) | {p50:.1} | {p90:.1} | {p99:.1} | {max:.1} |",
+        latencies.len()
+    );
+    out
+}
+
+fn table_row(row: &Row) -> String {
+    let seconds = row.elapsed.as_secs_f64();
+    let rss = row.peak_rss.map_or("-".to_owned(), |b| format!("{:.1}", mb(b)));
+    let broker = row.broker_cpu.map_or("-".to_owned(), |s| format!("{s:.1}"));
+    let check = if row.in_topic == row.published {
+        format!("{} (ok)", row.in_topic)
+    } else {
+        format!("**{} of {} expected: MISMATCH**", row.in_topic, row.published)
+    };
+    format!(
+        "| {} | {} | {:.1} | {seconds:.2} | {:.0} | {:.1} | {rss} | {:.1} | {broker} | {check} |\n",
+        row.name,
+        row.records,
+        mb(row.bytes),
+        row.records as f64 / seconds,
+        mb(row.bytes) / seconds,
+        row.sender_cpu
+    )
+}
+
+/// The nearest-rank percentile `p` (0..=1) in milliseconds.
+fn percentile_ms(samples: &[Duration], p: f64) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
+    sorted.get(rank - 1).map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+}
+
+fn cpu_model() -> String {
+    let info = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = info.lines().find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|(_, m)| m.trim()));
+    model.unwrap_or("unknown CPU").to_owned()
+}
+
+fn load_average() -> String {
+    let loadavg = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    loadavg.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
