@@ -70,6 +70,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "MS", default_value_t = crate::config::default_rescan_ms())]
     pub rescan_ms: u64,
 
+    /// Topic for records that are not published (with `sluice.error.*`
+    /// headers); without it they go to `dead-letters.jsonl` in the checkpoint directory.
+    #[arg(long, value_name = "TOPIC")]
+    pub dead_letter_topic: Option<String>,
+
+    /// Stop the stream when the transform fails this many records in a row.
+    #[arg(long, value_name = "N", default_value_t = crate::config::default_max_consecutive_errors())]
+    pub max_consecutive_errors: u64,
+
     /// Longest accepted record in bytes; longer lines go to the dead letters.
     #[arg(long, value_name = "BYTES", default_value_t = crate::config::default_max_record_bytes())]
     pub max_record_bytes: usize,

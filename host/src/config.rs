@@ -34,6 +34,12 @@ pub const fn default_transform_timeout_ms() -> u64 {
     5_000
 }
 
+/// Default for `--max-consecutive-errors`: a module that fails this many
+/// records in a row is broken, not meeting the odd bad record.
+pub const fn default_max_consecutive_errors() -> u64 {
+    1_000
+}
+
 /// Default for `--transform-memory-mb`.
 pub const fn default_transform_memory_mb() -> u64 {
     256
@@ -100,7 +106,7 @@ pub enum ConfigError {
         value: u64,
     },
     /// The topic name is not a legal Kafka topic name.
-    #[error("--topic `{0}` is not a valid Kafka topic name (1-249 of [a-zA-Z0-9._-])")]
+    #[error("topic `{0}` is not a valid Kafka topic name (1-249 of [a-zA-Z0-9._-])")]
     Topic(String),
 }
 
@@ -115,6 +121,10 @@ pub struct RunConfig {
     pub kafka: KafkaConfig,
     /// Checkpoint and dead-letter directory.
     pub checkpoint_dir: PathBuf,
+    /// Where records that are not published go, besides the local file.
+    pub dead_letter_topic: Option<String>,
+    /// Module failures in a row that stop the stream.
+    pub max_consecutive_errors: u64,
 }
 
 /// The landing-zone source.
@@ -169,6 +179,8 @@ impl RunConfig {
             transform: TransformConfig::from_args(&args.transform)?,
             kafka: KafkaConfig::from_args(args)?,
             checkpoint_dir: args.checkpoint_dir.clone(),
+            dead_letter_topic: args.dead_letter_topic.clone().map(checked_topic).transpose()?,
+            max_consecutive_errors: positive("--max-consecutive-errors", args.max_consecutive_errors)?,
         })
     }
 }
@@ -231,9 +243,7 @@ const DEFAULTS: [(&str, &str); 5] = [
 
 impl KafkaConfig {
     fn from_args(args: &RunArgs) -> Result<Self, ConfigError> {
-        if !valid_topic(&args.topic) {
-            return Err(ConfigError::Topic(args.topic.clone()));
-        }
+        let topic = checked_topic(args.topic.clone())?;
         let mut properties: Vec<(String, String)> =
             DEFAULTS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         if let Some(path) = &args.kafka_properties {
@@ -245,7 +255,7 @@ impl KafkaConfig {
         for kv in &args.kafka {
             properties.push(split_pair("--kafka", kv)?);
         }
-        let mut config = KafkaConfig { topic: args.topic.clone(), properties: translate_java(properties) };
+        let mut config = KafkaConfig { topic, properties: translate_java(properties) };
         config.force()?;
         if config.get("bootstrap.servers").is_none_or(str::is_empty) {
             return Err(ConfigError::NoBootstrap);
@@ -296,6 +306,10 @@ impl KafkaConfig {
 fn same_setting(key: &str, value: &str, required: &str) -> bool {
     let value = value.trim().to_ascii_lowercase();
     value == required || (key == "acks" && value == "-1")
+}
+
+fn checked_topic(topic: String) -> Result<String, ConfigError> {
+    if valid_topic(&topic) { Ok(topic) } else { Err(ConfigError::Topic(topic)) }
 }
 
 fn valid_topic(topic: &str) -> bool {

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::sink::OwnedMessage;
+
 /// File name of the dead-letter file inside the checkpoint directory.
 pub const FILE_NAME: &str = "dead-letters.jsonl";
 
@@ -32,6 +34,9 @@ pub struct DeadLetter<'a> {
     /// The record's bytes in base64, when it is not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_base64: Option<String>,
+    /// The record's bytes as read.
+    #[serde(skip)]
+    pub raw: &'a [u8],
 }
 
 impl<'a> DeadLetter<'a> {
@@ -39,7 +44,26 @@ impl<'a> DeadLetter<'a> {
     pub fn new(reason: &'a str, file: &'a str, line: u64, offset: u64, record: &'a [u8]) -> Self {
         let text = std::str::from_utf8(record).ok();
         let base64 = text.is_none().then(|| base64(record));
-        DeadLetter { reason, file, line, offset, record: text, record_base64: base64 }
+        DeadLetter { reason, file, line, offset, record: text, record_base64: base64, raw: record }
+    }
+
+    /// The dead letter as a message for the dead-letter topic: the record as
+    /// the value, the reason and origin as `sluice.*` headers (the shape of
+    /// Kafka Connect's `__connect.errors.*`).
+    pub fn to_message(&self) -> OwnedMessage {
+        let header = |name: &str, value: String| (name.to_owned(), Some(value.into_bytes()));
+        OwnedMessage {
+            key: None,
+            value: Some(self.raw.to_vec()),
+            headers: vec![
+                header("sluice.error.reason", self.reason.to_owned()),
+                header("sluice.source.file", self.file.to_owned()),
+                header("sluice.source.line", self.line.to_string()),
+                header("sluice.source.offset", self.offset.to_string()),
+            ],
+            timestamp_ms: None,
+            is_dead_letter: true,
+        }
     }
 }
 
@@ -78,8 +102,12 @@ impl DeadLetters {
             Some(file) => file,
             None => self.file.insert(OpenOptions::new().create(true).append(true).open(&self.path)?),
         };
-        file.write_all(&text)?;
-        file.sync_data()?;
+        let before = file.metadata()?.len();
+        if let Err(e) = file.write_all(&text).and_then(|()| file.sync_data()) {
+            // Leave no half-written line behind for the retry to follow.
+            let _ = file.set_len(before);
+            return Err(e);
+        }
         self.written += letters.len() as u64;
         Ok(())
     }

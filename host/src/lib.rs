@@ -15,6 +15,8 @@
 //! - [`checkpoint`]: acknowledged progress per file, written atomically.
 //! - [`deadletter`]: where records that are not published go, with the reason.
 //! - [`shutdown`]: the one signal every stage obeys.
+//! - [`pump`]: moves batches through the transform to the sink and the dead
+//!   letters, and applies the error-tolerance policy.
 //! - [`pipeline`]: wires them together.
 
 pub mod checkpoint;
@@ -22,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod deadletter;
 pub mod pipeline;
+pub mod pump;
 pub mod shutdown;
 pub mod sink;
 pub mod source;

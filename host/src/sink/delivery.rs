@@ -12,8 +12,8 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::checkpoint::{Checkpoint, FileProgress};
-use crate::source::Batch;
+use crate::checkpoint::{Checkpoint, FileId, FileProgress};
+use crate::source::{Batch, RecordMeta};
 
 /// Batches sent but not fully acknowledged. With batches of at most 1 MiB
 /// this bounds what librdkafka holds for us to about 32 MiB, while keeping
@@ -37,11 +37,54 @@ struct State {
     /// Bumped whenever `checkpoint` changes.
     version: u64,
     failure: Option<String>,
+    /// Messages handed back by librdkafka for the pump to deal with.
+    redo: Vec<Redo>,
+}
+
+/// A message whose delivery failed, for the pump thread to retry or to
+/// dead-letter; it stays outstanding in its batch until then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redo {
+    /// The batch it belongs to.
+    pub seq: u64,
+    /// The record's index in its batch, and its file path and position;
+    /// `None` for a dead letter, which carries its origin in its headers.
+    pub origin: Option<(usize, String, RecordMeta)>,
+    /// Key, value, headers and timestamp as they were sent.
+    pub message: OwnedMessage,
+    /// Retry it, or dead-letter it with this reason.
+    pub action: RedoAction,
+}
+
+/// What to do with a message whose delivery failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedoAction {
+    /// Send it again (its delivery timed out).
+    Retry,
+    /// Kafka refused it for good: dead-letter it with this reason.
+    DeadLetter(String),
+}
+
+/// A message owning its bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnedMessage {
+    /// Key.
+    pub key: Option<Vec<u8>>,
+    /// Value.
+    pub value: Option<Vec<u8>>,
+    /// Headers.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// Timestamp set by the module, if any.
+    pub timestamp_ms: Option<i64>,
+    /// Whether this message was itself a dead letter.
+    pub is_dead_letter: bool,
 }
 
 #[derive(Debug)]
 struct Pending {
-    progress: (crate::checkpoint::FileId, FileProgress),
+    progress: (FileId, FileProgress),
+    /// Where each record of the batch came from, for dead letters.
+    meta: Vec<RecordMeta>,
     outstanding: usize,
     /// Not all of it was sent: it never completes, so progress stops here.
     abandoned: bool,
@@ -50,7 +93,8 @@ struct Pending {
 impl Tracker {
     /// A tracker starting from the loaded checkpoint.
     pub fn new(checkpoint: Checkpoint) -> Self {
-        let state = State { front: 0, pending: VecDeque::new(), checkpoint, version: 0, failure: None };
+        let state =
+            State { front: 0, pending: VecDeque::new(), checkpoint, version: 0, failure: None, redo: Vec::new() };
         Tracker { state: Mutex::new(state), changed: Condvar::new() }
     }
 
@@ -59,23 +103,60 @@ impl Tracker {
     }
 
     /// Registers a batch whose `messages` are about to be sent; waits while
-    /// the in-flight window is full, unless `give_up` says to stop waiting.
-    /// Returns the batch's sequence number, or `None` if it gave up.
-    pub fn begin(&self, batch: &Batch, messages: usize, give_up: impl Fn() -> bool) -> Option<u64> {
+    /// the in-flight window is full, calling `while_waiting` every 50 ms
+    /// (which returns true to give up). Returns the batch's sequence number,
+    /// or `None` if it gave up.
+    pub fn begin(&self, batch: &Batch, messages: usize, mut while_waiting: impl FnMut() -> bool) -> Option<u64> {
         let mut state = self.lock();
         while state.pending.len() >= MAX_IN_FLIGHT {
-            if give_up() {
+            state = self.changed.wait_timeout(state, Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner()).0;
+            if state.pending.len() < MAX_IN_FLIGHT {
+                break;
+            }
+            drop(state);
+            let give_up = while_waiting();
+            state = self.lock();
+            if give_up {
                 return None;
             }
-            state = self.changed.wait_timeout(state, Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner()).0;
         }
         let seq = state.front + state.pending.len() as u64;
         let progress = FileProgress { path: batch.path.to_string(), offset: batch.end_offset, line: batch.end_line };
-        state.pending.push_back(Pending { progress: (batch.file, progress), outstanding: messages, abandoned: false });
+        let pending = Pending {
+            progress: (batch.file, progress),
+            meta: batch.meta.clone(),
+            outstanding: messages,
+            abandoned: false,
+        };
+        state.pending.push_back(pending);
         state.advance();
         drop(state);
         self.changed.notify_all();
         Some(seq)
+    }
+
+    /// More messages of batch `seq` are about to be sent (dead letters going
+    /// to a topic).
+    pub fn add(&self, seq: u64, messages: usize) {
+        let mut state = self.lock();
+        let index = (seq - state.front) as usize;
+        state.pending[index].outstanding += messages;
+    }
+
+    /// Hands a failed message back for the pump to retry or dead-letter;
+    /// `record` is its index in the batch (`None` for a dead letter).
+    pub fn redo(&self, seq: u64, record: Option<usize>, message: OwnedMessage, action: RedoAction) {
+        let mut state = self.lock();
+        let pending = &state.pending[(seq - state.front) as usize];
+        let origin = record.map(|r| (r, pending.progress.1.path.clone(), pending.meta[r]));
+        state.redo.push(Redo { seq, origin, message, action });
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// Takes the messages waiting to be retried or dead-lettered.
+    pub fn take_redo(&self) -> Vec<Redo> {
+        std::mem::take(&mut self.lock().redo)
     }
 
     /// One message of batch `seq` is acknowledged (or dead-lettered).
@@ -111,6 +192,21 @@ impl Tracker {
         state.failure.get_or_insert(reason);
         drop(state);
         self.changed.notify_all();
+    }
+
+    /// Removes a file that left the landing zone from the checkpoint, unless
+    /// a batch of it is still in flight; returns whether it was removed.
+    pub fn forget(&self, file: FileId) -> bool {
+        let mut state = self.lock();
+        if state.pending.iter().any(|p| p.progress.0 == file) {
+            return false;
+        }
+        if state.checkpoint.files.remove(&file).is_some() {
+            state.version += 1;
+            drop(state);
+            self.changed.notify_all();
+        }
+        true
     }
 
     /// The first delivery failure, if any.

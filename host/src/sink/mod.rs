@@ -11,18 +11,18 @@
 pub mod delivery;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use sluice_guest_sdk::abi::Message;
 
 use crate::config::KafkaConfig;
 use crate::shutdown::Shutdown;
-pub use delivery::Tracker;
+pub use delivery::{OwnedMessage, Redo, RedoAction, Tracker};
 
 /// How long one metadata request may take before it is retried.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
@@ -69,15 +69,13 @@ pub enum SinkError {
         /// Why.
         reason: String,
     },
-    /// Flushing at shutdown did not finish.
-    #[error(
-        "{in_flight} messages were not acknowledged within {timeout_s} s of shutdown; they will be sent again on restart"
-    )]
-    Flush {
-        /// Messages still out.
-        in_flight: usize,
-        /// The flush timeout.
-        timeout_s: u64,
+    /// The broker refused the credentials.
+    #[error("Kafka at {servers} refused the credentials: {reason}")]
+    Authentication {
+        /// Where we tried.
+        servers: String,
+        /// The broker's or librdkafka's reason.
+        reason: String,
     },
 }
 
@@ -85,7 +83,8 @@ pub enum SinkError {
 struct Context {
     tracker: Arc<Tracker>,
     secrets: Vec<String>,
-    last_error: Mutex<Option<String>>,
+    /// librdkafka's last client-level error: its code and scrubbed reason.
+    last_error: Mutex<Option<(Option<RDKafkaErrorCode>, String)>>,
 }
 
 impl Context {
@@ -115,19 +114,104 @@ impl ClientContext for Context {
     fn error(&self, error: KafkaError, reason: &str) {
         let reason = self.scrub(reason);
         tracing::warn!(target: "librdkafka", error = %self.scrub(&error.to_string()), "{reason}");
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+        let code = error.rdkafka_error_code();
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some((code, reason));
     }
 }
 
 impl ProducerContext for Context {
     type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
-        match result {
-            Ok(_) => self.tracker.acked(seq as u64),
-            Err((error, _)) => {
-                self.tracker.failed(format!("Kafka refused a message: {}", self.scrub(&error.to_string())))
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
+        let ticket = Ticket::unpack(opaque);
+        let (error, message) = match result {
+            Ok(_) => return self.tracker.acked(ticket.seq),
+            Err((error, message)) => (error, message),
+        };
+        let reason = self.scrub(&error.to_string());
+        let action = match fate(error) {
+            Fate::Retry => {
+                tracing::warn!(error = %reason, "delivery failed; sending the message again");
+                RedoAction::Retry
             }
+            Fate::DeadLetter => RedoAction::DeadLetter(format!("Kafka refused the message: {reason}")),
+            Fate::Fatal => return self.tracker.failed(format!("Kafka refused a message: {reason}")),
+        };
+        let owned = owned_message(message, &ticket);
+        let record = (!ticket.dead_letter).then_some(ticket.record);
+        self.tracker.redo(ticket.seq, record, owned, action);
+    }
+}
+
+/// What a failed delivery means for its message.
+enum Fate {
+    /// Transient: send it again.
+    Retry,
+    /// This message can never be accepted: dead-letter it.
+    DeadLetter,
+    /// The stream cannot go on (authorization, a fatal producer error).
+    Fatal,
+}
+
+fn fate(error: &KafkaError) -> Fate {
+    use RDKafkaErrorCode as E;
+    match error {
+        KafkaError::MessageProduction(E::MessageTimedOut | E::RequestTimedOut | E::NotEnoughReplicas) => Fate::Retry,
+        KafkaError::MessageProduction(
+            E::MessageSizeTooLarge
+            | E::InvalidMessage
+            | E::InvalidMessageSize
+            | E::InvalidRecord
+            | E::InvalidTimestamp
+            | E::MessageBatchTooLarge,
+        ) => Fate::DeadLetter,
+        _ => Fate::Fatal,
+    }
+}
+
+fn owned_message(message: &rdkafka::message::BorrowedMessage<'_>, ticket: &Ticket) -> OwnedMessage {
+    use rdkafka::Message as _;
+    let headers = message
+        .headers()
+        .map(|hs| hs.iter().map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec))).collect())
+        .unwrap_or_default();
+    OwnedMessage {
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec),
+        headers,
+        timestamp_ms: ticket.timestamp_set.then(|| message.timestamp().to_millis()).flatten(),
+        is_dead_letter: ticket.dead_letter,
+    }
+}
+
+/// What a delivery report refers to, packed into librdkafka's per-message
+/// opaque: the batch, the record's index in it, and two flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    /// The tracker's batch sequence number.
+    pub seq: u64,
+    /// The record's index in its batch.
+    pub record: usize,
+    /// The message is a dead letter, not a transformed record.
+    pub dead_letter: bool,
+    /// The module set the message's timestamp.
+    pub timestamp_set: bool,
+}
+
+impl Ticket {
+    fn pack(self) -> usize {
+        debug_assert!(self.record < 1 << 16, "batches hold fewer than 65536 records");
+        let flags = u64::from(self.dead_letter) | u64::from(self.timestamp_set) << 1;
+        (self.seq << 18 | (self.record as u64) << 2 | flags) as usize
+    }
+
+    fn unpack(packed: usize) -> Self {
+        let packed = packed as u64;
+        Ticket {
+            seq: packed >> 18,
+            record: (packed >> 2 & 0xffff) as usize,
+            dead_letter: packed & 1 != 0,
+            timestamp_set: packed & 2 != 0,
         }
     }
 }
@@ -148,7 +232,13 @@ impl std::fmt::Debug for Sink {
 impl Sink {
     /// Creates the producer and waits, with backoff, until the broker
     /// answers and the topic is there.
-    pub fn connect(config: &KafkaConfig, tracker: Arc<Tracker>, shutdown: &Shutdown) -> Result<Self, SinkError> {
+    /// `dead_letter_topic`, when given, is checked too.
+    pub fn connect(
+        config: &KafkaConfig,
+        dead_letter_topic: Option<&str>,
+        tracker: Arc<Tracker>,
+        shutdown: &Shutdown,
+    ) -> Result<Self, SinkError> {
         let secrets = config.secrets().into_iter().map(str::to_owned).collect::<Vec<_>>();
         let context = Context { tracker, secrets: secrets.clone(), last_error: Mutex::new(None) };
         let producer = config
@@ -157,14 +247,16 @@ impl Sink {
             .map_err(|e| SinkError::Config(scrub(&e.to_string(), &secrets)))?;
         let servers = config.get("bootstrap.servers").unwrap_or_default().to_owned();
         let sink = Sink { producer, topic: config.topic.clone(), servers };
-        sink.wait_for_topic(shutdown)?;
+        for topic in std::iter::once(config.topic.as_str()).chain(dead_letter_topic) {
+            sink.wait_for_topic(topic, shutdown)?;
+        }
         Ok(sink)
     }
 
-    fn wait_for_topic(&self, shutdown: &Shutdown) -> Result<(), SinkError> {
+    fn wait_for_topic(&self, topic: &str, shutdown: &Shutdown) -> Result<(), SinkError> {
         let mut backoff = Duration::from_millis(250);
         loop {
-            let last_error = match self.check_topic() {
+            let last_error = match self.check_topic(topic) {
                 Ok(()) => return Ok(()),
                 Err(Retry::Fatal(e)) => return Err(e),
                 Err(Retry::Again(reason)) => reason,
@@ -177,41 +269,63 @@ impl Sink {
         }
     }
 
-    fn check_topic(&self) -> Result<(), Retry> {
-        let metadata = match self.producer.client().fetch_metadata(Some(&self.topic), METADATA_TIMEOUT) {
+    fn check_topic(&self, name: &str) -> Result<(), Retry> {
+        let metadata = match self.producer.client().fetch_metadata(Some(name), METADATA_TIMEOUT) {
             Ok(metadata) => metadata,
-            Err(e) => return Err(Retry::Again(self.explain(&e))),
+            Err(e) => return Err(self.unreachable(&e)),
         };
-        let Some(topic) = metadata.topics().iter().find(|t| t.name() == self.topic) else {
+        let Some(topic) = metadata.topics().iter().find(|t| t.name() == name) else {
             return Err(Retry::Again("the broker's metadata did not list the topic".into()));
         };
+        let servers = self.servers.clone();
         match topic.error().map(RDKafkaErrorCode::from) {
             None if !topic.partitions().is_empty() => Ok(()),
             None => Err(Retry::Again("the topic has no partitions yet".into())),
             Some(RDKafkaErrorCode::UnknownTopicOrPartition) => {
-                Err(Retry::Fatal(SinkError::NoTopic { topic: self.topic.clone(), servers: self.servers.clone() }))
+                Err(Retry::Fatal(SinkError::NoTopic { topic: name.to_owned(), servers }))
             }
             Some(RDKafkaErrorCode::LeaderNotAvailable) => Err(Retry::Again("the topic has no leader yet".into())),
-            Some(code) => Err(Retry::Fatal(SinkError::Topic { topic: self.topic.clone(), reason: code.to_string() })),
+            Some(code) => Err(Retry::Fatal(SinkError::Topic { topic: name.to_owned(), reason: code.to_string() })),
         }
     }
 
-    /// The error, with librdkafka's last reported cause (e.g. the
-    /// authentication failure) when it has one.
-    fn explain(&self, error: &KafkaError) -> String {
+    /// Why metadata could not be fetched, with librdkafka's last reported
+    /// cause; a refused login is final, anything else is worth retrying.
+    fn unreachable(&self, error: &KafkaError) -> Retry {
         let context = self.producer.context();
         let last = context.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let error = context.scrub(&error.to_string());
         match last {
-            Some(cause) => format!("{error} ({cause})"),
-            None => error,
+            Some((Some(RDKafkaErrorCode::Authentication), reason)) => {
+                Retry::Fatal(SinkError::Authentication { servers: self.servers.clone(), reason })
+            }
+            Some((_, cause)) => Retry::Again(format!("{error} ({cause})")),
+            None => Retry::Again(error),
         }
     }
 
     /// Hands one message to the producer, waiting while its queue is full.
-    /// `seq` is the tracker's batch number, echoed back on delivery.
-    pub fn send(&self, msg: &Message<'_>, seq: u64, shutdown: &Shutdown) -> Result<(), SendError> {
-        let mut record = BaseRecord::<[u8], [u8], usize>::with_opaque_to(&self.topic, seq as usize);
+    pub fn send(&self, msg: &Message<'_>, ticket: Ticket, shutdown: &Shutdown) -> Result<(), SendError> {
+        self.send_to(&self.topic, msg, ticket, shutdown)
+    }
+
+    /// Sends a message handed back for a retry, or a dead letter, to `topic`.
+    pub fn send_owned(
+        &self,
+        topic: &str,
+        msg: &OwnedMessage,
+        ticket: Ticket,
+        shutdown: &Shutdown,
+    ) -> Result<(), SendError> {
+        let headers: Vec<(&str, Option<&[u8]>)> = msg.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
+        let borrowed =
+            Message { key: msg.key.as_deref(), value: msg.value.as_deref(), headers, timestamp_ms: msg.timestamp_ms };
+        self.send_to(topic, &borrowed, ticket, shutdown)
+    }
+
+    fn send_to(&self, topic: &str, msg: &Message<'_>, ticket: Ticket, shutdown: &Shutdown) -> Result<(), SendError> {
+        let ticket = Ticket { timestamp_set: msg.timestamp_ms.is_some(), ..ticket };
+        let mut record = BaseRecord::<[u8], [u8], usize>::with_opaque_to(topic, ticket.pack());
         if let Some(key) = msg.key {
             record = record.key(key);
         }
@@ -239,17 +353,19 @@ impl Sink {
         }
     }
 
-    /// Waits until every sent message is acknowledged, or `timeout`.
-    pub fn flush(&self, tracker: &Tracker, timeout: Duration) -> Result<(), SinkError> {
-        let deadline = Instant::now() + timeout;
+    /// The topic records go to.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Lets librdkafka serve callbacks for up to `timeout`.
+    pub fn poll(&self, timeout: Duration) {
+        self.producer.poll(timeout);
+    }
+
+    /// Starts librdkafka's flush of everything queued, for up to `timeout`.
+    pub fn flush(&self, timeout: Duration) {
         let _ = self.producer.flush(timeout);
-        while tracker.in_flight() > 0 && Instant::now() < deadline && tracker.failure().is_none() {
-            self.producer.poll(Duration::from_millis(10));
-        }
-        match tracker.in_flight() {
-            0 => Ok(()),
-            in_flight => Err(SinkError::Flush { in_flight, timeout_s: timeout.as_secs() }),
-        }
     }
 }
 

@@ -13,7 +13,7 @@
 pub mod tail;
 pub mod watch;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,9 +23,10 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Sender, select};
 use sluice_guest_sdk::abi;
 
-use crate::checkpoint::{Checkpoint, FileId, FileProgress};
+use crate::checkpoint::{FileId, FileProgress};
 use crate::config::SourceConfig;
 use crate::shutdown::Shutdown;
+use crate::sink::Tracker;
 use tail::{ReadStatus, Tail};
 use watch::{Change, Watch};
 
@@ -142,6 +143,7 @@ pub struct Source {
     config: SourceConfig,
     out: Sender<Batch>,
     shutdown: Shutdown,
+    tracker: Arc<Tracker>,
     resume: HashMap<FileId, FileProgress>,
     files: HashMap<FileId, FileState>,
     queue: VecDeque<PathBuf>,
@@ -159,13 +161,15 @@ impl std::fmt::Debug for Source {
 }
 
 impl Source {
-    /// A source resuming from `checkpoint`, sending batches to `out`.
-    pub fn new(config: SourceConfig, checkpoint: &Checkpoint, out: Sender<Batch>, shutdown: Shutdown) -> Self {
+    /// A source resuming from the tracker's checkpoint, sending batches to `out`.
+    pub fn new(config: SourceConfig, tracker: Arc<Tracker>, out: Sender<Batch>, shutdown: Shutdown) -> Self {
+        let resume = tracker.snapshot().1.files;
         Source {
             config,
             out,
             shutdown,
-            resume: checkpoint.files.clone(),
+            tracker,
+            resume,
             files: HashMap::new(),
             queue: VecDeque::new(),
             active: Vec::new(),
@@ -203,14 +207,36 @@ impl Source {
             Ok(entries) => entries,
             Err(e) => return self.log_missing(&e),
         };
-        let mut found: Vec<(SystemTime, PathBuf)> = entries
+        let mut found: Vec<(SystemTime, PathBuf, FileId)> = entries
             .filter_map(|e| e.ok())
             .filter(|e| self.wanted(&e.file_name()))
-            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .filter_map(|e| {
+                let meta = e.metadata().ok()?;
+                Some((meta.modified().ok()?, e.path(), FileId::of(&meta)))
+            })
             .collect();
         found.sort();
-        for (_, path) in found {
+        let present: HashSet<FileId> = found.iter().map(|(_, _, id)| *id).collect();
+        for (_, path, _) in found {
             self.consider(path);
+        }
+        self.forget_deleted(&present);
+    }
+
+    /// Drops finished files that are no longer in the landing zone from the
+    /// checkpoint, so a new file that reuses an inode starts from zero.
+    fn forget_deleted(&mut self, present: &HashSet<FileId>) {
+        let gone: Vec<FileId> = self
+            .files
+            .iter()
+            .filter(|(id, state)| matches!(state, FileState::Read { .. }) && !present.contains(id))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            if self.tracker.forget(id) {
+                self.files.remove(&id);
+                self.resume.remove(&id);
+            }
         }
     }
 
@@ -368,6 +394,13 @@ impl Source {
                 active.read_pos = active.tail.read_pos();
                 active.last_growth = Instant::now();
             }
+            if eof && active.truncated()? {
+                let size = active.tail.metadata()?.len();
+                tracing::warn!(file = %active.tail.path, size, was = active.read_pos, "file was truncated; reading it again from the start");
+                active.tail.restart()?;
+                active.read_pos = 0;
+                continue;
+            }
             let done = eof && active.is_complete(settle)?;
             if done {
                 active.tail.finish(&mut batch);
@@ -415,6 +448,11 @@ impl From<std::io::Error> for ReadError {
 }
 
 impl Active {
+    /// Whether the file is now shorter than what was read of it.
+    fn truncated(&self) -> std::io::Result<bool> {
+        Ok(self.tail.metadata()?.len() < self.tail.read_pos())
+    }
+
     /// Complete when its writer closed it, or it has been quiet for `settle`
     /// by both its modification time and our own observation.
     fn is_complete(&self, settle: Duration) -> std::io::Result<bool> {

@@ -88,6 +88,14 @@ impl Tail {
         self.file.metadata()
     }
 
+    /// Starts over from the beginning: the file was truncated and rewritten.
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.file.seek(SeekFrom::Start(0))?;
+        self.buf.clear();
+        (self.start, self.offset, self.line, self.skipping) = (0, 0, 0, None);
+        Ok(())
+    }
+
     /// Reads complete lines into `batch` until it is full or the file runs out.
     pub fn read(&mut self, batch: &mut Batch) -> io::Result<ReadStatus> {
         loop {
