@@ -32,9 +32,9 @@ ensure_tansu() {
 build_transforms() {
   ensure_wasm_target
   log "building transforms to target/transforms/"
-  (cd "$ROOT" && cargo build --quiet --profile wasm --target "$WASM_TARGET" -p sql -p invoice_by_store)
+  (cd "$ROOT" && cargo build --quiet --profile wasm --target "$WASM_TARGET" -p sql -p invoice_by_store -p fault_injector)
   mkdir -p "$ROOT/target/transforms"
-  for name in sql invoice_by_store; do
+  for name in sql invoice_by_store fault_injector; do
     cp "$ROOT/target/$WASM_TARGET/wasm/$name.wasm" "$ROOT/target/transforms/$name.wasm"
   done
 }

@@ -130,13 +130,12 @@ impl Pump {
         self.summary.dead_letters += letters.len() as u64;
         let mut unsent = emits + to_topic;
         for letter in letters.iter().take(to_topic) {
-            let message = letter.to_message();
-            let ticket = Ticket { seq, record: 0, dead_letter: true, timestamp_set: false };
-            let topic = self.dead_letter_topic.as_deref().expect("topic set when letters go to it");
-            if self.sink.send_owned(topic, &message, ticket, shutdown).is_err() {
+            if shutdown.is_triggered() {
                 self.tracker.abandon(seq, unsent);
                 return Ok(());
             }
+            let dlq = self.dead_letter_topic.as_deref();
+            store_dead_letter(&self.sink, &self.tracker, &mut self.dead, dlq, letter, seq, shutdown);
             unsent -= 1;
         }
         for (index, (outcome, meta)) in outcomes.iter().zip(&batch.meta).enumerate() {
@@ -225,9 +224,7 @@ fn redo_now(
                         store_dead_letter(sink, tracker, dead, dlq, &letter, seq, shutdown);
                     }
                     None => {
-                        let first = message.header_text("sluice.error.reason");
-                        let reason =
-                            format!("the dead-letter topic refused it ({reason}); first refused because: {first}");
+                        let reason = refused_by_dead_letter_topic(&reason, &message.header_text("sluice.error.reason"));
                         let (file, line, offset) = message.origin_from_headers();
                         let letter = DeadLetter::new(&reason, &file, line, offset, record);
                         write_or_abandon(dead, &letter, tracker, seq, shutdown);
@@ -254,9 +251,20 @@ fn store_dead_letter(
         return write_or_abandon(dead, letter, tracker, seq, shutdown);
     };
     let ticket = Ticket { seq, record: 0, dead_letter: true, timestamp_set: false };
-    if sink.send_owned(topic, &letter.to_message(), ticket, shutdown).is_err() {
-        tracker.abandon(seq, 1);
+    match sink.send_owned(topic, &letter.to_message(), ticket, shutdown) {
+        Ok(()) => {}
+        Err(SendError::Stopped) => tracker.abandon(seq, 1),
+        Err(SendError::Refused(refusal)) => {
+            let reason = refused_by_dead_letter_topic(&refusal, letter.reason);
+            let fallback = DeadLetter { reason: &reason, ..letter.clone() };
+            write_or_abandon(dead, &fallback, tracker, seq, shutdown);
+        }
     }
+}
+
+/// The reason recorded when the dead-letter topic refuses a dead letter too.
+fn refused_by_dead_letter_topic(refusal: &str, first: &str) -> String {
+    format!("the dead-letter topic refused it ({refusal}); first refused because: {first}")
 }
 
 fn write_or_abandon(dead: &mut DeadLetters, letter: &DeadLetter<'_>, tracker: &Tracker, seq: u64, shutdown: &Shutdown) {

@@ -1,3 +1,4 @@
+mod faults;
 mod invoices;
 mod landing;
 mod modules;
