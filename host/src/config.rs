@@ -229,7 +229,9 @@ fn split_pair(flag: &'static str, kv: &str) -> Result<(String, String), ConfigEr
 const FORCED: [(&str, &str); 2] = [("enable.idempotence", "true"), ("acks", "all")];
 
 /// Defaults the operator may override.
-const DEFAULTS: [(&str, &str); 5] = [
+const DEFAULTS: [(&str, &str); 6] = [
+    // A mistyped --topic must fail at start-up, not create a new topic.
+    ("allow.auto.create.topics", "false"),
     // Kafka Connect's stance: never give up on a message; the checkpoint
     // cannot pass it, so a broker outage only pauses the stream.
     ("message.timeout.ms", "0"),

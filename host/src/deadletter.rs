@@ -104,8 +104,10 @@ impl DeadLetters {
         };
         let before = file.metadata()?.len();
         if let Err(e) = file.write_all(&text).and_then(|()| file.sync_data()) {
-            // Leave no half-written line behind for the retry to follow.
+            // Leave no half-written line behind for the retry to follow, and
+            // reopen the path next time: the operator may have replaced it.
             let _ = file.set_len(before);
+            self.file = None;
             return Err(e);
         }
         self.written += letters.len() as u64;

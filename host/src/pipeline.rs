@@ -24,7 +24,7 @@ use crate::config::RunConfig;
 use crate::deadletter::DeadLetters;
 use crate::pump::{Pump, Summary};
 use crate::shutdown::Shutdown;
-use crate::sink::{Sink, Tracker};
+use crate::sink::{Sink, SinkError, Tracker};
 use crate::source::Source;
 use crate::transform::Transformer;
 
@@ -35,6 +35,10 @@ const READ_AHEAD_BATCHES: usize = 4;
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the checkpoint writer waits for progress before checking for stop.
 const CHECKPOINT_POLL: Duration = Duration::from_millis(100);
+/// Pause between attempts to save a checkpoint the disk refused.
+const SAVE_RETRY: Duration = Duration::from_secs(1);
+/// Attempts at the final checkpoint before giving up at shutdown.
+const FINAL_SAVE_ATTEMPTS: u32 = 5;
 
 /// Runs the stream until `shutdown` triggers or a stage fails.
 pub fn run(config: RunConfig, shutdown: Shutdown) -> anyhow::Result<Summary> {
@@ -46,7 +50,13 @@ pub fn run(config: RunConfig, shutdown: Shutdown) -> anyhow::Result<Summary> {
     let tracker = Arc::new(Tracker::new(checkpoint.clone()));
     tracing::info!(topic = %config.kafka.topic, properties = ?config.kafka.redacted(), "connecting to Kafka");
     let dlq = config.dead_letter_topic.as_deref();
-    let sink = Sink::connect(&config.kafka, dlq, tracker.clone(), &shutdown)?;
+    let sink = match Sink::connect(&config.kafka, dlq, tracker.clone(), &shutdown) {
+        Err(SinkError::NotConnected { .. }) if shutdown.is_triggered() => {
+            tracing::info!("stopped before Kafka was reachable; nothing was read");
+            return Ok(Summary::default());
+        }
+        connected => connected?,
+    };
     tracing::info!(topic = %config.kafka.topic, landing_zone = %config.source.dir.display(), "streaming");
 
     let (tx, rx) = crossbeam_channel::bounded(READ_AHEAD_BATCHES);
@@ -80,21 +90,34 @@ pub fn run(config: RunConfig, shutdown: Shutdown) -> anyhow::Result<Summary> {
 }
 
 /// Saves the checkpoint whenever it moves, and once more when told to stop.
-/// A failed save (a full disk) is retried: progress stays in the tracker.
+/// A failed save (a full disk) pauses new batches and is retried: progress
+/// stays in the tracker. At shutdown the final save is tried a few times.
 fn write_checkpoints(store: &mut FileStore, tracker: &Tracker, stop: &Receiver<()>) {
     let (mut saved, _) = tracker.snapshot();
+    let mut final_attempts = 0;
     loop {
         let stopping = matches!(stop.try_recv(), Err(crossbeam_channel::TryRecvError::Disconnected));
         let next = if stopping { Some(tracker.snapshot()) } else { tracker.wait_progress(saved, CHECKPOINT_POLL) };
         if let Some((version, checkpoint)) = next.filter(|(v, _)| *v != saved) {
-            match store.save(&checkpoint) {
-                Ok(()) => saved = version,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot write the checkpoint; retrying");
-                    let _ = stop.recv_timeout(Duration::from_secs(1));
+            if let Err(e) = store.save(&checkpoint) {
+                tracing::error!(error = %e, "cannot write the checkpoint; the stream waits and retries");
+                tracker.set_paused(true);
+                if !stopping {
+                    let _ = stop.recv_timeout(SAVE_RETRY);
                     continue;
                 }
+                final_attempts += 1;
+                if final_attempts == FINAL_SAVE_ATTEMPTS {
+                    tracing::error!(
+                        "giving up on the final checkpoint; a restart sends again what the last saved one does not cover"
+                    );
+                    return;
+                }
+                thread::sleep(SAVE_RETRY);
+                continue;
             }
+            saved = version;
+            tracker.set_paused(false);
         }
         if stopping {
             return;

@@ -1,4 +1,6 @@
+mod disk_faults;
 mod faults;
 mod invoices;
+mod kafka_faults;
 mod landing;
 mod modules;

@@ -39,6 +39,14 @@ struct State {
     failure: Option<String>,
     /// Messages handed back by librdkafka for the pump to deal with.
     redo: Vec<Redo>,
+    /// The checkpoint cannot be saved (a full disk): no new batch starts.
+    paused: bool,
+}
+
+impl State {
+    fn must_wait(&self) -> bool {
+        self.paused || self.pending.len() >= MAX_IN_FLIGHT
+    }
 }
 
 /// A message whose delivery failed, for the pump thread to retry or to
@@ -93,8 +101,15 @@ struct Pending {
 impl Tracker {
     /// A tracker starting from the loaded checkpoint.
     pub fn new(checkpoint: Checkpoint) -> Self {
-        let state =
-            State { front: 0, pending: VecDeque::new(), checkpoint, version: 0, failure: None, redo: Vec::new() };
+        let state = State {
+            front: 0,
+            pending: VecDeque::new(),
+            checkpoint,
+            version: 0,
+            failure: None,
+            redo: Vec::new(),
+            paused: false,
+        };
         Tracker { state: Mutex::new(state), changed: Condvar::new() }
     }
 
@@ -108,9 +123,9 @@ impl Tracker {
     /// or `None` if it gave up.
     pub fn begin(&self, batch: &Batch, messages: usize, mut while_waiting: impl FnMut() -> bool) -> Option<u64> {
         let mut state = self.lock();
-        while state.pending.len() >= MAX_IN_FLIGHT {
+        while state.must_wait() {
             state = self.changed.wait_timeout(state, Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner()).0;
-            if state.pending.len() < MAX_IN_FLIGHT {
+            if !state.must_wait() {
                 break;
             }
             drop(state);
@@ -207,6 +222,13 @@ impl Tracker {
             self.changed.notify_all();
         }
         true
+    }
+
+    /// Pauses new batches while the checkpoint cannot be saved, so the
+    /// stream does not run ahead of what a restart would know.
+    pub fn set_paused(&self, paused: bool) {
+        self.lock().paused = paused;
+        self.changed.notify_all();
     }
 
     /// The first delivery failure, if any.

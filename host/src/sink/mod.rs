@@ -83,8 +83,11 @@ pub enum SinkError {
 struct Context {
     tracker: Arc<Tracker>,
     secrets: Vec<String>,
-    /// librdkafka's last client-level error: its code and scrubbed reason.
-    last_error: Mutex<Option<(Option<RDKafkaErrorCode>, String)>>,
+    /// librdkafka's last client-level error, scrubbed.
+    last_error: Mutex<Option<String>>,
+    /// The first authentication failure: kept, because the "all brokers
+    /// down" that follows it would otherwise hide the cause.
+    auth_failure: Mutex<Option<String>>,
 }
 
 impl Context {
@@ -114,8 +117,10 @@ impl ClientContext for Context {
     fn error(&self, error: KafkaError, reason: &str) {
         let reason = self.scrub(reason);
         tracing::warn!(target: "librdkafka", error = %self.scrub(&error.to_string()), "{reason}");
-        let code = error.rdkafka_error_code();
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some((code, reason));
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Authentication) {
+            self.auth_failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(reason.clone());
+        }
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
     }
 }
 
@@ -240,7 +245,8 @@ impl Sink {
         shutdown: &Shutdown,
     ) -> Result<Self, SinkError> {
         let secrets = config.secrets().into_iter().map(str::to_owned).collect::<Vec<_>>();
-        let context = Context { tracker, secrets: secrets.clone(), last_error: Mutex::new(None) };
+        let context =
+            Context { tracker, secrets: secrets.clone(), last_error: Mutex::new(None), auth_failure: Mutex::new(None) };
         let producer = config
             .client_config()
             .create_with_context(context)
@@ -293,13 +299,12 @@ impl Sink {
     /// cause; a refused login is final, anything else is worth retrying.
     fn unreachable(&self, error: &KafkaError) -> Retry {
         let context = self.producer.context();
-        let last = context.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(reason) = context.auth_failure.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Retry::Fatal(SinkError::Authentication { servers: self.servers.clone(), reason });
+        }
         let error = context.scrub(&error.to_string());
-        match last {
-            Some((Some(RDKafkaErrorCode::Authentication), reason)) => {
-                Retry::Fatal(SinkError::Authentication { servers: self.servers.clone(), reason })
-            }
-            Some((_, cause)) => Retry::Again(format!("{error} ({cause})")),
+        match context.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            Some(cause) => Retry::Again(format!("{error} ({cause})")),
             None => Retry::Again(error),
         }
     }

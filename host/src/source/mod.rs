@@ -5,7 +5,10 @@
 //! (modification time, then name, for files found by a scan). Each file is
 //! read tail-style ([`tail`]) from its checkpointed offset; its unterminated
 //! last line is taken once the file is complete: a writer closed it, or it
-//! has not grown for `--settle-ms`. The source reads [`SourceConfig`] and
+//! has not grown for `--settle-ms`. A finished file that grows again is read
+//! on from where it stopped, under whatever name it has now; one that is
+//! found shorter than what was read of it was truncated, and is read again
+//! from the start. The source reads [`SourceConfig`] and
 //! the start-up [`Checkpoint`], and hands [`Batch`]es to the transform stage
 //! over a bounded channel; a full channel stops reading, which is how sink
 //! backpressure reaches the files.
@@ -123,8 +126,8 @@ pub enum SourceError {
 /// Where a file stands in this run.
 #[derive(Debug, Clone, Copy)]
 enum FileState {
-    /// Found, waiting to be opened.
-    Queued,
+    /// Found, waiting to be opened and read from `offset`.
+    Queued { offset: u64, line: u64 },
     /// Open and being read.
     Reading,
     /// Read up to `offset`: finished, or dropped after an error.
@@ -146,7 +149,7 @@ pub struct Source {
     tracker: Arc<Tracker>,
     resume: HashMap<FileId, FileProgress>,
     files: HashMap<FileId, FileState>,
-    queue: VecDeque<PathBuf>,
+    queue: VecDeque<(PathBuf, FileId)>,
     active: Vec<Active>,
     closed_early: Vec<FileId>,
     watch: Option<Watch>,
@@ -272,14 +275,29 @@ impl Source {
             return;
         }
         let id = FileId::of(&meta);
-        let requeue = match self.files.get(&id) {
-            None => true,
-            Some(FileState::Read { offset, .. }) => meta.len() > *offset,
-            Some(FileState::Queued | FileState::Reading) => false,
-        };
-        if requeue {
-            self.files.insert(id, FileState::Queued);
-            self.queue.push_back(path);
+        if let Some((offset, line)) = self.unread_from(id, meta.len(), &path) {
+            self.files.insert(id, FileState::Queued { offset, line });
+            self.queue.push_back((path, id));
+        }
+    }
+
+    /// Where the start-up checkpoint left `id`: `(offset, line)`.
+    fn resumed(&self, id: FileId) -> (u64, u64) {
+        self.resume.get(&id).map_or((0, 0), |p| (p.offset, p.line))
+    }
+
+    /// Where to read a file of `len` bytes from, or `None` when it is queued,
+    /// open, or has nothing new. A finished file shorter than what was read
+    /// of it was truncated and rewritten: it is read again from the start.
+    fn unread_from(&self, id: FileId, len: u64, path: &Path) -> Option<(u64, u64)> {
+        match self.files.get(&id) {
+            None => Some(self.resumed(id)),
+            Some(&FileState::Read { offset, line }) if len > offset => Some((offset, line)),
+            Some(&FileState::Read { offset, .. }) if len < offset => {
+                tracing::warn!(file = %path.display(), size = len, was = offset, "file was truncated; reading it again from the start");
+                Some((0, 0))
+            }
+            Some(_) => None,
         }
     }
 
@@ -297,12 +315,16 @@ impl Source {
             Change::Closed(path) => {
                 let Ok(meta) = fs::metadata(&path) else { return };
                 let id = FileId::of(&meta);
-                match self.active.iter_mut().find(|a| a.tail.id == id) {
-                    Some(active) => active.closed = true,
-                    None => {
-                        self.closed_early.push(id);
-                        self.consider(path);
-                    }
+                if let Some(active) = self.active.iter_mut().find(|a| a.tail.id == id) {
+                    active.closed = true;
+                    return;
+                }
+                self.consider(path);
+                // Only a file about to be opened keeps the news: a stale
+                // entry would end a later writer's file before it is done.
+                let queued = matches!(self.files.get(&id), Some(FileState::Queued { .. }));
+                if queued && !self.closed_early.contains(&id) {
+                    self.closed_early.push(id);
                 }
             }
         }
@@ -310,7 +332,7 @@ impl Source {
 
     fn open_queued(&mut self) {
         while self.active.len() < MAX_OPEN_FILES {
-            let Some(path) = self.queue.pop_front() else { return };
+            let Some((path, id)) = self.queue.pop_front() else { return };
             match self.open(&path) {
                 Ok(Some(active)) => self.active.push(active),
                 Ok(None) => {}
@@ -318,6 +340,17 @@ impl Source {
                     tracing::warn!(file = %path.display(), error = %e, "cannot open; will retry on the next scan")
                 }
             }
+            self.unqueue(id);
+        }
+    }
+
+    /// A queued file that was not opened (it cannot be read, or its path
+    /// now names another file) goes back to where it stood, so that a later
+    /// scan queues it again.
+    fn unqueue(&mut self, id: FileId) {
+        if let Some(FileState::Queued { offset, line }) = self.files.get(&id).copied() {
+            self.files.insert(id, FileState::Read { offset, line });
+            self.closed_early.retain(|c| *c != id);
         }
     }
 
@@ -325,24 +358,29 @@ impl Source {
         let file = File::open(path)?;
         let meta = file.metadata()?;
         let id = FileId::of(&meta);
-        let (offset, line) = match self.files.get(&id) {
-            Some(FileState::Reading) => return Ok(None),
-            Some(FileState::Read { offset, line }) => (*offset, *line),
-            _ => self.resume.get(&id).map_or((0, 0), |p| (p.offset, p.line)),
-        };
-        let (offset, line) = if offset > meta.len() {
-            tracing::warn!(file = %path.display(), offset, size = meta.len(), "file is shorter than its checkpoint; reading it from the start");
-            (0, 0)
-        } else {
-            (offset, line)
-        };
-        self.files.insert(id, FileState::Reading);
-        let closed =
-            self.closed_early.iter().position(|c| *c == id).map(|i| self.closed_early.swap_remove(i)).is_some();
+        let Some((offset, line)) = self.start_of(id, meta.len(), path) else { return Ok(None) };
         let path: Arc<str> = path.display().to_string().into();
         tracing::debug!(file = %path, offset, "reading");
         let tail = Tail::new(file, id, path, offset, line, self.config.max_record_bytes)?;
+        self.files.insert(id, FileState::Reading);
+        let closed =
+            self.closed_early.iter().position(|c| *c == id).map(|i| self.closed_early.swap_remove(i)).is_some();
         Ok(Some(Active { tail, closed, read_pos: offset, last_growth: Instant::now() }))
+    }
+
+    /// Where to start reading the opened file `id` of `len` bytes, or `None`
+    /// if it is open already.
+    fn start_of(&self, id: FileId, len: u64, path: &Path) -> Option<(u64, u64)> {
+        let (offset, line) = match self.files.get(&id) {
+            Some(FileState::Reading) => return None,
+            Some(FileState::Queued { offset, line } | FileState::Read { offset, line }) => (*offset, *line),
+            None => self.resumed(id),
+        };
+        if offset > len {
+            tracing::warn!(file = %path.display(), offset, size = len, "file is shorter than its checkpoint; reading it from the start");
+            return Some((0, 0));
+        }
+        Some((offset, line))
     }
 
     /// Reads every open file as far as it goes; returns whether anything moved.
@@ -462,5 +500,101 @@ impl Active {
         let observed = self.last_growth.elapsed();
         let mtime_age = self.tail.metadata()?.modified()?.elapsed().unwrap_or_default();
         Ok(observed.max(mtime_age) >= settle)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::Checkpoint;
+    use crossbeam_channel::Receiver;
+    use std::io::Write;
+
+    /// A source on `dir` that finishes a file as soon as it has read all of it.
+    fn source(dir: &Path) -> (Source, Receiver<Batch>) {
+        let config = SourceConfig {
+            dir: dir.to_owned(),
+            glob: None,
+            settle: Duration::ZERO,
+            rescan: Duration::from_secs(3600),
+            max_record_bytes: 1000,
+        };
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let tracker = Arc::new(Tracker::new(Checkpoint::default()));
+        (Source::new(config, tracker, tx, Shutdown::new()), rx)
+    }
+
+    /// Opens what is queued and reads it; the `(line, offset)` of each record.
+    fn read(source: &mut Source, rx: &Receiver<Batch>) -> Vec<(u64, u64)> {
+        source.open_queued();
+        source.read_active().unwrap();
+        assert!(source.active.is_empty(), "every file is finished at once");
+        rx.try_iter().flat_map(|b| b.meta).map(|m| (m.line, m.offset)).collect()
+    }
+
+    /// An event for `path`, then a read.
+    fn touch_and_read(source: &mut Source, rx: &Receiver<Batch>, path: &Path) -> Vec<(u64, u64)> {
+        source.consider(path.to_owned());
+        read(source, rx)
+    }
+
+    fn append(path: &Path, text: &str) {
+        fs::OpenOptions::new().create(true).append(true).open(path).unwrap().write_all(text.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn a_finished_file_that_grows_is_read_on_from_where_it_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut source, rx) = source(dir.path());
+        let path = dir.path().join("a.json");
+        append(&path, "{\"a\":1}\n{\"a\":2}\n");
+        assert_eq!(touch_and_read(&mut source, &rx, &path), [(1, 0), (2, 8)]);
+        assert_eq!(touch_and_read(&mut source, &rx, &path), []);
+
+        append(&path, "{\"a\":3}\n");
+        let renamed = dir.path().join("b.json");
+        fs::rename(&path, &renamed).unwrap();
+        assert_eq!(touch_and_read(&mut source, &rx, &renamed), [(3, 16)]);
+    }
+
+    #[test]
+    fn a_finished_file_found_shorter_is_read_again_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut source, rx) = source(dir.path());
+        let path = dir.path().join("a.json");
+        append(&path, "{\"a\":1}\n{\"a\":2}\n");
+        assert_eq!(touch_and_read(&mut source, &rx, &path), [(1, 0), (2, 8)]);
+
+        fs::write(&path, "{\"b\":1}\n").unwrap();
+        assert_eq!(touch_and_read(&mut source, &rx, &path), [(1, 0)]);
+    }
+
+    #[test]
+    fn a_file_renamed_before_it_is_opened_is_found_under_its_new_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut source, rx) = source(dir.path());
+        let (path, renamed) = (dir.path().join("a.json"), dir.path().join("b.json"));
+        append(&path, "{\"a\":1}\n");
+        source.consider(path.clone());
+        fs::rename(&path, &renamed).unwrap();
+        source.consider(renamed.clone());
+        assert_eq!(read(&mut source, &rx), []);
+        assert_eq!(touch_and_read(&mut source, &rx, &renamed), [(1, 0)]);
+    }
+
+    #[test]
+    fn a_close_of_a_file_with_nothing_new_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut source, rx) = source(dir.path());
+        let path = dir.path().join("a.json");
+        append(&path, "{\"a\":1}\n");
+        assert_eq!(touch_and_read(&mut source, &rx, &path), [(1, 0)]);
+        source.apply(Change::Closed(path.clone()));
+        assert!(source.closed_early.is_empty());
+        append(&path, "{\"a\":2}\n");
+        source.apply(Change::Closed(path));
+        assert_eq!(source.closed_early.len(), 1);
+        assert_eq!(read(&mut source, &rx), [(2, 8)]);
+        assert!(source.closed_early.is_empty());
     }
 }
