@@ -28,6 +28,16 @@ ensure_tansu() {
   "$TANSU_BIN" --version >&2
 }
 
+# The same tansu built with sqlite storage, for tests that restart the
+# broker (the wheel's build keeps data in memory only). A cargo install from
+# crates.io: about 13 minutes the first time, then instant.
+export TANSU_DURABLE_BIN="${TANSU_DURABLE_BIN:-$TOOLS/tansu-durable/bin/tansu}"
+ensure_tansu_durable() {
+  if [ -x "$TANSU_DURABLE_BIN" ]; then return; fi
+  log "building the durable tansu broker (sqlite storage) into $TOOLS/tansu-durable; this takes a while once"
+  cargo install --quiet tansu --version 0.6.0 --features libsql --root "$TOOLS/tansu-durable"
+}
+
 # Builds the transform modules to target/transforms/<name>.wasm.
 build_transforms() {
   ensure_wasm_target

@@ -22,7 +22,7 @@ use crossbeam_channel::Receiver;
 use crate::checkpoint::{CheckpointStore, FileStore};
 use crate::config::RunConfig;
 use crate::deadletter::DeadLetters;
-use crate::pump::{Pump, Summary};
+use crate::pump::{Delivery, Pump, Summary};
 use crate::shutdown::Shutdown;
 use crate::sink::{Sink, SinkError, Tracker};
 use crate::source::Source;
@@ -70,9 +70,14 @@ pub fn run(config: RunConfig, shutdown: Shutdown) -> anyhow::Result<Summary> {
             .spawn(move || write_checkpoints(&mut store, &tracker, &stopped))?
     };
 
-    let mut pump = Pump::new(transformer, sink, tracker, DeadLetters::new(&config.checkpoint_dir));
-    pump.dead_letter_topic = config.dead_letter_topic.clone();
-    pump.max_consecutive_errors = config.max_consecutive_errors;
+    let delivery = Delivery {
+        sink,
+        tracker,
+        dead: DeadLetters::new(&config.checkpoint_dir),
+        dead_letter_topic: config.dead_letter_topic.clone(),
+        kafka: config.kafka.clone(),
+    };
+    let mut pump = Pump::new(transformer, delivery, config.max_consecutive_errors);
     let pumped = pump.run(&rx, &shutdown);
     shutdown.trigger();
     drop(rx);
@@ -83,7 +88,7 @@ pub fn run(config: RunConfig, shutdown: Shutdown) -> anyhow::Result<Summary> {
     pumped?;
     source?.ok();
     drained?;
-    if let Some(failure) = pump.tracker.failure() {
+    if let Some(failure) = pump.tracker().failure() {
         return Err(anyhow!(failure));
     }
     Ok(pump.summary)

@@ -36,9 +36,15 @@ impl Broker {
     /// Starts tansu on a free port (or adopts `$KAFKA_BOOTSTRAP_SERVERS`)
     /// and waits until it accepts connections.
     pub fn start(log_dir: &Path) -> Broker {
-        if let Ok(bootstrap) = std::env::var(BOOTSTRAP_ENV) {
-            return Broker { bootstrap, process: None };
+        match std::env::var(BOOTSTRAP_ENV) {
+            Ok(bootstrap) => Broker { bootstrap, process: None },
+            Err(_) => Broker::start_local(log_dir),
         }
+    }
+
+    /// Starts tansu on a free port even when `$KAFKA_BOOTSTRAP_SERVERS` is
+    /// set, for tests that must control the broker process.
+    pub fn start_local(log_dir: &Path) -> Broker {
         let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
         let log = std::fs::File::create(log_dir.join("tansu.log")).expect("create the broker log");
@@ -55,6 +61,22 @@ impl Broker {
             TcpStream::connect(("127.0.0.1", port)).is_ok().then_some(())
         });
         broker
+    }
+
+    /// Freezes the broker (SIGSTOP): connections stay open, nothing is answered.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Thaws a paused broker (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: i32) {
+        let process = self.process.as_ref().expect("only a broker this test started can be signalled");
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(process.id() as i32, signal) };
     }
 
     /// A handle on a broker someone else runs.
@@ -210,5 +232,100 @@ pub fn wait_for_count(bootstrap: &str, topic: &str, from_ms: i64, expected: usiz
             panic!("topic {topic} has {} records after {within:?}, expected {expected}", records.len());
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A tansu broker with sqlite storage that the test can stop and start
+/// again on the same port, keeping its topics, records and users. Tests that
+/// restart the broker need their own, so this ignores
+/// `KAFKA_BOOTSTRAP_SERVERS`.
+#[derive(Debug)]
+pub struct DurableBroker {
+    dir: PathBuf,
+    port: u16,
+    process: Option<Child>,
+    starts: usize,
+}
+
+impl DurableBroker {
+    /// Starts a broker storing its data in `dir`.
+    pub fn start(dir: &Path) -> DurableBroker {
+        let mut broker = DurableBroker { dir: dir.to_owned(), port: free_port(), process: None, starts: 0 };
+        broker.start_again(false);
+        broker
+    }
+
+    /// `host:port` to bootstrap from; the same across restarts.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the stopped broker again; `authentication` requires SASL logins.
+    pub fn start_again(&mut self, authentication: bool) {
+        assert!(self.process.is_none(), "the broker is running");
+        self.starts += 1;
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let log = std::fs::File::create(self.dir.join(format!("tansu-durable-{}.log", self.starts))).expect("log");
+        let mut cmd = Command::new(durable_tansu_bin());
+        // tansu reads sqlite://PATH relative to its working directory.
+        cmd.current_dir(&self.dir)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .args(authentication.then_some("--authentication"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log"))
+            .stderr(log);
+        die_with_parent(&mut cmd);
+        self.process =
+            Some(cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", durable_tansu_bin().display())));
+        let port = self.port;
+        crate::poll_until(Duration::from_secs(30), "the durable broker accepts connections", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok().then_some(())
+        });
+    }
+
+    /// Stops the broker with SIGTERM and waits until it is gone. (SIGKILL
+    /// mid-produce breaks tansu 0.6.0's sqlite storage: on restart its
+    /// idempotent-producer check panics and the broker stops serving.)
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            // SAFETY: signalling our own child process.
+            unsafe { libc::kill(process.id() as i32, libc::SIGTERM) };
+            let _ = process.wait();
+        }
+    }
+
+    /// Creates topic `name` with `partitions` partitions.
+    pub fn create_topic(&self, name: &str, partitions: i32) {
+        Broker::start_external(&self.bootstrap()).create_topic(name, partitions);
+    }
+
+    /// Creates a SCRAM user; the broker must be running without authentication.
+    pub fn create_user(&self, name: &str, password: &str) {
+        let status = Command::new(durable_tansu_bin())
+            .args(["user", "create", name, password, "--broker", &format!("tcp://{}", self.bootstrap())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run tansu user create");
+        assert!(status.success(), "tansu user create failed: {status}");
+    }
+}
+
+impl Drop for DurableBroker {
+    fn drop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+/// The tansu build with sqlite storage: `$TANSU_DURABLE_BIN`, or where
+/// `scripts/lib.sh` installs it.
+pub fn durable_tansu_bin() -> PathBuf {
+    match std::env::var_os("TANSU_DURABLE_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => workspace_root().join(".tools/tansu-durable/bin/tansu"),
     }
 }

@@ -67,8 +67,13 @@ pub struct Redo {
 /// What to do with a message whose delivery failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RedoAction {
-    /// Send it again (its delivery timed out).
-    Retry,
+    /// Send it again; the delivery failed for this transient reason.
+    Retry {
+        /// librdkafka's error, scrubbed.
+        reason: String,
+        /// The broker fenced the producer: it must be replaced first.
+        fenced: bool,
+    },
     /// Kafka refused it for good: dead-letter it with this reason.
     DeadLetter(String),
 }

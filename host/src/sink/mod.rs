@@ -17,7 +17,7 @@ use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig, ThreadedProducer};
 use sluice_guest_sdk::abi::Message;
 
 use crate::config::KafkaConfig;
@@ -135,10 +135,8 @@ impl ProducerContext for Context {
         };
         let reason = self.scrub(&error.to_string());
         let action = match fate(error) {
-            Fate::Retry => {
-                tracing::warn!(error = %reason, "delivery failed; sending the message again");
-                RedoAction::Retry
-            }
+            Fate::Retry => RedoAction::Retry { reason, fenced: false },
+            Fate::Fenced => RedoAction::Retry { reason, fenced: true },
             Fate::DeadLetter => RedoAction::DeadLetter(format!("Kafka refused the message: {reason}")),
             Fate::Fatal => return self.tracker.failed(format!("Kafka refused a message: {reason}")),
         };
@@ -152,6 +150,9 @@ impl ProducerContext for Context {
 enum Fate {
     /// Transient: send it again.
     Retry,
+    /// The broker fenced this producer's identity (for example after
+    /// librdkafka bumped its epoch): replace the producer, then send again.
+    Fenced,
     /// This message can never be accepted: dead-letter it.
     DeadLetter,
     /// The stream cannot go on (authorization, a fatal producer error).
@@ -161,7 +162,16 @@ enum Fate {
 fn fate(error: &KafkaError) -> Fate {
     use RDKafkaErrorCode as E;
     match error {
-        KafkaError::MessageProduction(E::MessageTimedOut | E::RequestTimedOut | E::NotEnoughReplicas) => Fate::Retry,
+        // Transient; or handed back by our own purge of a broken producer.
+        // Sending again may duplicate a message, never lose it.
+        KafkaError::MessageProduction(
+            E::MessageTimedOut | E::RequestTimedOut | E::NotEnoughReplicas | E::PurgeQueue | E::PurgeInflight,
+        ) => Fate::Retry,
+        // The producer's identity is no good any more. A fatal producer error
+        // is caught separately, by `Sink::fatal_error`.
+        KafkaError::MessageProduction(
+            E::ProducerFenced | E::InvalidProducerEpoch | E::OutOfOrderSequenceNumber | E::UnknownProducerId,
+        ) => Fate::Fenced,
         KafkaError::MessageProduction(
             E::MessageSizeTooLarge
             | E::InvalidMessage
@@ -361,6 +371,26 @@ impl Sink {
     /// The topic records go to.
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// librdkafka's fatal error, if the producer has raised one: it cannot
+    /// send anything more, so the stream must stop (the checkpoint covers
+    /// only what was acknowledged, so a restart resumes correctly).
+    pub fn fatal_error(&self) -> Option<String> {
+        let (code, reason) = self.producer.client().fatal_error()?;
+        Some(format!("the Kafka producer failed for good ({code}): {}", self.producer.context().scrub(&reason)))
+    }
+
+    /// Drops every message the producer still holds, queued or in flight;
+    /// each comes back through a delivery report, to be sent again.
+    pub fn purge(&self) {
+        self.producer.purge(PurgeConfig::default().queue().inflight());
+    }
+
+    /// Messages librdkafka still holds (queued, in flight, or awaiting
+    /// their delivery report).
+    pub fn queued(&self) -> i32 {
+        self.producer.in_flight_count()
     }
 
     /// Lets librdkafka serve callbacks for up to `timeout`.

@@ -6,12 +6,12 @@
 //! read tail-style ([`tail`]) from its checkpointed offset; its unterminated
 //! last line is taken once the file is complete: a writer closed it, or it
 //! has not grown for `--settle-ms`. A finished file that grows again is read
-//! on from where it stopped, under whatever name it has now; one that is
-//! found shorter than what was read of it was truncated, and is read again
-//! from the start. The source reads [`SourceConfig`] and
-//! the start-up [`Checkpoint`], and hands [`Batch`]es to the transform stage
-//! over a bounded channel; a full channel stops reading, which is how sink
-//! backpressure reaches the files.
+//! on from where it stopped, under whatever name it has now; one found
+//! shorter than what was read of it was truncated, and is read again from
+//! the start. The source reads [`SourceConfig`] and the start-up
+//! [`Checkpoint`](crate::checkpoint::Checkpoint), and hands [`Batch`]es to
+//! the transform stage over a bounded channel; a full channel stops reading,
+//! which is how sink backpressure reaches the files.
 
 pub mod tail;
 pub mod watch;

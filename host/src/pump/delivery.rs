@@ -1,0 +1,221 @@
+//! Delivery: the producer, the tracker and the dead letters, and what to do
+//! with messages librdkafka hands back.
+//!
+//! A message whose delivery failed comes back through the tracker's redo
+//! queue and stays outstanding (so the checkpoint cannot pass it) until it is
+//! sent again or dead-lettered here. When the producer itself is broken
+//! (fenced by the broker, or a librdkafka fatal error) it is replaced: the
+//! old one is purged, which hands every message it still held back through
+//! the redo queue, and a fresh producer with a new identity sends them again.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail};
+
+use crate::config::KafkaConfig;
+use crate::deadletter::{DeadLetter, DeadLetters};
+use crate::shutdown::Shutdown;
+use crate::sink::{OwnedMessage, Redo, RedoAction, SendError, Sink, Ticket, Tracker};
+use crate::source::Batch;
+
+/// Pause before retrying a dead-letter write that failed (a full disk).
+const WRITE_RETRY: Duration = Duration::from_secs(1);
+/// How long a purged producer may take to hand its messages back.
+const PURGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where transformed records and dead letters go.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The producer (replaced when it breaks).
+    pub sink: Sink,
+    /// Delivery tracking.
+    pub tracker: Arc<Tracker>,
+    /// The local dead-letter file (also the fallback for the topic).
+    pub dead: DeadLetters,
+    /// The dead-letter topic, if the operator gave one.
+    pub dead_letter_topic: Option<String>,
+    /// How to connect a replacement producer.
+    pub kafka: KafkaConfig,
+}
+
+impl Delivery {
+    /// Registers a batch of `messages`, waiting (and meanwhile handling
+    /// handed-back messages) while the in-flight window is full. `None` if
+    /// shutdown came first.
+    pub fn begin(&mut self, batch: &Batch, messages: usize, shutdown: &Shutdown) -> anyhow::Result<Option<u64>> {
+        let tracker = self.tracker.clone();
+        let mut failed = None;
+        let seq = tracker.begin(batch, messages, || match self.redo(shutdown) {
+            Ok(()) => shutdown.is_triggered(),
+            Err(e) => {
+                failed = Some(e);
+                true
+            }
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(seq),
+        }
+    }
+
+    /// Retries or dead-letters the messages librdkafka handed back,
+    /// replacing the producer first if it is broken.
+    pub fn redo(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
+        if let Some(fatal) = self.sink.fatal_error() {
+            self.heal(&fatal, shutdown)?;
+        }
+        let mut redo = self.tracker.take_redo();
+        if let Some(fenced) = redo.iter().find_map(fenced_reason) {
+            let fenced = fenced.to_owned();
+            self.heal(&fenced, shutdown)?;
+            redo.extend(self.tracker.take_redo());
+        }
+        let retries = redo.iter().filter(|r| matches!(r.action, RedoAction::Retry { .. })).count();
+        if let Some(why) = redo.iter().find_map(retry_reason) {
+            tracing::warn!(messages = retries, reason = why, "deliveries failed; sending the messages again");
+        }
+        for item in redo {
+            self.redo_one(item, shutdown);
+        }
+        Ok(())
+    }
+
+    fn redo_one(&mut self, Redo { seq, origin, message, action }: Redo, shutdown: &Shutdown) {
+        let record = origin.as_ref().map_or(0, |(index, _, _)| *index);
+        let ticket = Ticket { seq, record, dead_letter: message.is_dead_letter, timestamp_set: false };
+        let reason = match action {
+            RedoAction::Retry { .. } => {
+                let main = self.sink.topic().to_owned();
+                let topic = if message.is_dead_letter { self.dead_letter_topic.clone().unwrap_or(main) } else { main };
+                if self.sink.send_owned(&topic, &message, ticket, shutdown).is_err() {
+                    self.tracker.abandon(seq, 1);
+                }
+                return;
+            }
+            RedoAction::DeadLetter(reason) => reason,
+        };
+        let record = message.value.as_deref().unwrap_or_default();
+        match &origin {
+            Some((_, file, meta)) => {
+                self.store_dead_letter(&DeadLetter::new(&reason, file, meta.line, meta.offset, record), seq, shutdown);
+            }
+            None => {
+                let reason = refused_by_dead_letter_topic(&reason, &message.header_text("sluice.error.reason"));
+                let (file, line, offset) = message.origin_from_headers();
+                self.write_or_abandon(&DeadLetter::new(&reason, &file, line, offset, record), seq, shutdown);
+            }
+        }
+    }
+
+    /// Replaces a broken producer; every message it still held comes back
+    /// through the redo queue to be sent again.
+    fn heal(&mut self, why: &str, shutdown: &Shutdown) -> anyhow::Result<()> {
+        tracing::warn!(reason = why, "replacing the Kafka producer; the messages it had not delivered are sent again");
+        self.sink.purge();
+        let deadline = Instant::now() + PURGE_TIMEOUT;
+        while self.sink.queued() > 0 {
+            if Instant::now() > deadline {
+                bail!("the Kafka producer failed ({why}) and did not hand its messages back within 30 s");
+            }
+            self.sink.poll(Duration::from_millis(10));
+        }
+        self.sink = Sink::connect(&self.kafka, self.dead_letter_topic.as_deref(), self.tracker.clone(), shutdown)?;
+        Ok(())
+    }
+
+    /// Puts one dead letter where dead letters go, standing in for a
+    /// message of batch `seq` that will not be delivered.
+    pub fn store_dead_letter(&mut self, letter: &DeadLetter<'_>, seq: u64, shutdown: &Shutdown) {
+        let Some(topic) = self.dead_letter_topic.clone() else {
+            return self.write_or_abandon(letter, seq, shutdown);
+        };
+        let ticket = Ticket { seq, record: 0, dead_letter: true, timestamp_set: false };
+        match self.sink.send_owned(&topic, &letter.to_message(), ticket, shutdown) {
+            Ok(()) => {}
+            Err(SendError::Stopped) => self.tracker.abandon(seq, 1),
+            Err(SendError::Refused(refusal)) => {
+                let reason = refused_by_dead_letter_topic(&refusal, letter.reason);
+                self.write_or_abandon(&DeadLetter { reason: &reason, ..letter.clone() }, seq, shutdown);
+            }
+        }
+    }
+
+    fn write_or_abandon(&mut self, letter: &DeadLetter<'_>, seq: u64, shutdown: &Shutdown) {
+        if self.write_durably(std::slice::from_ref(letter), shutdown) {
+            self.tracker.acked(seq);
+        } else {
+            self.tracker.abandon(seq, 1);
+        }
+    }
+
+    /// Writes dead letters to the file, pausing and retrying while the disk
+    /// refuses (it is full); false if shutdown came first.
+    pub fn write_durably(&mut self, letters: &[DeadLetter<'_>], shutdown: &Shutdown) -> bool {
+        loop {
+            match self.dead.write(letters) {
+                Ok(()) => return true,
+                Err(e) => {
+                    let file = self.dead.path().display().to_string();
+                    tracing::error!(file, error = %e, "cannot write dead letters; the stream waits and retries");
+                    if shutdown.signal().recv_timeout(WRITE_RETRY).is_err() && shutdown.is_triggered() {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// After shutdown: waits until Kafka acknowledged everything sent
+    /// (sending again what it hands back), or `timeout`.
+    pub fn drain(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let keep_going = Shutdown::new();
+        self.sink.flush(Duration::ZERO);
+        while self.tracker.in_flight() > 0 && self.tracker.failure().is_none() && Instant::now() < deadline {
+            self.redo(&keep_going)?;
+            self.sink.poll(Duration::from_millis(10));
+        }
+        match self.tracker.in_flight() {
+            0 => Ok(()),
+            _ if self.tracker.failure().is_some() => Ok(()),
+            n => Err(anyhow!(
+                "{n} messages were not acknowledged within {} s of shutdown; the checkpoint does not cover them, \
+                 so they will be sent again on restart",
+                timeout.as_secs()
+            )),
+        }
+    }
+}
+
+fn fenced_reason(redo: &Redo) -> Option<&str> {
+    match &redo.action {
+        RedoAction::Retry { reason, fenced: true } => Some(reason),
+        _ => None,
+    }
+}
+
+fn retry_reason(redo: &Redo) -> Option<&str> {
+    match &redo.action {
+        RedoAction::Retry { reason, .. } => Some(reason),
+        RedoAction::DeadLetter(_) => None,
+    }
+}
+
+/// The reason recorded when the dead-letter topic refuses a dead letter too.
+fn refused_by_dead_letter_topic(refusal: &str, first: &str) -> String {
+    format!("the dead-letter topic refused it ({refusal}); first refused because: {first}")
+}
+
+impl OwnedMessage {
+    fn header_text(&self, name: &str) -> String {
+        let value = self.headers.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.as_deref());
+        String::from_utf8_lossy(value.unwrap_or_default()).into_owned()
+    }
+
+    /// The source file, line and offset a dead-letter message carries.
+    fn origin_from_headers(&self) -> (String, u64, u64) {
+        let number = |name| self.header_text(name).parse().unwrap_or_default();
+        (self.header_text("sluice.source.file"), number("sluice.source.line"), number("sluice.source.offset"))
+    }
+}
