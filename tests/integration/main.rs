@@ -6,3 +6,4 @@ mod invoices;
 mod kafka_faults;
 mod landing;
 mod modules;
+mod slow;
