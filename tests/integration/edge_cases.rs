@@ -8,16 +8,11 @@
 use std::fs::{self, File};
 use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use sluice_tests::{
-    Broker, Host, HostArgs, TestDirs, die_with_parent, now_ms, poll_until, read_topic, topic_name, transform,
-    wait_for_count,
-};
+use sluice_tests::{Broker, Host, HostArgs, TestDirs, now_ms, read_topic, topic_name, transform, wait_for_count};
 
 const WITHIN: Duration = Duration::from_secs(30);
 /// A settle period far beyond the test: a file stays open in the host until
@@ -339,9 +334,10 @@ fn an_unreadable_landing_zone_is_reported_then_read_once_permitted() {
     chmod(&module, 0o644);
     chmod(&case.dirs.landing(), 0o000);
 
-    let log = root.join("unprivileged-sluice.log");
-    let mut host = Unprivileged::start(case.args(&module, &[]).argv(), &log, as_root);
-    host.wait_for_log("cannot read the landing zone");
+    let args = case.args(&module, &[]);
+    let args = if as_root { args.as_user(NOBODY) } else { args };
+    let mut host = Host::start(&args, root);
+    host.wait_for_log("cannot read the landing zone", WITHIN);
     assert!(host.log().contains("Permission denied"), "{}", host.log());
 
     chmod(&case.dirs.landing(), 0o755);
@@ -351,60 +347,10 @@ fn an_unreadable_landing_zone_is_reported_then_read_once_permitted() {
     chmod(&staged, 0o644);
     fs::rename(&staged, case.landing("first.json")).unwrap();
     assert_eq!(case.wait_for(3), expected(&[&text]));
-    assert!(host.stop().success(), "{}", host.log());
+    let log = host.log();
+    assert!(host.stop().success(), "{log}");
     case.assert_no_dead_letters();
-}
-
-/// `sluice` running as `nobody` when the tests run as root (the harness's
-/// [`Host`] runs it as the test's user); killed on drop.
-struct Unprivileged {
-    child: Child,
-    log: PathBuf,
 }
 
 /// The `nobody` user and group.
 const NOBODY: u32 = 65534;
-
-impl Unprivileged {
-    fn start(argv: &[String], log: &Path, as_nobody: bool) -> Unprivileged {
-        let file = File::create(log).expect("create the host log");
-        let mut cmd = Command::new(sluice_tests::sluice_bin());
-        cmd.args(argv).env("SLUICE_LOG", "info").stdin(Stdio::null()).stdout(Stdio::null()).stderr(file);
-        if as_nobody {
-            cmd.uid(NOBODY).gid(NOBODY);
-        }
-        // Set after the change of user, which would otherwise clear it.
-        die_with_parent(&mut cmd);
-        let child = cmd.spawn().expect("start sluice (is target/release/sluice reachable by nobody?)");
-        Unprivileged { child, log: log.to_owned() }
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_for_log(&mut self, needle: &str) {
-        poll_until(WITHIN, &format!("sluice logs {needle:?}"), || {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("sluice exited ({status}) before logging {needle:?}:\n{}", self.log());
-            }
-            self.log().contains(needle).then_some(())
-        });
-    }
-
-    /// SIGTERM, then its exit status.
-    fn stop(&mut self) -> ExitStatus {
-        // SAFETY: sending a signal to our own child process.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        poll_until(WITHIN, "sluice exits", || self.child.try_wait().ok().flatten())
-    }
-}
-
-impl Drop for Unprivileged {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}

@@ -2,10 +2,9 @@
 //! refused login each get an error that names the cause, and no secret ever
 //! reaches a log line or an error.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sluice_tests::{Broker, Host, HostArgs, TestDirs, die_with_parent, free_port, kafka::tansu_bin, transform};
+use sluice_tests::{Broker, Host, HostArgs, TestDirs, free_port, transform};
 
 const WITHIN: Duration = Duration::from_secs(30);
 /// A password that must never be printed.
@@ -41,44 +40,12 @@ fn an_unreachable_broker_is_retried_with_its_cause_logged() {
     assert!(host.stop().success(), "a signal while waiting is a clean stop:\n{log}");
 }
 
-/// A tansu broker that requires SASL and knows no users, so every login fails.
-struct AuthBroker {
-    bootstrap: String,
-    process: std::process::Child,
-}
-
-impl AuthBroker {
-    fn start(dirs: &TestDirs) -> AuthBroker {
-        let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let log = std::fs::File::create(dirs.root().join("tansu-auth.log")).unwrap();
-        let mut cmd = Command::new(tansu_bin());
-        cmd.args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--authentication"])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        die_with_parent(&mut cmd);
-        let process = cmd.spawn().expect("start tansu");
-        sluice_tests::poll_until(WITHIN, "the broker listens", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        AuthBroker { bootstrap: format!("127.0.0.1:{port}"), process }
-    }
-}
-
-impl Drop for AuthBroker {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
 /// Runs the host against `broker` with the credentials in a
 /// `client.properties` file; returns its log after it exits.
 fn refused_login(mechanism: &str) -> String {
     let dirs = TestDirs::new();
-    let broker = AuthBroker::start(&dirs);
+    // A broker that requires SASL and knows no users: every login fails.
+    let broker = Broker::start_local_with(dirs.root(), &["--authentication"]);
     let properties = dirs.root().join("client.properties");
     let text = format!(
         "bootstrap.servers={}\nsecurity.protocol=SASL_PLAINTEXT\nsasl.mechanisms={mechanism}\n\

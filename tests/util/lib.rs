@@ -17,6 +17,11 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_owned()
 }
 
+/// A tool: `$var` if set, else `relative` under the workspace root.
+pub fn tool_path(var: &str, relative: &str) -> PathBuf {
+    std::env::var_os(var).map_or_else(|| workspace_root().join(relative), PathBuf::from)
+}
+
 /// The release `sluice` binary built by `scripts/test`, or `$SLUICE_BIN`.
 /// Refuses a binary older than the host's sources, so a stale build cannot
 /// pass for the code under test.
@@ -55,6 +60,50 @@ pub fn transform(name: &str) -> PathBuf {
 /// One of the committed invoice fixtures, `n` in 1..=3.
 pub fn invoice_file(n: u32) -> PathBuf {
     workspace_root().join(format!("testdata/invoices/invoices-{n}.json"))
+}
+
+/// A child process that is killed and reaped when dropped, and dies with
+/// the test if the test process is killed first.
+#[derive(Debug)]
+pub struct Process(Child);
+
+impl Process {
+    /// Spawns `cmd` so that it dies with the thread that started it.
+    pub fn spawn(mut cmd: Command) -> Process {
+        die_with_parent(&mut cmd);
+        let program = cmd.get_program().to_string_lossy().into_owned();
+        Process(cmd.spawn().unwrap_or_else(|e| panic!("cannot start {program}: {e}")))
+    }
+
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`).
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(self.0.id() as i32, signal) };
+    }
+
+    /// Its exit status, if it has exited.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.0.try_wait().ok().flatten()
+    }
+
+    /// Blocks until it exits.
+    pub fn wait(&mut self) -> Option<ExitStatus> {
+        self.0.wait().ok()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if self.try_wait().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// Kills `cmd`'s process if the thread that started it (the test) dies.
@@ -138,6 +187,7 @@ impl Default for TestDirs {
 #[derive(Debug, Clone)]
 pub struct HostArgs {
     args: Vec<String>,
+    user: Option<u32>,
 }
 
 impl HostArgs {
@@ -157,12 +207,19 @@ impl HostArgs {
             "--checkpoint-dir",
             path_str(&checkpoint),
         ];
-        HostArgs { args: args.iter().map(|s| s.to_string()).collect() }
+        HostArgs { args: args.iter().map(|s| s.to_string()).collect(), user: None }
     }
 
     /// Adds a `--transform-config KEY=VALUE`.
     pub fn config(mut self, key: &str, value: &str) -> HostArgs {
         self.args.extend(["--transform-config".into(), format!("{key}={value}")]);
+        self
+    }
+
+    /// Runs the host as this user and group id (tests run as root, which
+    /// ignores permission bits).
+    pub fn as_user(mut self, id: u32) -> HostArgs {
+        self.user = Some(id);
         self
     }
 
@@ -185,7 +242,7 @@ fn path_str(path: &Path) -> &str {
 /// A running `sluice` process; killed on drop if still running.
 #[derive(Debug)]
 pub struct Host {
-    child: Child,
+    child: Process,
     log: PathBuf,
 }
 
@@ -197,9 +254,10 @@ impl Host {
         let file = std::fs::File::create(&log).expect("create host log");
         let mut cmd = Command::new(sluice_bin());
         cmd.args(&args.args).env("SLUICE_LOG", "info").stdin(Stdio::null()).stdout(Stdio::null()).stderr(file);
-        die_with_parent(&mut cmd);
-        let child = cmd.spawn().expect("start sluice");
-        Host { child, log }
+        if let Some(id) = args.user {
+            cmd.uid(id).gid(id);
+        }
+        Host { child: Process::spawn(cmd), log }
     }
 
     /// The host's process id.
@@ -216,7 +274,7 @@ impl Host {
     pub fn wait_for_log(&mut self, needle: &str, within: Duration) {
         let deadline = Instant::now() + within;
         while !self.log().contains(needle) {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Some(status) = self.child.try_wait() {
                 panic!("sluice exited ({status}) before logging {needle:?}:\n{}", self.log());
             }
             assert!(Instant::now() < deadline, "sluice did not log {needle:?} within {within:?}:\n{}", self.log());
@@ -226,30 +284,20 @@ impl Host {
 
     /// Sends SIGTERM and waits for a clean exit; returns the status.
     pub fn stop(mut self) -> ExitStatus {
-        // SAFETY: sending a signal to our own child process.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.child.signal(libc::SIGTERM);
         self.wait(Duration::from_secs(60))
     }
 
-    /// Kills the host at once, as a crash would.
+    /// Kills the host at once (SIGKILL), as a crash would.
     pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.signal(libc::SIGKILL);
+        self.child.wait();
     }
 
     /// Waits for the host to exit by itself; returns its status.
     pub fn wait(&mut self, within: Duration) -> ExitStatus {
         let log = self.log.clone();
-        poll_until(within, &format!("sluice exits (log {})", log.display()), || self.child.try_wait().ok().flatten())
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        poll_until(within, &format!("sluice exits (log {})", log.display()), || self.child.try_wait())
     }
 }
 
@@ -259,8 +307,7 @@ pub fn run_to_exit(args: &[&str], within: Duration) -> (ExitStatus, String) {
     let log = dir.path().join("stderr");
     let mut cmd = Command::new(sluice_bin());
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(std::fs::File::create(&log).expect("log"));
-    die_with_parent(&mut cmd);
-    let mut child = cmd.spawn().expect("start sluice");
-    let status = poll_until(within, "sluice exits", || child.try_wait().ok().flatten());
+    let mut child = Process::spawn(cmd);
+    let status = poll_until(within, "sluice exits", || child.try_wait());
     (status, std::fs::read_to_string(&log).unwrap_or_default())
 }
