@@ -7,7 +7,6 @@
 use std::os::unix::fs::symlink;
 use std::time::Duration;
 
-use serde_json::Value;
 use sluice_tests::{Broker, Host, HostArgs, TestDirs, invoice_file, read_topic, topic_name, transform, wait_for_count};
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -21,11 +20,7 @@ fn keep_all_host(dirs: &TestDirs, broker: &Broker, topic: &str) -> Host {
 
 /// The checkpoint's offset for the file at `name` in the landing zone.
 fn checkpointed(dirs: &TestDirs, name: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(dirs.checkpoint().join("checkpoint.json")).ok()?;
-    let json: Value = serde_json::from_str(&text).ok()?;
-    let path = dirs.landing().join(name);
-    let entry = json["files"].as_array()?.iter().find(|f| f["path"] == path.to_str().unwrap())?.clone();
-    entry["offset"].as_u64()
+    sluice_tests::checkpointed(&dirs.checkpoint(), &dirs.landing().join(name)).map(|(offset, _)| offset)
 }
 
 #[test]

@@ -77,13 +77,7 @@ impl Case {
 
     /// The checkpoint's `(offset, line)` for the file now at `path`.
     fn checkpointed(&self, path: &Path) -> Option<(u64, u64)> {
-        use std::os::unix::fs::MetadataExt;
-        let ino = fs::metadata(path).expect("stat").ino();
-        let text = fs::read_to_string(self.dirs.checkpoint().join("checkpoint.json")).ok()?;
-        let checkpoint: Value = serde_json::from_str(&text).expect("the checkpoint is JSON");
-        let files = checkpoint["files"].as_array().expect("files");
-        let entry = files.iter().find(|f| f["ino"] == ino)?;
-        Some((entry["offset"].as_u64()?, entry["line"].as_u64()?))
+        sluice_tests::checkpointed(&self.dirs.checkpoint(), path)
     }
 }
 

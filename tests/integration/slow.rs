@@ -23,13 +23,9 @@ fn write_records(path: &Path, first: u64, count: u64, pad: usize) -> u64 {
     std::fs::metadata(path).unwrap().len()
 }
 
-/// The checkpointed offset of `file`, if any.
+/// The checkpointed offset of `file`, 0 before it has one.
 fn checkpointed(dirs: &TestDirs, file: &Path) -> u64 {
-    let Ok(text) = std::fs::read_to_string(dirs.checkpoint().join("checkpoint.json")) else { return 0 };
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return 0 };
-    let entries = json["files"].as_array().cloned().unwrap_or_default();
-    let entry = entries.iter().find(|f| f["path"] == file.to_str().unwrap());
-    entry.and_then(|f| f["offset"].as_u64()).unwrap_or(0)
+    sluice_tests::checkpointed(&dirs.checkpoint(), file).map_or(0, |(offset, _)| offset)
 }
 
 /// Copies of each id in `records`.

@@ -142,6 +142,17 @@ pub fn poll_until<T>(within: Duration, what: &str, mut check: impl FnMut() -> Op
     }
 }
 
+/// The checkpoint's `(offset, line)` for `file`, found by inode as sluice
+/// identifies files; `None` while the checkpoint does not have it.
+pub fn checkpointed(checkpoint_dir: &Path, file: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let ino = std::fs::metadata(file).ok()?.ino();
+    let text = std::fs::read(checkpoint_dir.join("checkpoint.json")).ok()?;
+    let checkpoint: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    let entry = checkpoint["files"].as_array()?.iter().find(|f| f["ino"].as_u64() == Some(ino))?.clone();
+    Some((entry["offset"].as_u64()?, entry["line"].as_u64()?))
+}
+
 /// A unique topic name for one test.
 pub fn topic_name(test: &str) -> String {
     format!("{test}-{}-{}", std::process::id(), now_ms())

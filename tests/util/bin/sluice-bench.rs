@@ -31,7 +31,6 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -192,12 +191,12 @@ fn sluice_run(
     let dirs = TestDirs::new();
     let topic = topic_name("bench");
     broker.create_topic(&topic, PARTITIONS);
-    let (staged, id) = stage(input, dirs.root())?;
+    let (staged, size) = stage(input, dirs.root())?;
     let host = start_host(&dirs, &topic, &broker.bootstrap, config);
     let cpu = CpuClock::start(host.pid());
     let t0 = Instant::now();
     fs::rename(&staged, dirs.landing().join("bench.json")).context("rename the input into the landing zone")?;
-    wait_checkpointed(&host, &dirs.checkpoint(), id)?;
+    wait_checkpointed(&host, &dirs.checkpoint(), &dirs.landing().join("bench.json"), size)?;
     let elapsed = t0.elapsed();
     let (sender_cpu, broker_cpu) = cpu.stop();
     let peak_rss = peak_rss(host.pid());
@@ -220,15 +219,14 @@ fn sluice_run(
 }
 
 /// Hard-links the input into `dir` (copies it, untimed, across filesystems);
-/// returns the staged path and its inode and size.
-fn stage(input: &Input, dir: &Path) -> anyhow::Result<(PathBuf, (u64, u64))> {
+/// returns the staged path and its size.
+fn stage(input: &Input, dir: &Path) -> anyhow::Result<(PathBuf, u64)> {
     let staged = dir.join("bench.json");
     if fs::hard_link(&input.path, &staged).is_err() {
         progress("the input is on another filesystem than the temp dir; copying it (untimed)");
         fs::copy(&input.path, &staged).context("copy the input next to the landing zone")?;
     }
-    let meta = fs::metadata(&staged)?;
-    Ok((staged, (meta.ino(), meta.len())))
+    Ok((staged.clone(), fs::metadata(&staged)?.len()))
 }
 
 fn start_host(dirs: &TestDirs, topic: &str, bootstrap: &str, config: &[(&str, &str)]) -> Host {
@@ -250,25 +248,16 @@ fn tail(log: &str) -> String {
     lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
-/// Polls `checkpoint.json` until the file `(ino, size)` is done to its end.
-fn wait_checkpointed(host: &Host, checkpoint_dir: &Path, (ino, size): (u64, u64)) -> anyhow::Result<()> {
-    let path = checkpoint_dir.join("checkpoint.json");
+/// Polls `checkpoint.json` until `file` is done to its end, `size`.
+fn wait_checkpointed(host: &Host, checkpoint_dir: &Path, file: &Path, size: u64) -> anyhow::Result<()> {
     let deadline = Instant::now() + RUN_TIMEOUT;
-    while checkpointed_offset(&path, ino) != Some(size) {
+    while sluice_tests::checkpointed(checkpoint_dir, file).map(|(offset, _)| offset) != Some(size) {
         if !alive(host.pid()) || Instant::now() > deadline {
             bail!("sluice did not checkpoint the whole input within {RUN_TIMEOUT:?}; its log:\n{}", tail(&host.log()));
         }
         std::thread::sleep(CHECKPOINT_POLL);
     }
     Ok(())
-}
-
-/// The checkpointed offset of inode `ino`, if the checkpoint has it.
-fn checkpointed_offset(path: &Path, ino: u64) -> Option<u64> {
-    let text = fs::read(path).ok()?;
-    let checkpoint: serde_json::Value = serde_json::from_slice(&text).ok()?;
-    let files = checkpoint["files"].as_array()?;
-    files.iter().find(|f| f["ino"].as_u64() == Some(ino))?["offset"].as_u64()
 }
 
 /// Whether `pid` is running (an exited, unreaped child is a zombie).
