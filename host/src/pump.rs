@@ -3,7 +3,7 @@
 //!
 //! It reads [`Batch`]es from the source channel. Dead letters are stored
 //! (the file fsynced, or sent to the dead-letter topic) before their batch is
-//! registered with the [`Tracker`], so the checkpoint never passes a record
+//! registered with the [`Tracker`](crate::sink::Tracker), so the checkpoint never passes a record
 //! that is neither in Kafka nor in the dead letters. A module that fails
 //! `max_consecutive_errors` records in a row stops the stream, as Kafka
 //! Connect's `errors.tolerance=none` would, rather than flooding the dead
