@@ -43,6 +43,55 @@ pub struct FileProgress {
     pub offset: u64,
     /// Number of lines (blank ones included) before `offset`.
     pub line: u64,
+    /// The file's first bytes, to tell it from a new file that reuses its
+    /// inode after it was deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<Head>,
+}
+
+/// A fingerprint of a file's first bytes (up to [`Head::MAX_LEN`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Head {
+    /// How many bytes it covers.
+    pub len: u16,
+    /// Their FNV-1a hash.
+    pub fnv: u64,
+}
+
+impl Head {
+    /// Bytes a complete fingerprint covers.
+    pub const MAX_LEN: u16 = 256;
+
+    /// The fingerprint of `file` as it is now.
+    pub fn of(file: &File) -> std::io::Result<Head> {
+        let bytes = read_head(file, Self::MAX_LEN)?;
+        Ok(Head { len: bytes.len() as u16, fnv: fnv1a(&bytes) })
+    }
+
+    /// Whether `file` starts with the bytes this fingerprint was taken of.
+    pub fn matches(&self, file: &File) -> std::io::Result<bool> {
+        let bytes = read_head(file, self.len)?;
+        Ok(bytes.len() == usize::from(self.len) && fnv1a(&bytes) == self.fnv)
+    }
+}
+
+fn read_head(file: &File, len: u16) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0; usize::from(len)];
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], got as u64)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Progress of every file seen.
@@ -179,8 +228,11 @@ mod tests {
 
     fn sample() -> Checkpoint {
         let mut cp = Checkpoint::default();
-        cp.files.insert(FileId { dev: 1, ino: 42 }, FileProgress { path: "in/a.json".into(), offset: 300, line: 4 });
-        cp.files.insert(FileId { dev: 1, ino: 7 }, FileProgress { path: "in/b\nc.json".into(), offset: 0, line: 0 });
+        let head = Some(Head { len: 256, fnv: 42 });
+        let a = FileProgress { path: "in/a.json".into(), offset: 300, line: 4, head };
+        cp.files.insert(FileId { dev: 1, ino: 42 }, a);
+        let b = FileProgress { path: "in/b\nc.json".into(), offset: 0, line: 0, head: None };
+        cp.files.insert(FileId { dev: 1, ino: 7 }, b);
         cp
     }
 
@@ -206,6 +258,21 @@ mod tests {
         assert!(err.contains("checkpoint.json is corrupt (EOF while parsing"), "{err}");
         assert!(err.contains("move it aside to start over"), "{err}");
         assert_eq!(fs::read(&path).unwrap(), &text[..text.len() / 2]);
+    }
+
+    #[test]
+    fn heads_tell_a_new_file_from_the_one_it_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs::write(&path, "{\"a\":1}\n").unwrap();
+        let head = Head::of(&File::open(&path).unwrap()).unwrap();
+        assert_eq!(head.len, 8);
+        fs::write(&path, "{\"a\":1}\n{\"b\":2}\n").unwrap();
+        assert!(head.matches(&File::open(&path).unwrap()).unwrap(), "the same file, grown");
+        fs::write(&path, "{\"z\":9}\n").unwrap();
+        assert!(!head.matches(&File::open(&path).unwrap()).unwrap(), "other content");
+        fs::write(&path, "{").unwrap();
+        assert!(!head.matches(&File::open(&path).unwrap()).unwrap(), "shorter");
     }
 
     #[test]

@@ -65,14 +65,12 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// A line of the properties file that is not a property.
-    #[error("{path}:{line}: expected `key=value`, got `{text}`")]
+    #[error("{path}:{line}: expected `key=value` (the line is not shown: it may hold a secret)")]
     PropertiesSyntax {
         /// The file.
         path: PathBuf,
         /// 1-based line number.
         line: usize,
-        /// The offending line, with secrets redacted.
-        text: String,
     },
     /// A producer property that would break delivery guarantees.
     #[error("kafka property `{key}={value}` is not allowed: {why}")]
@@ -221,12 +219,18 @@ impl TransformConfig {
 fn split_pair(flag: &'static str, kv: &str) -> Result<(String, String), ConfigError> {
     match kv.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
-        _ => Err(ConfigError::NotKeyValue { flag, value: kv.to_owned() }),
+        _ => {
+            let value = if is_secret(kv) { "[redacted: it may hold a secret]".to_owned() } else { kv.to_owned() };
+            Err(ConfigError::NotKeyValue { flag, value })
+        }
     }
 }
 
 /// Producer settings Sluice's guarantees rest on, applied after the operator's.
-const FORCED: [(&str, &str); 2] = [("enable.idempotence", "true"), ("acks", "all")];
+const FORCED: [(&str, &str); 3] =
+    [("enable.idempotence", "true"), ("acks", "all"), ("delivery.report.only.error", "false")];
+/// Settings Sluice cannot honour: the checkpoint is not transactional (yet).
+const REFUSED: [&str; 1] = ["transactional.id"];
 
 /// Defaults the operator may override.
 const DEFAULTS: [(&str, &str); 6] = [
@@ -271,6 +275,10 @@ impl KafkaConfig {
     }
 
     fn force(&mut self) -> Result<(), ConfigError> {
+        if let Some((key, value)) = self.properties.iter().find(|(k, _)| REFUSED.contains(&k.as_str())) {
+            let why = "Sluice's producer is idempotent but not transactional; its checkpoint gives the guarantees";
+            return Err(ConfigError::Forbidden { key: key.clone(), value: value.clone(), why });
+        }
         for (key, required) in FORCED {
             if let Some(value) = self.get(key).filter(|v| !same_setting(key, v, required)) {
                 let why = "Sluice needs the idempotent producer with acks=all so that nothing is lost or duplicated";
@@ -322,7 +330,9 @@ fn valid_topic(topic: &str) -> bool {
 /// Whether a property's value must never be shown.
 pub fn is_secret(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    key.contains("password") || key.contains("secret") || key == "sasl.jaas.config" || key.ends_with(".pem")
+    ["password", "secret", "passphrase", "user.info", "credential", "token", "jaas", ".pem"]
+        .iter()
+        .any(|word| key.contains(word))
 }
 
 /// Java clients' `sasl.jaas.config` carries the PLAIN or SCRAM credentials;
@@ -354,10 +364,11 @@ fn jaas_option(jaas: &str, name: &str) -> Option<String> {
 pub fn read_properties(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| ConfigError::PropertiesFile { path: path.to_owned(), source })?;
-    parse_properties(&text).map_err(|(line, text)| ConfigError::PropertiesSyntax { path: path.to_owned(), line, text })
+    parse_properties(&text).map_err(|line| ConfigError::PropertiesSyntax { path: path.to_owned(), line })
 }
 
-fn parse_properties(text: &str) -> Result<Vec<(String, String)>, (usize, String)> {
+/// The pairs of a properties text, or the 1-based number of a bad line.
+fn parse_properties(text: &str) -> Result<Vec<(String, String)>, usize> {
     let mut out = Vec::new();
     let mut lines = text.lines().enumerate();
     while let Some((n, line)) = lines.next() {
@@ -369,17 +380,13 @@ fn parse_properties(text: &str) -> Result<Vec<(String, String)>, (usize, String)
             logical.pop();
             logical.push_str(lines.next().map_or("", |(_, l)| l.trim_start()));
         }
-        let split = logical.find(['=', ':', ' ', '\t']).ok_or_else(|| (n + 1, redact_line(&logical)))?;
+        let split = logical.find(['=', ':', ' ', '\t']).ok_or(n + 1)?;
         let key = logical[..split].trim_end();
         let value = logical[split..].trim_start_matches([' ', '\t']);
         let value = value.strip_prefix(['=', ':']).unwrap_or(value).trim();
         out.push((unescape_property(key), unescape_property(value)));
     }
     Ok(out)
-}
-
-fn redact_line(line: &str) -> String {
-    if is_secret(line) { "[line redacted: it may hold a secret]".into() } else { line.to_owned() }
 }
 
 fn unescape_property(s: &str) -> String {
@@ -463,6 +470,31 @@ mod tests {
         assert!(matches!(err, ConfigError::NoBootstrap));
         let err = RunConfig::from_args(&run_args(&["-b", "x:1", "--glob", "a[b"])).unwrap_err();
         assert!(err.to_string().starts_with("--glob `a[b` is not a valid glob"), "{err}");
+    }
+
+    #[test]
+    fn refuses_producer_settings_the_checkpoint_cannot_honour() {
+        let err = RunConfig::from_args(&run_args(&["-b", "x:1", "--kafka", "transactional.id=t1"])).unwrap_err();
+        assert!(err.to_string().starts_with("kafka property `transactional.id=t1` is not allowed"), "{err}");
+        let err = RunConfig::from_args(&run_args(&["-b", "x:1", "--kafka", "delivery.report.only.error=true"]));
+        assert!(err.is_err(), "without reports of successes the checkpoint never moves");
+    }
+
+    #[test]
+    fn secrets_are_not_echoed_in_errors_or_logs() {
+        for key in ["sasl.password", "sasl.oauthbearer.client.secret", "basic.auth.user.info", "ssl.key.pem"] {
+            assert!(is_secret(key), "{key}");
+        }
+        assert!(!is_secret("bootstrap.servers"));
+        let err = RunConfig::from_args(&run_args(&["--kafka", "sasl.password: hunter2"])).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.properties");
+        std::fs::write(&path, "bootstrap.servers=x:1\nMIIEvQIBADANBgkqhkiG9w0BAQ\n").unwrap();
+        let err = read_properties(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with("client.properties:2: expected `key=value` (the line is not shown: it may hold a secret)")
+        );
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub fn run(config: RunConfig, shutdown: Shutdown) -> anyhow::Result<Summary> {
     shutdown.trigger();
     drop(rx);
     let source = source.join().map_err(|_| anyhow!("the source thread panicked"));
-    let drained = pump.drain(FLUSH_TIMEOUT);
+    let drained = pump.drain(FLUSH_TIMEOUT, &shutdown);
     drop(stop_checkpoints);
     writer.join().map_err(|_| anyhow!("the checkpoint thread panicked"))?;
     pumped?;

@@ -20,9 +20,9 @@ use sluice_guest_sdk::abi::{self, Outcome};
 
 use crate::deadletter::DeadLetter;
 use crate::shutdown::Shutdown;
-use crate::sink::{SendError, Ticket};
+use crate::sink::{OwnedMessage, RedoAction, SendError, Ticket};
 use crate::source::Batch;
-use crate::transform::Transformer;
+use crate::transform::{TransformError, Transformer};
 pub use delivery::Delivery;
 
 /// How often the pump looks at the redo queue while no batch arrives.
@@ -62,7 +62,7 @@ impl Pump {
     /// Pumps until the source closes, shutdown, or a fatal error.
     pub fn run(&mut self, batches: &Receiver<Batch>, shutdown: &Shutdown) -> anyhow::Result<()> {
         loop {
-            self.delivery.redo(shutdown)?;
+            self.delivery.redo(shutdown, true)?;
             if let Some(failure) = self.delivery.tracker.failure() {
                 bail!(failure);
             }
@@ -79,7 +79,10 @@ impl Pump {
     }
 
     fn handle(&mut self, batch: &Batch, shutdown: &Shutdown) -> anyhow::Result<()> {
-        let outcomes = self.transformer.process(batch)?;
+        let outcomes = match self.transformer.process(batch, self.max_consecutive_errors, shutdown) {
+            Err(TransformError::Stopped) => return Ok(()),
+            outcomes => outcomes?,
+        };
         let records: Vec<&[u8]> = abi::records(&batch.records, batch.len()).collect();
         let mut letters: Vec<DeadLetter<'_>> = batch
             .rejects
@@ -107,13 +110,13 @@ impl Pump {
         if to_topic == 0 && !delivery.write_durably(&letters, shutdown) {
             return Ok(());
         }
-        let Some(seq) = delivery.begin(batch, emits + to_topic, shutdown)? else { return Ok(()) };
+        let Some(seq) = delivery.begin(batch, emits + to_topic, shutdown)? else { return intolerable };
         self.summary.dead_letters += letters.len() as u64;
         let mut unsent = emits + to_topic;
         for letter in letters.iter().take(to_topic) {
             if shutdown.is_triggered() {
-                delivery.tracker.abandon(seq, unsent);
-                return Ok(());
+                delivery.tracker.abandon(seq, unsent, None);
+                return intolerable;
             }
             delivery.store_dead_letter(letter, seq, shutdown);
             unsent -= 1;
@@ -124,17 +127,23 @@ impl Pump {
             match delivery.sink.send(msg, ticket, shutdown) {
                 Ok(()) => self.summary.published += 1,
                 Err(SendError::Stopped) => {
-                    delivery.tracker.abandon(seq, unsent);
-                    return Ok(());
+                    delivery.tracker.abandon(seq, unsent, Some(*meta));
+                    return intolerable;
                 }
                 Err(SendError::Refused(reason)) => {
                     let reason = format!("Kafka refused the message: {reason}");
                     self.summary.dead_letters += 1;
-                    delivery.store_dead_letter(
-                        &DeadLetter::new(&reason, &batch.path, meta.line, meta.offset, records[index]),
-                        seq,
-                        shutdown,
-                    );
+                    let letter = DeadLetter::new(&reason, &batch.path, meta.line, meta.offset, records[index]);
+                    delivery.store_dead_letter(&letter, seq, shutdown);
+                }
+                Err(SendError::ProducerFailed(reason)) => {
+                    // Stays outstanding; the next redo replaces the producer and sends it.
+                    let retry = RedoAction::Retry { reason, fenced: true };
+                    delivery.tracker.redo(seq, Some(index), OwnedMessage::from(msg), retry);
+                }
+                Err(SendError::Failed(reason)) => {
+                    delivery.tracker.abandon(seq, unsent, Some(*meta));
+                    bail!(reason);
                 }
             }
             unsent -= 1;
@@ -144,8 +153,8 @@ impl Pump {
     }
 
     /// After shutdown: waits until Kafka acknowledged everything sent.
-    pub fn drain(&mut self, timeout: Duration) -> anyhow::Result<()> {
-        self.delivery.drain(timeout)
+    pub fn drain(&mut self, timeout: Duration, shutdown: &Shutdown) -> anyhow::Result<()> {
+        self.delivery.drain(timeout, shutdown)
     }
 
     /// The shared delivery tracker.

@@ -53,8 +53,11 @@ impl Shutdown {
         let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
         let shutdown = self.clone();
         std::thread::Builder::new().name("signals".into()).spawn(move || {
+            // Count the operator's signals, not shutdowns: a stage that
+            // failed may have begun one already.
+            let mut signalled = false;
             for signal in signals.forever() {
-                if shutdown.is_triggered() {
+                if std::mem::replace(&mut signalled, true) {
                     tracing::warn!(signal, "second signal: exiting without flushing");
                     std::process::exit(130);
                 }

@@ -86,3 +86,28 @@ fn moved_in_and_renamed_from_temporary_files_arrive_once() {
     let records = sluice_tests::read_topic(&broker.bootstrap, &topic, start).unwrap();
     assert_lines_exactly_once(&records, &text);
 }
+
+#[test]
+fn a_file_rewritten_while_the_host_was_down_is_read_from_its_start() {
+    let dirs = TestDirs::new();
+    let broker = Broker::start(dirs.root());
+    let topic = topic_name("rewritten");
+    broker.create_topic(&topic, 1);
+    let start = now_ms();
+    let host = start_keep_all(&dirs, &broker, &topic, &[]);
+    let path = dirs.landing().join("reused.json");
+    let old = "{\"v\":\"old-1\"}\n{\"v\":\"old-2\"}\n";
+    std::fs::write(&path, old).unwrap();
+    wait_for_count(&broker.bootstrap, &topic, start, 2, VISIBLE_WITHIN);
+    assert!(host.stop().success());
+
+    // Same inode, other content, longer than the checkpointed offset: what
+    // a new file reusing a deleted file's inode looks like. Resuming at the
+    // old offset would skip the new file's first lines.
+    let new: String = (1..=4).map(|i| format!("{{\"v\":\"new-{i}\"}}\n")).collect();
+    std::fs::OpenOptions::new().write(true).truncate(true).open(&path).unwrap().write_all(new.as_bytes()).unwrap();
+    let host = start_keep_all(&dirs, &broker, &topic, &[]);
+    let records = wait_for_count(&broker.bootstrap, &topic, start, 6, VISIBLE_WITHIN);
+    assert_lines_exactly_once(&records, &(old.to_owned() + &new));
+    assert!(host.stop().success());
+}

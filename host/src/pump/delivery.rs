@@ -46,7 +46,7 @@ impl Delivery {
     pub fn begin(&mut self, batch: &Batch, messages: usize, shutdown: &Shutdown) -> anyhow::Result<Option<u64>> {
         let tracker = self.tracker.clone();
         let mut failed = None;
-        let seq = tracker.begin(batch, messages, || match self.redo(shutdown) {
+        let seq = tracker.begin(batch, messages, || match self.redo(shutdown, true) {
             Ok(()) => shutdown.is_triggered(),
             Err(e) => {
                 failed = Some(e);
@@ -60,15 +60,18 @@ impl Delivery {
     }
 
     /// Retries or dead-letters the messages librdkafka handed back,
-    /// replacing the producer first if it is broken.
-    pub fn redo(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
-        if let Some(fatal) = self.sink.fatal_error() {
-            self.heal(&fatal, shutdown)?;
-        }
+    /// replacing the producer first if it is broken and `heal` allows.
+    pub fn redo(&mut self, shutdown: &Shutdown, heal: bool) -> anyhow::Result<()> {
         let mut redo = self.tracker.take_redo();
-        if let Some(fenced) = redo.iter().find_map(fenced_reason) {
-            let fenced = fenced.to_owned();
-            self.heal(&fenced, shutdown)?;
+        let broken = self.sink.fatal_error().or_else(|| redo.iter().find_map(fenced_reason).map(str::to_owned));
+        if let Some(why) = broken {
+            if !heal {
+                // Draining at shutdown: what the broken producer holds stays
+                // unacknowledged, so the checkpoint does not cover it.
+                redo.into_iter().for_each(|r| self.tracker.abandon(r.seq, 1, None));
+                return Ok(());
+            }
+            self.heal(&why, shutdown)?;
             redo.extend(self.tracker.take_redo());
         }
         let retries = redo.iter().filter(|r| matches!(r.action, RedoAction::Retry { .. })).count();
@@ -88,16 +91,35 @@ impl Delivery {
             RedoAction::Retry { .. } => {
                 let main = self.sink.topic().to_owned();
                 let topic = if message.is_dead_letter { self.dead_letter_topic.clone().unwrap_or(main) } else { main };
-                if self.sink.send_owned(&topic, &message, ticket, shutdown).is_err() {
-                    self.tracker.abandon(seq, 1);
+                match self.sink.send_owned(&topic, &message, ticket, shutdown) {
+                    Ok(()) => return,
+                    Err(SendError::Stopped) => return self.tracker.abandon(seq, 1, None),
+                    Err(SendError::ProducerFailed(reason)) => {
+                        let record = origin.as_ref().map(|(index, _, _)| *index);
+                        return self.tracker.redo(seq, record, message, RedoAction::Retry { reason, fenced: true });
+                    }
+                    Err(SendError::Failed(reason)) => {
+                        self.tracker.failed(reason);
+                        return self.tracker.abandon(seq, 1, None);
+                    }
+                    Err(SendError::Refused(reason)) => format!("Kafka refused the message: {reason}"),
                 }
-                return;
             }
             RedoAction::DeadLetter(reason) => reason,
         };
         let record = message.value.as_deref().unwrap_or_default();
         match &origin {
             Some((_, file, meta)) => {
+                // The dead letter holds the source line, as every other does,
+                // not the message the module made of it.
+                let source = crate::deadletter::read_line_at(file, meta.offset);
+                let (reason, record) = match &source {
+                    Ok(line) => (reason, line.as_slice()),
+                    Err(e) => (
+                        format!("{reason} (the source line could not be read back: {e}; this is the message value)"),
+                        record,
+                    ),
+                };
                 self.store_dead_letter(&DeadLetter::new(&reason, file, meta.line, meta.offset, record), seq, shutdown);
             }
             None => {
@@ -131,10 +153,14 @@ impl Delivery {
             return self.write_or_abandon(letter, seq, shutdown);
         };
         let ticket = Ticket { seq, record: 0, dead_letter: true, timestamp_set: false };
-        match self.sink.send_owned(&topic, &letter.to_message(), ticket, shutdown) {
+        let message = letter.to_message();
+        match self.sink.send_owned(&topic, &message, ticket, shutdown) {
             Ok(()) => {}
-            Err(SendError::Stopped) => self.tracker.abandon(seq, 1),
-            Err(SendError::Refused(refusal)) => {
+            Err(SendError::Stopped) => self.tracker.abandon(seq, 1, None),
+            Err(SendError::ProducerFailed(reason)) => {
+                self.tracker.redo(seq, None, message, RedoAction::Retry { reason, fenced: true });
+            }
+            Err(SendError::Refused(refusal) | SendError::Failed(refusal)) => {
                 let reason = refused_by_dead_letter_topic(&refusal, letter.reason);
                 self.write_or_abandon(&DeadLetter { reason: &reason, ..letter.clone() }, seq, shutdown);
             }
@@ -145,7 +171,7 @@ impl Delivery {
         if self.write_durably(std::slice::from_ref(letter), shutdown) {
             self.tracker.acked(seq);
         } else {
-            self.tracker.abandon(seq, 1);
+            self.tracker.abandon(seq, 1, None);
         }
     }
 
@@ -168,12 +194,13 @@ impl Delivery {
 
     /// After shutdown: waits until Kafka acknowledged everything sent
     /// (sending again what it hands back), or `timeout`.
-    pub fn drain(&mut self, timeout: Duration) -> anyhow::Result<()> {
+    /// Nothing waits here beyond `timeout`: a full queue gives up at once
+    /// (`shutdown` is triggered) and a broken producer is not replaced.
+    pub fn drain(&mut self, timeout: Duration, shutdown: &Shutdown) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
-        let keep_going = Shutdown::new();
         self.sink.flush(Duration::ZERO);
         while self.tracker.in_flight() > 0 && self.tracker.failure().is_none() && Instant::now() < deadline {
-            self.redo(&keep_going)?;
+            self.redo(shutdown, false)?;
             self.sink.poll(Duration::from_millis(10));
         }
         match self.tracker.in_flight() {

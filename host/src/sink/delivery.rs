@@ -78,6 +78,18 @@ pub enum RedoAction {
     DeadLetter(String),
 }
 
+impl From<&sluice_guest_sdk::abi::Message<'_>> for OwnedMessage {
+    fn from(msg: &sluice_guest_sdk::abi::Message<'_>) -> Self {
+        OwnedMessage {
+            key: msg.key.map(<[u8]>::to_vec),
+            value: msg.value.map(<[u8]>::to_vec),
+            headers: msg.headers.iter().map(|(k, v)| ((*k).to_owned(), v.map(<[u8]>::to_vec))).collect(),
+            timestamp_ms: msg.timestamp_ms,
+            is_dead_letter: false,
+        }
+    }
+}
+
 /// A message owning its bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OwnedMessage {
@@ -141,7 +153,12 @@ impl Tracker {
             }
         }
         let seq = state.front + state.pending.len() as u64;
-        let progress = FileProgress { path: batch.path.to_string(), offset: batch.end_offset, line: batch.end_line };
+        let progress = FileProgress {
+            path: batch.path.to_string(),
+            offset: batch.end_offset,
+            line: batch.end_line,
+            head: batch.head,
+        };
         let pending = Pending {
             progress: (batch.file, progress),
             meta: batch.meta.clone(),
@@ -193,14 +210,24 @@ impl Tracker {
     }
 
     /// Shutdown stopped the sending of batch `seq` with `unsent` messages
-    /// left: they are no longer awaited, but the checkpoint never passes the
-    /// batch, so a restart reads it again.
-    pub fn abandon(&self, seq: u64, unsent: usize) {
+    /// left: they are no longer awaited, and the checkpoint never passes
+    /// them, so a restart reads them again.
+    ///
+    /// With `resume_at`, the record where sending stopped, the batch instead
+    /// completes as though it ended just before that record, so what was
+    /// sent is not sent again.
+    pub fn abandon(&self, seq: u64, unsent: usize, resume_at: Option<RecordMeta>) {
         let mut state = self.lock();
         let index = (seq - state.front) as usize;
         let pending = &mut state.pending[index];
         pending.outstanding -= unsent;
-        pending.abandoned = true;
+        match resume_at {
+            Some(record) => (pending.progress.1.offset, pending.progress.1.line) = (record.offset, record.line - 1),
+            None => pending.abandoned = true,
+        }
+        if index == 0 {
+            state.advance();
+        }
         drop(state);
         self.changed.notify_all();
     }
@@ -214,19 +241,25 @@ impl Tracker {
         self.changed.notify_all();
     }
 
-    /// Removes a file that left the landing zone from the checkpoint, unless
-    /// a batch of it is still in flight; returns whether it was removed.
-    pub fn forget(&self, file: FileId) -> bool {
+    /// Removes a file that left the landing zone from the checkpoint, once
+    /// every batch of it read so far (up to `read_to`) is acknowledged;
+    /// returns whether it was removed (or was never there).
+    pub fn forget(&self, file: FileId, read_to: u64) -> bool {
         let mut state = self.lock();
         if state.pending.iter().any(|p| p.progress.0 == file) {
             return false;
         }
-        if state.checkpoint.files.remove(&file).is_some() {
-            state.version += 1;
-            drop(state);
-            self.changed.notify_all();
+        match state.checkpoint.files.get(&file) {
+            Some(progress) if progress.offset != read_to => false,
+            Some(_) => {
+                state.checkpoint.files.remove(&file);
+                state.version += 1;
+                drop(state);
+                self.changed.notify_all();
+                true
+            }
+            None => true,
         }
-        true
     }
 
     /// Pauses new batches while the checkpoint cannot be saved, so the
@@ -329,10 +362,20 @@ mod tests {
         let a = t.begin(&batch(1, 10), 3, || false).unwrap();
         let b = t.begin(&batch(1, 20), 1, || false).unwrap();
         t.acked(a);
-        t.abandon(a, 2);
+        t.abandon(a, 2, None);
         t.acked(b);
         assert_eq!(t.in_flight(), 0);
         assert_eq!(offset(&t, 1), None);
+    }
+
+    #[test]
+    fn a_batch_cut_short_keeps_the_progress_of_what_was_sent() {
+        let t = Tracker::new(Checkpoint::default());
+        let a = t.begin(&batch(1, 100), 3, || false).unwrap();
+        t.acked(a);
+        t.abandon(a, 2, Some(RecordMeta { line: 5, offset: 40 }));
+        let progress = t.snapshot().1.files[&FileId { dev: 1, ino: 1 }].clone();
+        assert_eq!((progress.offset, progress.line), (40, 4));
     }
 
     #[test]

@@ -363,7 +363,7 @@ impl Sink {
                     record = back;
                     self.producer.poll(Duration::from_millis(10));
                 }
-                Err((e, _)) => return Err(SendError::Refused(self.producer.context().scrub(&e.to_string()))),
+                Err((e, _)) => return Err(send_error(&e, self.producer.context().scrub(&e.to_string()))),
             }
         }
     }
@@ -404,6 +404,19 @@ impl Sink {
     }
 }
 
+/// What a synchronous produce error means: only a message-specific refusal
+/// sends the record to the dead letters.
+fn send_error(error: &KafkaError, reason: String) -> SendError {
+    use RDKafkaErrorCode as E;
+    match error.rdkafka_error_code() {
+        Some(E::MessageSizeTooLarge | E::InvalidMessage | E::InvalidMessageSize | E::InvalidRecord) => {
+            SendError::Refused(reason)
+        }
+        Some(E::Fatal) => SendError::ProducerFailed(reason),
+        _ => SendError::Failed(format!("cannot produce to Kafka: {reason}")),
+    }
+}
+
 fn headers(msg: &Message<'_>) -> OwnedHeaders {
     msg.headers.iter().fold(OwnedHeaders::new_with_capacity(msg.headers.len()), |h, (key, value)| {
         h.insert(Header { key, value: *value })
@@ -420,6 +433,11 @@ enum Retry {
 pub enum SendError {
     /// Shutdown began while the queue was full.
     Stopped,
-    /// librdkafka refused it outright (e.g. larger than `message.max.bytes`).
+    /// librdkafka refused this message for good (larger than
+    /// `message.max.bytes`, invalid): dead-letter it.
     Refused(String),
+    /// The producer has failed for good: replace it, then send again.
+    ProducerFailed(String),
+    /// Nothing can be sent (the topic is gone, a forbidden state): stop.
+    Failed(String),
 }

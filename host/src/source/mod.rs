@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Sender, select};
 use sluice_guest_sdk::abi;
 
-use crate::checkpoint::{FileId, FileProgress};
+use crate::checkpoint::{FileId, FileProgress, Head};
 use crate::config::SourceConfig;
 use crate::shutdown::Shutdown;
 use crate::sink::Tracker;
@@ -56,7 +56,7 @@ pub struct Reject {
     pub offset: u64,
     /// Why it was refused.
     pub reason: String,
-    /// The line, or its first bytes if it is long.
+    /// The line, or its first 4 KiB if it is over `--max-record-bytes`.
     pub sample: Vec<u8>,
 }
 
@@ -77,12 +77,15 @@ pub struct Batch {
     pub end_offset: u64,
     /// Lines of the file up to `end_offset`.
     pub end_line: u64,
+    /// Fingerprint of the file's first bytes.
+    pub head: Option<Head>,
 }
 
 impl Batch {
     /// An empty batch of `file`.
     pub fn new(file: FileId, path: Arc<str>) -> Self {
-        Batch { file, path, records: Vec::new(), meta: Vec::new(), rejects: Vec::new(), end_offset: 0, end_line: 0 }
+        let (records, meta, rejects) = (Vec::new(), Vec::new(), Vec::new());
+        Batch { file, path, records, meta, rejects, end_offset: 0, end_line: 0, head: None }
     }
 
     /// Number of records.
@@ -102,13 +105,14 @@ impl Batch {
 
     /// Adds a line as a record, or as a reject if it is too long or not UTF-8.
     pub fn push_line(&mut self, text: &[u8], line: u64, offset: u64, max_record_bytes: usize) {
-        let refuse = |reason: String| Reject { line, offset, reason, sample: text[..text.len().min(4096)].to_vec() };
         if text.len() > max_record_bytes {
             let reason = format!("line of {} bytes exceeds --max-record-bytes {max_record_bytes}", text.len() + 1);
-            return self.rejects.push(refuse(reason));
+            let sample = text[..text.len().min(tail::REJECT_SAMPLE)].to_vec();
+            return self.rejects.push(Reject { line, offset, reason, sample });
         }
         if let Err(e) = std::str::from_utf8(text) {
-            return self.rejects.push(refuse(format!("invalid UTF-8 at byte {} of the line", e.valid_up_to())));
+            let reason = format!("invalid UTF-8 at byte {} of the line", e.valid_up_to());
+            return self.rejects.push(Reject { line, offset, reason, sample: text.to_vec() });
         }
         abi::put_bytes(&mut self.records, text);
         self.meta.push(RecordMeta { line, offset });
@@ -136,7 +140,11 @@ enum FileState {
 
 struct Active {
     tail: Tail,
-    closed: bool,
+    /// The file's size when a writer closed it; it is complete at that
+    /// size, not if it grew again since (another writer).
+    closed_at: Option<u64>,
+    /// Fingerprint of the first bytes, retaken while the file is short.
+    head: Head,
     read_pos: u64,
     last_growth: Instant,
 }
@@ -148,6 +156,8 @@ pub struct Source {
     shutdown: Shutdown,
     tracker: Arc<Tracker>,
     resume: HashMap<FileId, FileProgress>,
+    /// First-bytes fingerprints of files read, to spot a reused inode.
+    heads: HashMap<FileId, Head>,
     files: HashMap<FileId, FileState>,
     queue: VecDeque<(PathBuf, FileId)>,
     active: Vec<Active>,
@@ -167,12 +177,14 @@ impl Source {
     /// A source resuming from the tracker's checkpoint, sending batches to `out`.
     pub fn new(config: SourceConfig, tracker: Arc<Tracker>, out: Sender<Batch>, shutdown: Shutdown) -> Self {
         let resume = tracker.snapshot().1.files;
+        let heads = resume.iter().filter_map(|(id, p)| Some((*id, p.head?))).collect();
         Source {
             config,
             out,
             shutdown,
             tracker,
             resume,
+            heads,
             files: HashMap::new(),
             queue: VecDeque::new(),
             active: Vec::new(),
@@ -214,7 +226,8 @@ impl Source {
             .filter_map(|e| e.ok())
             .filter(|e| self.wanted(&e.file_name()))
             .filter_map(|e| {
-                let meta = e.metadata().ok()?;
+                // Follow symlinks, as `consider` does, so identities agree.
+                let meta = fs::metadata(e.path()).ok()?;
                 Some((meta.modified().ok()?, e.path(), FileId::of(&meta)))
             })
             .collect();
@@ -229,16 +242,19 @@ impl Source {
     /// Drops finished files that are no longer in the landing zone from the
     /// checkpoint, so a new file that reuses an inode starts from zero.
     fn forget_deleted(&mut self, present: &HashSet<FileId>) {
-        let gone: Vec<FileId> = self
+        let gone: Vec<(FileId, u64)> = self
             .files
             .iter()
-            .filter(|(id, state)| matches!(state, FileState::Read { .. }) && !present.contains(id))
-            .map(|(id, _)| *id)
+            .filter_map(|(id, state)| match state {
+                FileState::Read { offset, .. } if !present.contains(id) => Some((*id, *offset)),
+                _ => None,
+            })
             .collect();
-        for id in gone {
-            if self.tracker.forget(id) {
+        for (id, read_to) in gone {
+            if self.tracker.forget(id, read_to) {
                 self.files.remove(&id);
                 self.resume.remove(&id);
+                self.heads.remove(&id);
             }
         }
     }
@@ -316,7 +332,7 @@ impl Source {
                 let Ok(meta) = fs::metadata(&path) else { return };
                 let id = FileId::of(&meta);
                 if let Some(active) = self.active.iter_mut().find(|a| a.tail.id == id) {
-                    active.closed = true;
+                    active.closed_at = Some(meta.len());
                     return;
                 }
                 self.consider(path);
@@ -359,13 +375,22 @@ impl Source {
         let meta = file.metadata()?;
         let id = FileId::of(&meta);
         let Some((offset, line)) = self.start_of(id, meta.len(), path) else { return Ok(None) };
+        let (offset, line) = match self.heads.get(&id) {
+            Some(head) if offset > 0 && !head.matches(&file)? => {
+                tracing::warn!(file = %path.display(), "file reuses the inode of a file read before, with other content; reading it from the start");
+                (0, 0)
+            }
+            _ => (offset, line),
+        };
+        let head = Head::of(&file)?;
         let path: Arc<str> = path.display().to_string().into();
         tracing::debug!(file = %path, offset, "reading");
         let tail = Tail::new(file, id, path, offset, line, self.config.max_record_bytes)?;
         self.files.insert(id, FileState::Reading);
         let closed =
             self.closed_early.iter().position(|c| *c == id).map(|i| self.closed_early.swap_remove(i)).is_some();
-        Ok(Some(Active { tail, closed, read_pos: offset, last_growth: Instant::now() }))
+        let closed_at = closed.then_some(meta.len());
+        Ok(Some(Active { tail, closed_at, head, read_pos: offset, last_growth: Instant::now() }))
     }
 
     /// Where to start reading the opened file `id` of `len` bytes, or `None`
@@ -414,7 +439,8 @@ impl Source {
 
     fn retire(&mut self, i: usize) {
         let active = self.active.remove(i);
-        let (offset, line) = (active.tail.offset(), active.tail.line());
+        let (offset, line) = active.tail.resume_point();
+        self.heads.insert(active.tail.id, active.head);
         self.files.insert(active.tail.id, FileState::Read { offset, line });
     }
 
@@ -425,29 +451,23 @@ impl Source {
         let start = active.tail.offset();
         loop {
             let mut batch = Batch::new(active.tail.id, active.tail.path.clone());
-            let status = active.tail.read(&mut batch)?;
-            let eof = status == ReadStatus::Eof;
-            let grew = active.tail.read_pos() != active.read_pos;
-            if grew {
-                active.read_pos = active.tail.read_pos();
-                active.last_growth = Instant::now();
+            let filled = active.fill(&mut batch, settle);
+            // Lines taken into the batch are handed over even if reading
+            // then failed: the tail's offset has already moved past them.
+            if batch.end_offset > 0 || !batch.rejects.is_empty() {
+                out.send(batch).map_err(|_| ReadError::Downstream)?;
             }
-            if eof && active.truncated()? {
+            let filled = filled?;
+            if filled.truncated {
                 let size = active.tail.metadata()?.len();
                 tracing::warn!(file = %active.tail.path, size, was = active.read_pos, "file was truncated; reading it again from the start");
                 active.tail.restart()?;
                 active.read_pos = 0;
+                active.head = Head::of(active.tail.file())?;
                 continue;
             }
-            let done = eof && active.is_complete(settle)?;
-            if done {
-                active.tail.finish(&mut batch);
-            }
-            if batch.end_offset > 0 || !batch.rejects.is_empty() {
-                out.send(batch).map_err(|_| ReadError::Downstream)?;
-            }
-            if eof {
-                return Ok(Step { moved: active.tail.offset() != start || grew, done });
+            if filled.eof {
+                return Ok(Step { moved: active.tail.offset() != start || filled.grew, done: filled.done });
             }
         }
     }
@@ -485,16 +505,48 @@ impl From<std::io::Error> for ReadError {
     }
 }
 
+/// What one [`Active::fill`] found.
+struct Filled {
+    eof: bool,
+    grew: bool,
+    done: bool,
+    truncated: bool,
+}
+
 impl Active {
+    /// Reads what the file has into `batch`; at its end, decides whether it
+    /// was truncated or is complete (then takes its unterminated last line).
+    fn fill(&mut self, batch: &mut Batch, settle: Duration) -> std::io::Result<Filled> {
+        let eof = self.tail.read(batch)? == ReadStatus::Eof;
+        let grew = self.tail.read_pos() != self.read_pos;
+        if grew {
+            self.read_pos = self.tail.read_pos();
+            self.last_growth = Instant::now();
+            if self.head.len < Head::MAX_LEN {
+                self.head = Head::of(self.tail.file())?;
+            }
+        }
+        batch.head = Some(self.head);
+        if eof && self.truncated()? {
+            return Ok(Filled { eof, grew, done: false, truncated: true });
+        }
+        let done = eof && self.is_complete(settle)?;
+        if done {
+            self.tail.finish(batch);
+        }
+        Ok(Filled { eof, grew, done, truncated: false })
+    }
+
     /// Whether the file is now shorter than what was read of it.
     fn truncated(&self) -> std::io::Result<bool> {
         Ok(self.tail.metadata()?.len() < self.tail.read_pos())
     }
 
-    /// Complete when its writer closed it, or it has been quiet for `settle`
-    /// by both its modification time and our own observation.
+    /// Complete when its writer closed it and it has not grown since, or
+    /// it has been quiet for `settle` by both its modification time and our
+    /// own observation.
     fn is_complete(&self, settle: Duration) -> std::io::Result<bool> {
-        if self.closed {
+        if self.closed_at.is_some_and(|size| size == self.read_pos) {
             return Ok(true);
         }
         let observed = self.last_growth.elapsed();

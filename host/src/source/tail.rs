@@ -22,8 +22,8 @@ const READ_CHUNK: usize = 256 * 1024;
 pub const BATCH_MAX_RECORDS: usize = 2048;
 /// ... or at this many bytes of records.
 pub const BATCH_MAX_BYTES: usize = 1 << 20;
-/// How much of a rejected line is kept for the dead letters.
-const REJECT_SAMPLE: usize = 4096;
+/// How much of an over-long line is kept for the dead letters.
+pub const REJECT_SAMPLE: usize = 4096;
 
 /// Whether a read stopped because the batch filled or the file ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +73,16 @@ impl Tail {
         self.offset
     }
 
+    /// Where to resume after this reader is dropped: the start of the
+    /// first line not yet handed over (an over-long line being skipped
+    /// included), and the lines before it.
+    pub fn resume_point(&self) -> (u64, u64) {
+        match &self.skipping {
+            Some((_, start, first_line)) => (*start, first_line - 1),
+            None => (self.offset, self.line),
+        }
+    }
+
     /// Lines consumed so far.
     pub fn line(&self) -> u64 {
         self.line
@@ -81,6 +91,11 @@ impl Tail {
     /// Offset just past the last byte read from the file.
     pub fn read_pos(&self) -> u64 {
         self.offset + (self.buf.len() - self.start) as u64
+    }
+
+    /// The open file.
+    pub fn file(&self) -> &File {
+        &self.file
     }
 
     /// The open file's metadata (it may have been renamed or deleted since).

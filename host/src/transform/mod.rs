@@ -23,6 +23,7 @@ use sluice_guest_sdk::abi::{self, Outcome};
 use wasmtime::{Engine, InstancePre, Linker, Memory, Store, StoreLimits, StoreLimitsBuilder, Trap, TypedFunc};
 
 use crate::config::TransformConfig;
+use crate::shutdown::Shutdown;
 use crate::source::Batch;
 pub use module::ModuleError;
 
@@ -51,6 +52,9 @@ pub enum TransformError {
         /// What went wrong.
         reason: String,
     },
+    /// Shutdown came while a failed batch was being retried.
+    #[error("stopped while retrying a failed batch")]
+    Stopped,
     /// The module speaks another ABI version.
     #[error("transform {path} speaks ABI version {found}, but this sluice speaks version {expected}")]
     AbiVersion {
@@ -101,7 +105,14 @@ impl Runtime {
     /// A fresh instance, version-checked and initialized with the config.
     pub fn instance(&self) -> Result<Instance, TransformError> {
         let start = |e: wasmtime::Error| TransformError::Start { path: self.path.clone(), reason: describe_error(&e) };
-        let limits = StoreLimitsBuilder::new().memory_size(self.config.memory_bytes).trap_on_grow_failure(true).build();
+        // The cap holds per memory, so allow one memory and bounded tables.
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.config.memory_bytes)
+            .memories(1)
+            .tables(4)
+            .table_elements(1 << 20)
+            .trap_on_grow_failure(true)
+            .build();
         let mut store = Store::new(&self.engine, limits);
         store.limiter(|limits| limits);
         store.set_epoch_deadline(self.deadline_ticks());
@@ -286,26 +297,46 @@ impl Transformer {
 
     /// One outcome per record of `batch`, in order. A failing batch is
     /// retried record by record, and each failing record becomes an error
-    /// outcome with the reason.
-    pub fn process(&mut self, batch: &Batch) -> Result<Vec<Outcome<'_>>, TransformError> {
+    /// outcome with the reason; after `max_failures` failures in a row the
+    /// rest are not tried. Stops early, with [`TransformError::Stopped`], on
+    /// shutdown.
+    pub fn process(
+        &mut self,
+        batch: &Batch,
+        max_failures: u64,
+        shutdown: &Shutdown,
+    ) -> Result<Vec<Outcome<'_>>, TransformError> {
         self.out.clear();
         if let Err(failure) = self.instance.process_into(&batch.records, batch.len(), &mut self.out) {
             tracing::warn!(file = %batch.path, reason = %failure.0, records = batch.len(), "transform failed a batch; retrying record by record on a fresh instance");
             self.out.clear();
             self.instance = self.runtime.instance()?;
-            self.salvage(batch)?;
+            self.salvage(batch, max_failures, shutdown)?;
         }
         Ok(abi::decode_outcomes(&self.out, batch.len()).expect("outcomes were checked when copied out"))
     }
 
-    fn salvage(&mut self, batch: &Batch) -> Result<(), TransformError> {
+    fn salvage(&mut self, batch: &Batch, max_failures: u64, shutdown: &Shutdown) -> Result<(), TransformError> {
         let mut single = Vec::new();
+        let mut failures = 0;
         for record in abi::records(&batch.records, batch.len()) {
+            if shutdown.is_triggered() {
+                return Err(TransformError::Stopped);
+            }
+            if failures >= max_failures {
+                let reason = format!("transform not run: it failed the {failures} records before this one");
+                abi::encode_error(&mut self.out, &reason);
+                continue;
+            }
             single.clear();
             abi::put_bytes(&mut single, record);
-            if let Err(failure) = self.instance.process_into(&single, 1, &mut self.out) {
-                abi::encode_error(&mut self.out, &format!("transform {}", failure.0));
-                self.instance = self.runtime.instance()?;
+            match self.instance.process_into(&single, 1, &mut self.out) {
+                Ok(()) => failures = 0,
+                Err(failure) => {
+                    failures += 1;
+                    abi::encode_error(&mut self.out, &format!("transform {}", failure.0));
+                    self.instance = self.runtime.instance()?;
+                }
             }
         }
         Ok(())
