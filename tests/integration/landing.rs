@@ -111,3 +111,30 @@ fn a_file_rewritten_while_the_host_was_down_is_read_from_its_start() {
     assert_lines_exactly_once(&records, &(old.to_owned() + &new));
     assert!(host.stop().success());
 }
+
+#[test]
+fn a_symlinked_file_is_published_once_across_rescans() {
+    let dirs = TestDirs::new();
+    let broker = Broker::start(dirs.root());
+    let topic = topic_name("symlink");
+    broker.create_topic(&topic, 1);
+    let start = now_ms();
+    let args = HostArgs::new(&dirs, &transform("sql"), &topic, &broker.bootstrap)
+        .flags(&["--rescan-ms", "50"])
+        .log_level("sluice=debug");
+    let mut host = Host::start(&args, dirs.root());
+    host.wait_for_log("streaming", VISIBLE_WITHIN);
+    let target = dirs.root().join("elsewhere.json");
+    std::fs::copy(invoice_file(2), &target).unwrap();
+    std::os::unix::fs::symlink(&target, dirs.landing().join("linked.json")).unwrap();
+    let text = std::fs::read_to_string(&target).unwrap();
+    wait_for_count(&broker.bootstrap, &topic, start, 300, VISIBLE_WITHIN);
+    // Rescans every 50 ms must not take the finished file for a new one.
+    let seen = host.log().matches("rescanned the landing zone").count();
+    sluice_tests::poll_until(VISIBLE_WITHIN, "ten more rescans", || {
+        (host.log().matches("rescanned the landing zone").count() >= seen + 10).then_some(())
+    });
+    let records = sluice_tests::read_topic(&broker.bootstrap, &topic, start).unwrap();
+    assert_lines_exactly_once(&records, &text);
+    assert!(host.stop().success());
+}

@@ -199,6 +199,7 @@ impl Default for TestDirs {
 pub struct HostArgs {
     args: Vec<String>,
     user: Option<u32>,
+    log_level: &'static str,
 }
 
 impl HostArgs {
@@ -218,12 +219,18 @@ impl HostArgs {
             "--checkpoint-dir",
             path_str(&checkpoint),
         ];
-        HostArgs { args: args.iter().map(|s| s.to_string()).collect(), user: None }
+        HostArgs { args: args.iter().map(|s| s.to_string()).collect(), user: None, log_level: "info" }
     }
 
     /// Adds a `--transform-config KEY=VALUE`.
     pub fn config(mut self, key: &str, value: &str) -> HostArgs {
         self.args.extend(["--transform-config".into(), format!("{key}={value}")]);
+        self
+    }
+
+    /// Logs at `level` (`SLUICE_LOG`), e.g. "debug" to see each rescan.
+    pub fn log_level(mut self, level: &'static str) -> HostArgs {
+        self.log_level = level;
         self
     }
 
@@ -264,7 +271,7 @@ impl Host {
         let log = log_dir.join(format!("sluice-{n}.log"));
         let file = std::fs::File::create(&log).expect("create host log");
         let mut cmd = Command::new(sluice_bin());
-        cmd.args(&args.args).env("SLUICE_LOG", "info").stdin(Stdio::null()).stdout(Stdio::null()).stderr(file);
+        cmd.args(&args.args).env("SLUICE_LOG", args.log_level).stdin(Stdio::null()).stdout(Stdio::null()).stderr(file);
         if let Some(id) = args.user {
             cmd.uid(id).gid(id);
         }

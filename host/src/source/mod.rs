@@ -233,6 +233,7 @@ impl Source {
             .collect();
         found.sort();
         let present: HashSet<FileId> = found.iter().map(|(_, _, id)| *id).collect();
+        tracing::debug!(files = found.len(), "rescanned the landing zone");
         for (_, path, _) in found {
             self.consider(path);
         }
