@@ -90,8 +90,14 @@ impl Pump {
             .map(|r| DeadLetter::new(&r.reason, &batch.path, r.line, r.offset, &r.sample))
             .collect();
         let mut intolerable = Ok(());
+        let (mut emits, mut filtered) = (0, 0);
         for ((outcome, meta), record) in outcomes.iter().zip(&batch.meta).zip(&records) {
+            if !matches!(outcome, Outcome::Error(_)) {
+                self.consecutive_errors = 0;
+            }
             match outcome {
+                Outcome::Emit(_) => emits += 1,
+                Outcome::Drop => filtered += 1,
                 Outcome::Error(reason) => {
                     letters.push(DeadLetter::new(reason, &batch.path, meta.line, meta.offset, record));
                     self.consecutive_errors += 1;
@@ -99,12 +105,10 @@ impl Pump {
                         intolerable = check_tolerance(self.consecutive_errors, self.max_consecutive_errors, reason);
                     }
                 }
-                _ => self.consecutive_errors = 0,
             }
         }
         self.summary.records += batch.len() as u64;
-        self.summary.filtered += outcomes.iter().filter(|o| matches!(o, Outcome::Drop)).count() as u64;
-        let emits = outcomes.iter().filter(|o| matches!(o, Outcome::Emit(_))).count();
+        self.summary.filtered += filtered;
         let delivery = &mut self.delivery;
         let to_topic = if delivery.dead_letter_topic.is_some() { letters.len() } else { 0 };
         if to_topic == 0 && !delivery.write_durably(&letters, shutdown) {

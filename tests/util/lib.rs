@@ -107,7 +107,7 @@ impl Drop for Process {
 }
 
 /// Kills `cmd`'s process if the thread that started it (the test) dies.
-pub fn die_with_parent(cmd: &mut Command) {
+fn die_with_parent(cmd: &mut Command) {
     // SAFETY: prctl is async-signal-safe and touches no memory of ours.
     unsafe {
         cmd.pre_exec(|| {

@@ -172,14 +172,6 @@ impl Tracker {
         Some(seq)
     }
 
-    /// More messages of batch `seq` are about to be sent (dead letters going
-    /// to a topic).
-    pub fn add(&self, seq: u64, messages: usize) {
-        let mut state = self.lock();
-        let index = (seq - state.front) as usize;
-        state.pending[index].outstanding += messages;
-    }
-
     /// Hands a failed message back for the pump to retry or dead-letter;
     /// `record` is its index in the batch (`None` for a dead letter).
     pub fn redo(&self, seq: u64, record: Option<usize>, message: OwnedMessage, action: RedoAction) {

@@ -59,16 +59,6 @@ pub enum SinkError {
         /// The last reason it failed.
         last_error: String,
     },
-    /// A message could not be handed to the producer.
-    #[error("cannot send a record from {file} line {line} to Kafka: {reason}")]
-    Send {
-        /// Source file.
-        file: String,
-        /// Source line.
-        line: u64,
-        /// Why.
-        reason: String,
-    },
     /// The broker refused the credentials.
     #[error("Kafka at {servers} refused the credentials: {reason}")]
     Authentication {

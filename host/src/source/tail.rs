@@ -83,11 +83,6 @@ impl Tail {
         }
     }
 
-    /// Lines consumed so far.
-    pub fn line(&self) -> u64 {
-        self.line
-    }
-
     /// Offset just past the last byte read from the file.
     pub fn read_pos(&self) -> u64 {
         self.offset + (self.buf.len() - self.start) as u64
