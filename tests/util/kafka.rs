@@ -349,7 +349,10 @@ fn kafka_java(log_dir: &Path) -> Command {
     assert!(libs.is_dir(), "{} is missing: run scripts/test, which installs Apache Kafka", libs.display());
     let options = std::fs::read_to_string(kafka_config_dir().join("jvm.options")).expect("jvm.options");
     let mut cmd = Command::new("java");
+    // The C1 compiler only: a test broker starts in much less CPU, and
+    // tests need no peak throughput (the bench's broker keeps C2).
     cmd.args(options.split_whitespace())
+        .arg("-XX:TieredStopAtLevel=1")
         .arg("-cp")
         .arg(format!("{}/*", libs.display()))
         .arg(format!("-Dlog4j2.configurationFile={}", kafka_config_dir().join("log4j2.xml").display()))
