@@ -7,6 +7,11 @@
 //! the offsets topic is read to its end, so the progress read is final. On
 //! shutdown the source stops, the open transaction commits, and the process
 //! exits 0; a fenced process exits with the fencing error.
+//!
+//! `checkpoint.json` is still written, after each commit and from a thread
+//! of its own, as a copy of the committed progress for operators (and
+//! scripts that watch it); it is never read in this mode, so it cannot make
+//! the stream skip or repeat records.
 
 use std::thread;
 
@@ -28,9 +33,8 @@ pub fn run(config: RunConfig, shutdown: Shutdown) -> anyhow::Result<Summary> {
     let eos = config.exactly_once.clone().ok_or_else(|| anyhow!("exactly-once settings missing"))?;
     let transformer = Transformer::new(&config.transform)?;
     tracing::info!(module = %transformer.path().display(), "transform module loaded");
-    // Only the directory's lock and the dead-letter fallback: the
-    // checkpoint file is not read in this mode.
-    let _lock = FileStore::open(&config.checkpoint_dir)?;
+    // The directory's lock and the operator's copy; never read here.
+    let mut copy = FileStore::open(&config.checkpoint_dir)?;
     let tracker = std::sync::Arc::new(Tracker::new(Checkpoint::default()));
     tracing::info!(topic = %config.kafka.topic, pipeline = %eos.pipeline, properties = ?config.kafka.redacted(), "connecting to Kafka (exactly once)");
     let dlq = config.dead_letter_topic.as_deref();
@@ -54,6 +58,17 @@ pub fn run(config: RunConfig, shutdown: Shutdown) -> anyhow::Result<Summary> {
         kafka: config.kafka.clone(),
         txn: Some(Transactions::new(store, &eos.pipeline, eos.transaction_interval)),
     };
+    let (to_copy, commits) = crossbeam_channel::unbounded::<Checkpoint>();
+    let copier = thread::Builder::new().name("checkpoint".into()).spawn(move || {
+        while let Ok(mut latest) = commits.recv() {
+            latest = commits.try_iter().last().unwrap_or(latest);
+            if let Err(e) = copy.save(&latest) {
+                tracing::warn!(error = %e, "cannot write the operator's copy of the committed progress");
+            }
+        }
+    })?;
+    let mut delivery = delivery;
+    delivery.txn.as_mut().expect("exactly-once mode").on_commit = Some(to_copy);
     let mut pump = Pump::new(transformer, delivery, config.max_consecutive_errors);
     tracing::info!(topic = %config.kafka.topic, landing_zone = %config.source.dir.display(), "streaming");
     let pumped = loop {
@@ -74,6 +89,8 @@ pub fn run(config: RunConfig, shutdown: Shutdown) -> anyhow::Result<Summary> {
     let committed = if pumped.is_ok() { pump.delivery.commit(&shutdown) } else { Ok(()) };
     let (commits, aborts) = pump.delivery.txn.as_ref().map_or((0, 0), |t| t.counts);
     tracing::info!(commits, aborts, "transactions");
+    pump.delivery.txn.as_mut().expect("exactly-once mode").on_commit = None;
+    copier.join().map_err(|_| anyhow!("the checkpoint thread panicked"))?;
     pumped?;
     committed?;
     if pump.delivery.take_rewind() {

@@ -53,6 +53,8 @@ pub struct Transactions {
     failed_in_a_row: u32,
     /// Transactions committed and aborted.
     pub counts: (u64, u64),
+    /// Receives the progress of each commit (for the operator's copy).
+    pub on_commit: Option<crossbeam_channel::Sender<crate::progress::Checkpoint>>,
 }
 
 impl Transactions {
@@ -68,6 +70,7 @@ impl Transactions {
             rewound: false,
             failed_in_a_row: 0,
             counts: (0, 0),
+            on_commit: None,
         }
     }
 
@@ -145,6 +148,9 @@ impl Delivery {
         match result {
             Ok(()) => {
                 txn.store.committed();
+                if let Some(copy) = &txn.on_commit {
+                    let _ = copy.send(txn.store.committed_checkpoint());
+                }
                 txn.counts.0 += 1;
                 txn.failed_in_a_row = 0;
                 txn.due = None;
