@@ -82,6 +82,33 @@ pub struct RunArgs {
     /// Longest accepted record in bytes; longer lines go to the dead letters.
     #[arg(long, value_name = "BYTES", default_value_t = crate::config::default_max_record_bytes())]
     pub max_record_bytes: usize,
+
+    /// The delivery guarantee: `exactly-once` commits records, dead letters
+    /// and progress in Kafka transactions (needs --pipeline and --dead-letter-topic).
+    #[arg(long, value_enum, default_value_t = Delivery::AtLeastOnce)]
+    pub delivery: Delivery,
+
+    /// The pipeline's name, unique per stream: its transactional id and its
+    /// key in the offsets topic (exactly-once mode).
+    #[arg(long, value_name = "NAME")]
+    pub pipeline: Option<String>,
+
+    /// Compacted topic holding each file's committed progress (exactly-once mode).
+    #[arg(long, value_name = "TOPIC", default_value = crate::config::DEFAULT_OFFSETS_TOPIC)]
+    pub offsets_topic: String,
+
+    /// How often the open transaction commits (exactly-once mode).
+    #[arg(long, value_name = "MS", default_value_t = crate::config::default_transaction_interval_ms())]
+    pub transaction_interval_ms: u64,
+}
+
+/// What `--delivery` promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Delivery {
+    /// Every record at least once: a crash may repeat the unacknowledged tail.
+    AtLeastOnce,
+    /// Every record exactly once for a `read_committed` consumer.
+    ExactlyOnce,
 }
 
 /// Which module to run and how to configure and limit it.

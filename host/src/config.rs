@@ -45,6 +45,16 @@ pub const fn default_transform_memory_mb() -> u64 {
     256
 }
 
+/// Default for `--offsets-topic`.
+pub const DEFAULT_OFFSETS_TOPIC: &str = "sluice-offsets";
+
+/// Default for `--transaction-interval-ms`: records become visible to a
+/// `read_committed` consumer when their transaction commits, so half of this
+/// is the typical wait; each commit costs a round trip to the coordinator.
+pub const fn default_transaction_interval_ms() -> u64 {
+    50
+}
+
 /// A configuration error: names the setting and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -106,6 +116,17 @@ pub enum ConfigError {
     /// The topic name is not a legal Kafka topic name.
     #[error("topic `{0}` is not a valid Kafka topic name (1-249 of [a-zA-Z0-9._-])")]
     Topic(String),
+    /// Exactly-once mode without a setting it needs.
+    #[error("--delivery exactly-once needs {flag}: {why}")]
+    ExactlyOnceNeeds {
+        /// The missing flag.
+        flag: &'static str,
+        /// What it is for.
+        why: &'static str,
+    },
+    /// The pipeline name is not usable as a transactional id and key.
+    #[error("--pipeline `{0}` is not a valid pipeline name (1-200 of [a-zA-Z0-9._-])")]
+    Pipeline(String),
 }
 
 /// Everything `sluice run` needs, validated.
@@ -123,6 +144,52 @@ pub struct RunConfig {
     pub dead_letter_topic: Option<String>,
     /// Module failures in a row that stop the stream.
     pub max_consecutive_errors: u64,
+    /// Exactly-once settings; `None` in at-least-once mode.
+    pub exactly_once: Option<ExactlyOnce>,
+}
+
+/// `--delivery exactly-once`: records, dead letters and progress commit
+/// together in Kafka transactions.
+#[derive(Debug, Clone)]
+pub struct ExactlyOnce {
+    /// The pipeline's name: its offsets-topic key and transactional id.
+    pub pipeline: String,
+    /// The compacted topic holding committed progress.
+    pub offsets_topic: String,
+    /// How often the open transaction commits.
+    pub transaction_interval: Duration,
+}
+
+impl ExactlyOnce {
+    fn from_args(args: &RunArgs) -> Result<Option<Self>, ConfigError> {
+        let pipeline = args.pipeline.clone().map(checked_pipeline).transpose()?;
+        if args.delivery == crate::cli::Delivery::AtLeastOnce {
+            return Ok(None);
+        }
+        let why = "its name is the transactional id that fences a second instance, and its key in the offsets topic";
+        let pipeline = pipeline.ok_or(ConfigError::ExactlyOnceNeeds { flag: "--pipeline NAME", why })?;
+        if args.dead_letter_topic.is_none() {
+            let why = "dead letters must be written in the same Kafka transaction as the records, which the local \
+                       dead-letter file cannot be";
+            return Err(ConfigError::ExactlyOnceNeeds { flag: "--dead-letter-topic TOPIC", why });
+        }
+        let interval = positive("--transaction-interval-ms", args.transaction_interval_ms)?;
+        Ok(Some(ExactlyOnce {
+            pipeline,
+            offsets_topic: checked_topic(args.offsets_topic.clone())?,
+            transaction_interval: Duration::from_millis(interval),
+        }))
+    }
+
+    /// The producer's `transactional.id`.
+    pub fn transactional_id(&self) -> String {
+        format!("sluice-{}", self.pipeline)
+    }
+}
+
+fn checked_pipeline(name: String) -> Result<String, ConfigError> {
+    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if (1..=200).contains(&name.len()) && name.chars().all(legal) { Ok(name) } else { Err(ConfigError::Pipeline(name)) }
 }
 
 /// The landing-zone source.
@@ -166,6 +233,7 @@ impl RunConfig {
     /// Validates raw flags into a config.
     pub fn from_args(args: &RunArgs) -> Result<Self, ConfigError> {
         let glob = args.glob.as_deref().map(parse_glob).transpose()?;
+        let exactly_once = ExactlyOnce::from_args(args)?;
         Ok(RunConfig {
             source: SourceConfig {
                 dir: args.landing_zone.clone(),
@@ -175,10 +243,11 @@ impl RunConfig {
                 max_record_bytes: positive("--max-record-bytes", args.max_record_bytes as u64)? as usize,
             },
             transform: TransformConfig::from_args(&args.transform)?,
-            kafka: KafkaConfig::from_args(args)?,
+            kafka: KafkaConfig::from_args(args, exactly_once.as_ref())?,
             checkpoint_dir: args.checkpoint_dir.clone(),
             dead_letter_topic: args.dead_letter_topic.clone().map(checked_topic).transpose()?,
             max_consecutive_errors: positive("--max-consecutive-errors", args.max_consecutive_errors)?,
+            exactly_once,
         })
     }
 }
@@ -229,7 +298,7 @@ fn split_pair(flag: &'static str, kv: &str) -> Result<(String, String), ConfigEr
 /// Producer settings Sluice's guarantees rest on, applied after the operator's.
 const FORCED: [(&str, &str); 3] =
     [("enable.idempotence", "true"), ("acks", "all"), ("delivery.report.only.error", "false")];
-/// Settings Sluice cannot honour: the checkpoint is not transactional (yet).
+/// Settings Sluice sets itself: the transactional id comes from `--pipeline`.
 const REFUSED: [&str; 1] = ["transactional.id"];
 
 /// Defaults the operator may override.
@@ -248,7 +317,7 @@ const DEFAULTS: [(&str, &str); 6] = [
 ];
 
 impl KafkaConfig {
-    fn from_args(args: &RunArgs) -> Result<Self, ConfigError> {
+    fn from_args(args: &RunArgs, exactly_once: Option<&ExactlyOnce>) -> Result<Self, ConfigError> {
         let topic = checked_topic(args.topic.clone())?;
         let mut properties: Vec<(String, String)> =
             DEFAULTS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
@@ -263,6 +332,9 @@ impl KafkaConfig {
         }
         let mut config = KafkaConfig { topic, properties: translate_java(properties) };
         config.force()?;
+        if let Some(eos) = exactly_once {
+            config.make_transactional(eos);
+        }
         if config.get("bootstrap.servers").is_none_or(str::is_empty) {
             return Err(ConfigError::NoBootstrap);
         }
@@ -276,7 +348,7 @@ impl KafkaConfig {
 
     fn force(&mut self) -> Result<(), ConfigError> {
         if let Some((key, value)) = self.properties.iter().find(|(k, _)| REFUSED.contains(&k.as_str())) {
-            let why = "Sluice's producer is idempotent but not transactional; its checkpoint gives the guarantees";
+            let why = "Sluice sets it from --pipeline in --delivery exactly-once mode";
             return Err(ConfigError::Forbidden { key: key.clone(), value: value.clone(), why });
         }
         for (key, required) in FORCED {
@@ -287,6 +359,22 @@ impl KafkaConfig {
             self.properties.push((key.into(), required.into()));
         }
         Ok(())
+    }
+
+    /// Adds the transactional id. librdkafka wants `message.timeout.ms` no
+    /// longer than `transaction.timeout.ms`; the at-least-once default
+    /// (never time out) becomes the transaction's timeout.
+    fn make_transactional(&mut self, eos: &ExactlyOnce) {
+        self.properties.push(("transactional.id".into(), eos.transactional_id()));
+        if self.get("message.timeout.ms") == Some("0") {
+            let timeout = self.get("transaction.timeout.ms").unwrap_or("60000").to_owned();
+            self.properties.push(("message.timeout.ms".into(), timeout));
+        }
+    }
+
+    /// Whether the producer is transactional (exactly-once mode).
+    pub fn is_transactional(&self) -> bool {
+        self.get("transactional.id").is_some()
     }
 
     /// The librdkafka client config.
@@ -478,6 +566,33 @@ mod tests {
         assert!(err.to_string().starts_with("kafka property `transactional.id=t1` is not allowed"), "{err}");
         let err = RunConfig::from_args(&run_args(&["-b", "x:1", "--kafka", "delivery.report.only.error=true"]));
         assert!(err.is_err(), "without reports of successes the checkpoint never moves");
+    }
+
+    #[test]
+    fn exactly_once_needs_a_pipeline_and_a_dead_letter_topic() {
+        let eos = ["-b", "x:1", "--delivery", "exactly-once"];
+        let err = RunConfig::from_args(&run_args(&eos)).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--delivery exactly-once needs --pipeline NAME: its name is the transactional id"),
+            "{err}"
+        );
+        let err = RunConfig::from_args(&run_args(&[&eos[..], &["--pipeline", "p1"]].concat())).unwrap_err();
+        assert!(err.to_string().starts_with("--delivery exactly-once needs --dead-letter-topic TOPIC: dead letters"));
+        let err = RunConfig::from_args(&run_args(&["-b", "x:1", "--pipeline", "a b"])).unwrap_err();
+        assert_eq!(err.to_string(), "--pipeline `a b` is not a valid pipeline name (1-200 of [a-zA-Z0-9._-])");
+
+        let config =
+            RunConfig::from_args(&run_args(&[&eos[..], &["--pipeline", "p1", "--dead-letter-topic", "dl"]].concat()))
+                .unwrap();
+        let exactly_once = config.exactly_once.unwrap();
+        assert_eq!(
+            (exactly_once.offsets_topic.as_str(), exactly_once.transaction_interval.as_millis()),
+            ("sluice-offsets", 50)
+        );
+        assert_eq!(config.kafka.get("transactional.id"), Some("sluice-p1"));
+        assert_eq!(config.kafka.get("message.timeout.ms"), Some("60000"), "no longer than the transaction timeout");
+        let config = RunConfig::from_args(&run_args(&["-b", "x:1", "--pipeline", "p1"])).unwrap();
+        assert!(config.exactly_once.is_none() && !config.kafka.is_transactional(), "at-least-once stays the default");
     }
 
     #[test]

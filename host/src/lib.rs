@@ -11,21 +11,26 @@
 //!   hands on [`source::Batch`]es.
 //! - [`transform`]: runs batches through the wasm module under time and
 //!   memory limits.
-//! - [`sink`]: publishes to Kafka and tracks deliveries.
-//! - [`checkpoint`]: acknowledged progress per file, written atomically.
+//! - [`sink`]: publishes to Kafka, in transactions in exactly-once mode.
+//! - [`progress`]: the delivery tracker and the stores of per-file progress
+//!   (`checkpoint.json`, or the offsets topic in exactly-once mode).
 //! - [`deadletter`]: where records that are not published go, with the reason.
 //! - [`shutdown`]: the one signal every stage obeys.
 //! - [`pump`]: moves batches through the transform to the sink and the dead
 //!   letters, and applies the error-tolerance policy.
 //! - [`pipeline`]: wires them together.
 
-pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod deadletter;
 pub mod pipeline;
+pub mod progress;
 pub mod pump;
 pub mod shutdown;
 pub mod sink;
 pub mod source;
 pub mod transform;
+
+/// The old name of [`progress`], kept so that paths written against it
+/// (`sluice::checkpoint::FileId`) keep compiling.
+pub use progress as checkpoint;

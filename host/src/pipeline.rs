@@ -11,6 +11,10 @@
 //! checkpoint, then the broker and topic. On shutdown the source stops
 //! taking records, the pump stops sending, the producer is flushed, and the
 //! checkpoint is written covering exactly what Kafka acknowledged.
+//! `--delivery exactly-once` runs the same stages in transactions
+//! ([`exactly_once`]).
+
+pub mod exactly_once;
 
 use std::sync::Arc;
 use std::thread;
@@ -19,9 +23,9 @@ use std::time::Duration;
 use anyhow::anyhow;
 use crossbeam_channel::Receiver;
 
-use crate::checkpoint::{CheckpointStore, FileStore};
 use crate::config::RunConfig;
 use crate::deadletter::DeadLetters;
+use crate::progress::{CheckpointStore, FileStore};
 use crate::pump::{Delivery, Pump, Summary};
 use crate::shutdown::Shutdown;
 use crate::sink::{Sink, SinkError, Tracker};
@@ -42,6 +46,9 @@ const FINAL_SAVE_ATTEMPTS: u32 = 5;
 
 /// Runs the stream until `shutdown` triggers or a stage fails.
 pub fn run(config: RunConfig, shutdown: Shutdown) -> anyhow::Result<Summary> {
+    if config.exactly_once.is_some() {
+        return exactly_once::run(config, shutdown);
+    }
     let transformer = Transformer::new(&config.transform)?;
     tracing::info!(module = %transformer.path().display(), "transform module loaded");
     let mut store = FileStore::open(&config.checkpoint_dir)?;
@@ -76,6 +83,7 @@ pub fn run(config: RunConfig, shutdown: Shutdown) -> anyhow::Result<Summary> {
         dead: DeadLetters::new(&config.checkpoint_dir),
         dead_letter_topic: config.dead_letter_topic.clone(),
         kafka: config.kafka.clone(),
+        txn: None,
     };
     let mut pump = Pump::new(transformer, delivery, config.max_consecutive_errors);
     let pumped = pump.run(&rx, &shutdown);

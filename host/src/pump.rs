@@ -8,8 +8,13 @@
 //! `max_consecutive_errors` records in a row stops the stream, as Kafka
 //! Connect's `errors.tolerance=none` would, rather than flooding the dead
 //! letters forever.
+//!
+//! In exactly-once mode the pump also commits the open transaction when it
+//! is due ([`transaction`]), and returns when a failed transaction was
+//! rewound, for the pipeline to rebuild the source from the last commit.
 
 mod delivery;
+pub mod transaction;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,13 +71,17 @@ impl Pump {
             if let Some(failure) = self.delivery.tracker.failure() {
                 bail!(failure);
             }
+            self.delivery.transact(shutdown)?;
+            if self.delivery.rewinding() {
+                return Ok(());
+            }
             let batch = select! {
                 recv(batches) -> batch => match batch {
                     Ok(batch) => batch,
                     Err(_) => return Ok(()),
                 },
                 recv(shutdown.signal()) -> _ => return Ok(()),
-                default(REDO_TICK) => continue,
+                default(self.delivery.tick(REDO_TICK)) => continue,
             };
             self.handle(&batch, shutdown).with_context(|| format!("while streaming {}", batch.path))?;
         }
@@ -147,6 +156,9 @@ impl Pump {
                 }
                 Err(SendError::Failed(reason)) => {
                     delivery.tracker.abandon(seq, unsent, Some(*meta));
+                    if delivery.doom(&reason) {
+                        return intolerable;
+                    }
                     bail!(reason);
                 }
             }

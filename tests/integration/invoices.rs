@@ -16,7 +16,7 @@ const VISIBLE_WITHIN: Duration = Duration::from_secs(30);
 const STORE_COUNTS: [usize; 3] = [53, 11, 25];
 
 /// The source lines of fixture `n` whose StoreID is STR7188.
-fn store_lines(n: u32) -> Vec<String> {
+pub(crate) fn store_lines(n: u32) -> Vec<String> {
     let text = std::fs::read_to_string(invoice_file(n)).expect("read fixture");
     text.lines()
         .filter(|l| serde_json::from_str::<Value>(l).unwrap()["StoreID"] == "STR7188")
@@ -26,7 +26,7 @@ fn store_lines(n: u32) -> Vec<String> {
 
 /// Asserts `records` are exactly `lines`, in any order: every key is
 /// STR7188 and every value parses to exactly its source record.
-fn assert_exactly(records: &[Record], lines: &[String]) {
+pub(crate) fn assert_exactly(records: &[Record], lines: &[String]) {
     assert_eq!(records.len(), lines.len());
     assert!(records.iter().all(|r| r.key.as_deref() == Some("STR7188")), "a key is not STR7188");
     let parse = |s: &str| serde_json::from_str::<Value>(s).expect("value is JSON");
@@ -43,7 +43,7 @@ fn assert_exactly(records: &[Record], lines: &[String]) {
     assert_eq!(values, lines, "values are the compact source lines, byte for byte");
 }
 
-fn copy_in(n: u32, landing: &Path) {
+pub(crate) fn copy_in(n: u32, landing: &Path) {
     let from = invoice_file(n);
     std::fs::copy(&from, landing.join(from.file_name().unwrap())).expect("copy fixture in");
 }

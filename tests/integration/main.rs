@@ -1,6 +1,7 @@
 mod broker_restarts;
 mod disk_faults;
 mod edge_cases;
+mod exactly_once;
 mod faults;
 mod invoices;
 mod kafka_faults;

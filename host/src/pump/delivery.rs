@@ -7,12 +7,17 @@
 //! (fenced by the broker, or a librdkafka fatal error) it is replaced: the
 //! old one is purged, which hands every message it still held back through
 //! the redo queue, and a fresh producer with a new identity sends them again.
+//!
+//! In exactly-once mode ([`Delivery::txn`]) nothing is sent again inside a
+//! transaction: a failed delivery dooms it, and [`super::transaction`]
+//! aborts it and rewinds.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
 
+use super::transaction::Transactions;
 use crate::config::KafkaConfig;
 use crate::deadletter::{DeadLetter, DeadLetters};
 use crate::shutdown::Shutdown;
@@ -37,6 +42,8 @@ pub struct Delivery {
     pub dead_letter_topic: Option<String>,
     /// How to connect a replacement producer.
     pub kafka: KafkaConfig,
+    /// The open transaction, in exactly-once mode.
+    pub txn: Option<Transactions>,
 }
 
 impl Delivery {
@@ -47,12 +54,15 @@ impl Delivery {
         let tracker = self.tracker.clone();
         let mut failed = None;
         let seq = tracker.begin(batch, messages, || match self.redo(shutdown, true) {
-            Ok(()) => shutdown.is_triggered(),
+            Ok(()) => shutdown.is_triggered() || self.rewinding(),
             Err(e) => {
                 failed = Some(e);
                 true
             }
         });
+        if seq.is_some() {
+            self.joined();
+        }
         match failed {
             Some(e) => Err(e),
             None => Ok(seq),
@@ -62,6 +72,10 @@ impl Delivery {
     /// Retries or dead-letters the messages librdkafka handed back,
     /// replacing the producer first if it is broken and `heal` allows.
     pub fn redo(&mut self, shutdown: &Shutdown, heal: bool) -> anyhow::Result<()> {
+        if self.txn.is_some() {
+            self.doom_on_failures();
+            return Ok(());
+        }
         let mut redo = self.tracker.take_redo();
         let broken = self.sink.fatal_error().or_else(|| redo.iter().find_map(fenced_reason).map(str::to_owned));
         if let Some(why) = broken {
@@ -82,6 +96,17 @@ impl Delivery {
             self.redo_one(item, shutdown);
         }
         Ok(())
+    }
+
+    /// Exactly-once mode: a failed delivery or a broken producer dooms the
+    /// open transaction.
+    fn doom_on_failures(&mut self) {
+        if let Some(why) = self.sink.fatal_error() {
+            self.doom(&why);
+        } else if self.tracker.has_redo() {
+            let redo = self.tracker.take_redo();
+            self.doom(&format!("{} deliveries failed, the first: {:?}", redo.len(), redo[0].action));
+        }
     }
 
     fn redo_one(&mut self, Redo { seq, origin, message, action }: Redo, shutdown: &Shutdown) {

@@ -6,9 +6,9 @@
 //! [`Sink::send`] never drops: a full producer queue means waiting for
 //! deliveries (as Vector's kafka service returns Pending on QueueFull).
 //! Errors and librdkafka's own log lines are scrubbed of configured secrets
-//! before they reach a log or a message.
-
-pub mod delivery;
+//! before they reach a log or a message. In exactly-once mode the producer
+//! is transactional ([`transaction`]): `connect` fences any earlier producer
+//! of the pipeline and opens the first transaction.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,8 +21,11 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, P
 use sluice_guest_sdk::abi::Message;
 
 use crate::config::KafkaConfig;
+pub use crate::progress::{OwnedMessage, Redo, RedoAction, Tracker};
 use crate::shutdown::Shutdown;
-pub use delivery::{OwnedMessage, Redo, RedoAction, Tracker};
+pub use transaction::TxnError;
+
+pub mod transaction;
 
 /// How long one metadata request may take before it is retried.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
@@ -67,6 +70,9 @@ pub enum SinkError {
         /// The broker's or librdkafka's reason.
         reason: String,
     },
+    /// The transactional producer could not start its transactions.
+    #[error("cannot start Kafka transactions: {0}")]
+    Transactions(TxnError),
 }
 
 /// librdkafka callbacks: deliveries to the tracker, errors and logs to tracing.
@@ -118,6 +124,10 @@ impl ProducerContext for Context {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
+        if opaque == transaction::PROGRESS_OPAQUE {
+            // A progress record: if it failed, so does its transaction's commit.
+            return;
+        }
         let ticket = Ticket::unpack(opaque);
         let (error, message) = match result {
             Ok(_) => return self.tracker.acked(ticket.seq),
@@ -255,6 +265,9 @@ impl Sink {
         let sink = Sink { producer, topic: config.topic.clone(), servers };
         for topic in std::iter::once(config.topic.as_str()).chain(dead_letter_topic) {
             sink.wait_for_topic(topic, shutdown)?;
+        }
+        if config.is_transactional() {
+            sink.start_transactions(shutdown)?;
         }
         Ok(sink)
     }

@@ -9,7 +9,7 @@
 //! on from where it stopped, under whatever name it has now; one found
 //! shorter than what was read of it was truncated, and is read again from
 //! the start. The source reads [`SourceConfig`] and the start-up
-//! [`Checkpoint`](crate::checkpoint::Checkpoint), and hands [`Batch`]es to
+//! [`Checkpoint`](crate::progress::Checkpoint), and hands [`Batch`]es to
 //! the transform stage over a bounded channel; a full channel stops reading,
 //! which is how sink backpressure reaches the files.
 
@@ -26,10 +26,10 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Sender, select};
 use sluice_guest_sdk::abi;
 
-use crate::checkpoint::{FileId, FileProgress, Head};
 use crate::config::SourceConfig;
+use crate::progress::Tracker;
+use crate::progress::{FileId, FileProgress, Head};
 use crate::shutdown::Shutdown;
-use crate::sink::Tracker;
 use tail::{ReadStatus, Tail};
 use watch::{Change, Watch};
 
@@ -559,7 +559,7 @@ impl Active {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::Checkpoint;
+    use crate::progress::Checkpoint;
     use crossbeam_channel::Receiver;
     use std::io::Write;
 

@@ -13,7 +13,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use super::{Batch, Reject};
-use crate::checkpoint::FileId;
+use crate::progress::FileId;
 
 /// Bytes read from the file per `read` call.
 const READ_CHUNK: usize = 256 * 1024;

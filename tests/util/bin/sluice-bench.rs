@@ -55,6 +55,9 @@ const CHECKPOINT_POLL: Duration = Duration::from_millis(5);
 const RUN_TIMEOUT: Duration = Duration::from_secs(900);
 /// Latency samples, each one file of [`LATENCY_RECORDS`] records.
 const LATENCY_SAMPLES: usize = 40;
+/// A pseudo-config that runs sluice with `--delivery exactly-once`.
+const EOS: (&str, &str) = ("--delivery", "exactly-once");
+
 /// Records per latency file.
 const LATENCY_RECORDS: usize = 500;
 /// Longest one latency sample may take.
@@ -101,9 +104,17 @@ fn bench(path: &Path) -> anyhow::Result<bool> {
     let rows = [
         sluice_run(&broker, &input, "sluice sql.wasm, keep all", &[], input.records)?,
         sluice_run(&broker, &input, "sluice sql.wasm, where StoreID = 'STR7188', key=StoreID", &filter, input.target)?,
+        sluice_run(&broker, &input, "sluice sql.wasm, keep all, exactly once", &[EOS], input.records)?,
+        sluice_run(
+            &broker,
+            &input,
+            "sluice sql.wasm, STR7188, exactly once",
+            &[&filter[..], &[EOS]].concat(),
+            input.target,
+        )?,
         plain_producer(&broker, &input)?,
     ];
-    let latencies = latency(&broker, &input)?;
+    let latencies = [latency(&broker, &input, &[])?, latency(&broker, &input, &[EOS])?];
     print!("{}", report(&input, &rows, &latencies));
     Ok(rows.iter().all(|r| r.in_topic == r.published))
 }
@@ -233,7 +244,10 @@ fn stage(input: &Input, dir: &Path) -> anyhow::Result<(PathBuf, u64)> {
 }
 
 fn start_host(dirs: &TestDirs, topic: &str, bootstrap: &str, config: &[(&str, &str)]) -> Host {
-    let args = config.iter().fold(HostArgs::new(dirs, &transform("sql"), topic, bootstrap), |a, (k, v)| a.config(k, v));
+    let mut args = HostArgs::new(dirs, &transform("sql"), topic, bootstrap);
+    for (k, v) in config {
+        args = if (*k, *v) == EOS { exactly_once(args, topic, bootstrap) } else { args.config(k, v) };
+    }
     let mut host = Host::start(&args, dirs.root());
     host.wait_for_log("streaming", Duration::from_secs(60));
     host
@@ -249,6 +263,13 @@ fn stop_host(host: Host) -> anyhow::Result<()> {
 fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// `--delivery exactly-once` flags (and a dead-letter topic) for `topic`.
+fn exactly_once(args: HostArgs, topic: &str, bootstrap: &str) -> HostArgs {
+    Broker::start_external(bootstrap).create_topic(&format!("{topic}-dl"), 1);
+    let dl = format!("{topic}-dl");
+    args.flags(&["--delivery", "exactly-once", "--pipeline", topic, "--dead-letter-topic", &dl])
 }
 
 /// Polls `checkpoint.json` until `file` is done to its end, `size`.
@@ -421,12 +442,12 @@ fn check_deliveries(deliveries: &Deliveries, sent: u64) -> anyhow::Result<()> {
 }
 
 /// Landing-to-readable latency samples; see the module docs.
-fn latency(broker: &Broker, input: &Input) -> anyhow::Result<Vec<Duration>> {
+fn latency(broker: &Broker, input: &Input, config: &[(&str, &str)]) -> anyhow::Result<Vec<Duration>> {
     progress(&format!("latency: {LATENCY_SAMPLES} files of {LATENCY_RECORDS} records"));
     let dirs = TestDirs::new();
     let topic = topic_name("bench-latency");
     broker.create_topic(&topic, PARTITIONS);
-    let host = start_host(&dirs, &topic, &broker.bootstrap, &[]);
+    let host = start_host(&dirs, &topic, &broker.bootstrap, config);
     let consumer = latency_consumer(&broker.bootstrap, &topic)?;
     let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
     for n in 0..=LATENCY_SAMPLES {
@@ -454,6 +475,7 @@ fn latency_consumer(bootstrap: &str, topic: &str) -> anyhow::Result<BaseConsumer
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "5")
         .set("fetch.min.bytes", "1")
+        .set("isolation.level", "read_committed")
         .create()
         .context("create the latency consumer")?;
     let mut assignment = TopicPartitionList::new();
@@ -480,7 +502,7 @@ fn consume(consumer: &BaseConsumer, n: usize) -> anyhow::Result<()> {
 }
 
 /// The machine facts and both tables, as markdown.
-fn report(input: &Input, rows: &[Row], latencies: &[Duration]) -> String {
+fn report(input: &Input, rows: &[Row], latencies: &[Vec<Duration>; 2]) -> String {
     let mut out = String::new();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let broker = match std::env::var("SLUICE_BENCH_BROKER") {
@@ -504,12 +526,14 @@ fn report(input: &Input, rows: &[Row], latencies: &[Duration]) -> String {
         "\n| latency, {LATENCY_RECORDS}-record file landed → all readable | p50 ms | p90 ms | p99 ms | max ms |"
     );
     out.push_str("|---|--:|--:|--:|--:|\n");
-    let [p50, p90, p99, max] = [0.50, 0.90, 0.99, 1.0].map(|p| percentile_ms(latencies, p));
-    let _ = writeln!(
-        out,
-        "| sluice sql.wasm, keep all ({} files) | {p50:.1} | {p90:.1} | {p99:.1} | {max:.1} |",
-        latencies.len()
-    );
+    for (latencies, mode) in latencies.iter().zip(["", ", exactly once, read_committed"]) {
+        let [p50, p90, p99, max] = [0.50, 0.90, 0.99, 1.0].map(|p| percentile_ms(latencies, p));
+        let n = latencies.len();
+        let _ = writeln!(
+            out,
+            "| sluice sql.wasm, keep all{mode} ({n} files) | {p50:.1} | {p90:.1} | {p99:.1} | {max:.1} |"
+        );
+    }
     out
 }
 

@@ -1,5 +1,11 @@
 //! Delivery tracking: turns Kafka acknowledgements into checkpoint progress.
 //!
+//! In exactly-once mode the same ordering gives the progress a transaction
+//! commits: once the producer is flushed, [`Tracker::snapshot`] covers
+//! exactly what was sent. An aborted transaction [`Tracker::rewind`]s it to
+//! the last commit; reports about messages of the batches it dropped are
+//! ignored.
+//!
 //! Each batch sent is registered with [`Tracker::begin`] and gets a sequence
 //! number; librdkafka's delivery callback calls [`Tracker::acked`] once per
 //! message. Batches complete in any order, but progress is applied strictly
@@ -12,7 +18,7 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::checkpoint::{Checkpoint, FileId, FileProgress};
+use super::{Checkpoint, FileId, FileProgress};
 use crate::source::{Batch, RecordMeta};
 
 /// Batches sent but not fully acknowledged. With batches of at most 1 MiB
@@ -176,7 +182,8 @@ impl Tracker {
     /// `record` is its index in the batch (`None` for a dead letter).
     pub fn redo(&self, seq: u64, record: Option<usize>, message: OwnedMessage, action: RedoAction) {
         let mut state = self.lock();
-        let pending = &state.pending[(seq - state.front) as usize];
+        let Some(index) = state.index(seq) else { return };
+        let pending = &state.pending[index];
         let origin = record.map(|r| (r, pending.progress.1.path.clone(), pending.meta[r]));
         state.redo.push(Redo { seq, origin, message, action });
         drop(state);
@@ -191,7 +198,7 @@ impl Tracker {
     /// One message of batch `seq` is acknowledged (or dead-lettered).
     pub fn acked(&self, seq: u64) {
         let mut state = self.lock();
-        let index = (seq - state.front) as usize;
+        let Some(index) = state.index(seq) else { return };
         let pending = &mut state.pending[index];
         pending.outstanding -= 1;
         if pending.outstanding == 0 && index == 0 {
@@ -210,7 +217,7 @@ impl Tracker {
     /// sent is not sent again.
     pub fn abandon(&self, seq: u64, unsent: usize, resume_at: Option<RecordMeta>) {
         let mut state = self.lock();
-        let index = (seq - state.front) as usize;
+        let Some(index) = state.index(seq) else { return };
         let pending = &mut state.pending[index];
         pending.outstanding -= unsent;
         match resume_at {
@@ -286,6 +293,26 @@ impl Tracker {
         Some((state.version, state.checkpoint.clone()))
     }
 
+    /// Drops every batch in flight and the redo queue and goes back to
+    /// `committed` (the last committed transaction's progress). Sequence
+    /// numbers go on from where they were, so late reports about dropped
+    /// batches are recognised and ignored.
+    pub fn rewind(&self, committed: Checkpoint) {
+        let mut state = self.lock();
+        state.front += state.pending.len() as u64;
+        state.pending.clear();
+        state.redo.clear();
+        state.checkpoint = committed;
+        state.version += 1;
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// Whether the redo queue holds anything.
+    pub fn has_redo(&self) -> bool {
+        !self.lock().redo.is_empty()
+    }
+
     /// The current checkpoint and its version.
     pub fn snapshot(&self) -> (u64, Checkpoint) {
         let state = self.lock();
@@ -294,6 +321,12 @@ impl Tracker {
 }
 
 impl State {
+    /// Where batch `seq` is in `pending`; `None` for a batch a rewind dropped.
+    fn index(&self, seq: u64) -> Option<usize> {
+        let index = usize::try_from(seq.checked_sub(self.front)?).ok()?;
+        (index < self.pending.len()).then_some(index)
+    }
+
     /// Applies every fully acknowledged batch at the front, in order.
     fn advance(&mut self) {
         while self.pending.front().is_some_and(|p| p.outstanding == 0 && !p.abandoned) {
@@ -308,7 +341,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::FileId;
+    use crate::progress::FileId;
 
     fn batch(ino: u64, end_offset: u64) -> Batch {
         let mut b = Batch::new(FileId { dev: 1, ino }, "f".into());
@@ -368,6 +401,26 @@ mod tests {
         t.abandon(a, 2, Some(RecordMeta { line: 5, offset: 40 }));
         let progress = t.snapshot().1.files[&FileId { dev: 1, ino: 1 }].clone();
         assert_eq!((progress.offset, progress.line), (40, 4));
+    }
+
+    #[test]
+    fn a_rewind_goes_back_to_the_commit_and_ignores_late_reports() {
+        let t = Tracker::new(Checkpoint::default());
+        let a = t.begin(&batch(1, 100), 1, || false).unwrap();
+        t.acked(a);
+        let committed = t.snapshot().1;
+        let b = t.begin(&batch(1, 200), 2, || false).unwrap();
+        t.acked(b);
+        t.redo(b, None, OwnedMessage::default(), RedoAction::DeadLetter("x".into()));
+        t.rewind(committed);
+        assert_eq!((offset(&t, 1), t.in_flight(), t.has_redo()), (Some(100), 0, false));
+        t.acked(b);
+        t.abandon(b, 1, None);
+        t.redo(b, None, OwnedMessage::default(), RedoAction::DeadLetter("x".into()));
+        let c = t.begin(&batch(1, 300), 1, || false).unwrap();
+        assert_eq!((c, t.has_redo()), (b + 1, false));
+        t.acked(c);
+        assert_eq!(offset(&t, 1), Some(300));
     }
 
     #[test]

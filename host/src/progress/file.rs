@@ -1,105 +1,20 @@
-//! Progress that survives restarts: for each source file, the byte offset
-//! up to which every record is acknowledged by Kafka (or dead-lettered).
+//! The file store: for each source file, the byte offset up to which every
+//! record is acknowledged by Kafka (or dead-lettered), in `checkpoint.json`.
 //!
-//! The sink's delivery tracker owns the in-memory [`Checkpoint`] and hands
-//! snapshots to a [`CheckpointStore`]; the source reads it once at start-up
-//! to skip finished files and resume partial ones. [`FileStore`] keeps it in
-//! `checkpoint.json`, replaced atomically (temp file, fsync, rename, fsync of
-//! the directory), so a crash leaves either the old or the new checkpoint.
-//! The trait is the seam for a transactional store that commits offsets in
-//! the same Kafka transaction as the records.
+//! The delivery [`Tracker`](super::Tracker) owns the in-memory
+//! [`Checkpoint`] and hands snapshots to [`FileStore`]; the source reads it
+//! once at start-up to skip finished files and resume partial ones. The file
+//! is replaced atomically (temp file, fsync, rename, fsync of the
+//! directory), so a crash leaves either the old or the new checkpoint. The
+//! directory's lock keeps a second process out in both delivery modes.
 
-use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// Identity of a source file that survives renames: device and inode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct FileId {
-    /// Device number.
-    pub dev: u64,
-    /// Inode number.
-    pub ino: u64,
-}
-
-impl FileId {
-    /// The identity of an opened or stat-ed file.
-    pub fn of(meta: &fs::Metadata) -> Self {
-        use std::os::unix::fs::MetadataExt;
-        FileId { dev: meta.dev(), ino: meta.ino() }
-    }
-}
-
-/// How far one file is done.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileProgress {
-    /// Last known path, for people reading the checkpoint.
-    pub path: String,
-    /// Byte offset just past the last acknowledged line.
-    pub offset: u64,
-    /// Number of lines (blank ones included) before `offset`.
-    pub line: u64,
-    /// The file's first bytes, to tell it from a new file that reuses its
-    /// inode after it was deleted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head: Option<Head>,
-}
-
-/// A fingerprint of a file's first bytes (up to [`Head::MAX_LEN`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Head {
-    /// How many bytes it covers.
-    pub len: u16,
-    /// Their FNV-1a hash.
-    pub fnv: u64,
-}
-
-impl Head {
-    /// Bytes a complete fingerprint covers.
-    pub const MAX_LEN: u16 = 256;
-
-    /// The fingerprint of `file` as it is now.
-    pub fn of(file: &File) -> std::io::Result<Head> {
-        let bytes = read_head(file, Self::MAX_LEN)?;
-        Ok(Head { len: bytes.len() as u16, fnv: fnv1a(&bytes) })
-    }
-
-    /// Whether `file` starts with the bytes this fingerprint was taken of.
-    pub fn matches(&self, file: &File) -> std::io::Result<bool> {
-        let bytes = read_head(file, self.len)?;
-        Ok(bytes.len() == usize::from(self.len) && fnv1a(&bytes) == self.fnv)
-    }
-}
-
-fn read_head(file: &File, len: u16) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0; usize::from(len)];
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read_at(&mut buf[got..], got as u64)? {
-            0 => break,
-            n => got += n,
-        }
-    }
-    buf.truncate(got);
-    Ok(buf)
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
-}
-
-/// Progress of every file seen.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Checkpoint {
-    /// Per-file progress.
-    pub files: HashMap<FileId, FileProgress>,
-}
+use super::{Checkpoint, CheckpointStore, FileId, FileProgress};
 
 /// On-disk form: versioned, with files as a list (JSON keys must be strings).
 #[derive(Serialize, Deserialize)]
@@ -149,14 +64,6 @@ pub enum CheckpointError {
     Locked(PathBuf),
 }
 
-/// Where checkpoints are kept.
-pub trait CheckpointStore: Send {
-    /// The last saved checkpoint, or an empty one on first start.
-    fn load(&mut self) -> Result<Checkpoint, CheckpointError>;
-    /// Durably replaces the saved checkpoint.
-    fn save(&mut self, checkpoint: &Checkpoint) -> Result<(), CheckpointError>;
-}
-
 /// A [`CheckpointStore`] in a directory, locked against a second process.
 #[derive(Debug)]
 pub struct FileStore {
@@ -183,6 +90,8 @@ impl FileStore {
 }
 
 impl CheckpointStore for FileStore {
+    type Error = CheckpointError;
+
     fn load(&mut self) -> Result<Checkpoint, CheckpointError> {
         let path = self.path();
         let text = match fs::read(&path) {
@@ -225,6 +134,7 @@ pub fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), Che
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::progress::Head;
 
     fn sample() -> Checkpoint {
         let mut cp = Checkpoint::default();

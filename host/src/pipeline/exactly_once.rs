@@ -1,0 +1,102 @@
+//! The pipeline in exactly-once mode: the same stages, with a transactional
+//! producer, the [`KafkaStore`] as the store, and a source that is rebuilt
+//! from the last commit whenever a transaction is aborted.
+//!
+//! Start-up order matters: the producer's `init_transactions` fences any
+//! earlier instance of the pipeline and aborts what it left open *before*
+//! the offsets topic is read to its end, so the progress read is final. On
+//! shutdown the source stops, the open transaction commits, and the process
+//! exits 0; a fenced process exits with the fencing error.
+//!
+//! `checkpoint.json` is still written, after each commit and from a thread
+//! of its own, as a copy of the committed progress for operators (and
+//! scripts that watch it); it is never read in this mode, so it cannot make
+//! the stream skip or repeat records.
+
+use std::thread;
+
+use anyhow::{anyhow, bail};
+
+use super::READ_AHEAD_BATCHES;
+use crate::config::RunConfig;
+use crate::deadletter::DeadLetters;
+use crate::progress::{Checkpoint, CheckpointStore, FileStore, KafkaStore};
+use crate::pump::transaction::Transactions;
+use crate::pump::{Delivery, Pump, Summary};
+use crate::shutdown::Shutdown;
+use crate::sink::{Sink, SinkError, Tracker};
+use crate::source::Source;
+use crate::transform::Transformer;
+
+/// Runs the stream exactly once until `shutdown` triggers or a stage fails.
+pub fn run(config: RunConfig, shutdown: Shutdown) -> anyhow::Result<Summary> {
+    let eos = config.exactly_once.clone().ok_or_else(|| anyhow!("exactly-once settings missing"))?;
+    let transformer = Transformer::new(&config.transform)?;
+    tracing::info!(module = %transformer.path().display(), "transform module loaded");
+    // The directory's lock and the operator's copy; never read here.
+    let mut copy = FileStore::open(&config.checkpoint_dir)?;
+    let tracker = std::sync::Arc::new(Tracker::new(Checkpoint::default()));
+    tracing::info!(topic = %config.kafka.topic, pipeline = %eos.pipeline, properties = ?config.kafka.redacted(), "connecting to Kafka (exactly once)");
+    let dlq = config.dead_letter_topic.as_deref();
+    let sink = match Sink::connect(&config.kafka, dlq, tracker.clone(), &shutdown) {
+        Err(SinkError::NotConnected { .. } | SinkError::Transactions(_)) if shutdown.is_triggered() => {
+            tracing::info!("stopped before Kafka was reachable; nothing was read");
+            return Ok(Summary::default());
+        }
+        connected => connected?,
+    };
+    let mut store = KafkaStore::new(&config.kafka, &eos.offsets_topic, &eos.pipeline, &config.source.dir);
+    store.ensure_topic()?;
+    let checkpoint = store.load()?;
+    tracing::info!(files = checkpoint.files.len(), offsets_topic = %eos.offsets_topic, "committed progress loaded");
+    tracker.rewind(checkpoint);
+    let delivery = Delivery {
+        sink,
+        tracker: tracker.clone(),
+        dead: DeadLetters::new(&config.checkpoint_dir),
+        dead_letter_topic: config.dead_letter_topic.clone(),
+        kafka: config.kafka.clone(),
+        txn: Some(Transactions::new(store, &eos.pipeline, eos.transaction_interval)),
+    };
+    let (to_copy, commits) = crossbeam_channel::unbounded::<Checkpoint>();
+    let copier = thread::Builder::new().name("checkpoint".into()).spawn(move || {
+        while let Ok(mut latest) = commits.recv() {
+            latest = commits.try_iter().last().unwrap_or(latest);
+            if let Err(e) = copy.save(&latest) {
+                tracing::warn!(error = %e, "cannot write the operator's copy of the committed progress");
+            }
+        }
+    })?;
+    let mut delivery = delivery;
+    delivery.txn.as_mut().expect("exactly-once mode").on_commit = Some(to_copy);
+    let mut pump = Pump::new(transformer, delivery, config.max_consecutive_errors);
+    tracing::info!(topic = %config.kafka.topic, landing_zone = %config.source.dir.display(), "streaming");
+    let pumped = loop {
+        let (tx, rx) = crossbeam_channel::bounded(READ_AHEAD_BATCHES);
+        let stop = Shutdown::new();
+        let source = Source::new(config.source.clone(), tracker.clone(), tx, stop.clone());
+        let source = thread::Builder::new().name("source".into()).spawn(move || source.run())?;
+        let pumped = pump.run(&rx, &shutdown);
+        stop.trigger();
+        drop(rx);
+        source.join().map_err(|_| anyhow!("the source thread panicked"))?.ok();
+        if pumped.is_err() || !pump.delivery.take_rewind() || shutdown.is_triggered() {
+            break pumped;
+        }
+        tracing::info!("reading again from the last commit");
+    };
+    shutdown.trigger();
+    let committed = if pumped.is_ok() { pump.delivery.commit(&shutdown) } else { Ok(()) };
+    let (commits, aborts) = pump.delivery.txn.as_ref().map_or((0, 0), |t| t.counts);
+    tracing::info!(commits, aborts, "transactions");
+    pump.delivery.txn.as_mut().expect("exactly-once mode").on_commit = None;
+    copier.join().map_err(|_| anyhow!("the checkpoint thread panicked"))?;
+    pumped?;
+    committed?;
+    if pump.delivery.take_rewind() {
+        bail!(
+            "the last transaction could not commit at shutdown and was aborted; a restart resumes from the last commit"
+        );
+    }
+    Ok(pump.summary)
+}

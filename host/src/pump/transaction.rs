@@ -1,0 +1,252 @@
+//! Exactly-once delivery: the open Kafka transaction and its commits.
+//!
+//! Every batch the pump sends joins the open transaction. When
+//! `--transaction-interval-ms` has passed (and at shutdown), [`Delivery::commit`]
+//! flushes the producer, so the [`Tracker`](crate::progress::Tracker)'s
+//! progress covers exactly what the transaction holds, has the
+//! [`KafkaStore`] turn the files that moved into progress records, adds them
+//! to the same transaction and commits. Records, dead letters and progress
+//! thus become visible to a `read_committed` consumer together, or never.
+//!
+//! A failed delivery, an abortable commit error or a fatal producer error
+//! dooms the transaction: it is aborted (or the producer replaced, which
+//! aborts it on the broker), the tracker and the store go back to the last
+//! commit, and the pump returns so the pipeline rebuilds the source from the
+//! committed progress. Rebuilding is the simplest rewind that is plainly
+//! correct: the source's read-ahead, open files and queue all lie past the
+//! commit, and a fresh source from a checkpoint is the path every restart
+//! already takes. A fencing stops the stream with an error naming the
+//! pipeline, and the fenced process never fences back.
+
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+
+use super::Delivery;
+use crate::progress::{CheckpointStore, KafkaStore};
+use crate::shutdown::Shutdown;
+use crate::sink::{Sink, TxnError};
+
+/// How long a commit (its flush included) may keep retrying.
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long an abort may keep retrying before the producer is replaced.
+const ABORT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Transactions in a row that may fail before the stream stops: a failure
+/// that a rewind cannot cure (a deleted topic) must not loop forever.
+const MAX_FAILED_IN_A_ROW: u32 = 10;
+
+/// The open transaction's state.
+#[derive(Debug)]
+pub struct Transactions {
+    /// Where committed progress goes.
+    pub store: KafkaStore,
+    /// The pipeline, for messages.
+    pub pipeline: String,
+    interval: Duration,
+    /// When the open transaction is due to commit, if anything joined it.
+    due: Option<Instant>,
+    /// Why the open transaction cannot commit, and whether the producer
+    /// must be replaced.
+    doomed: Option<(String, bool)>,
+    /// The source must be rebuilt from the last commit.
+    rewound: bool,
+    failed_in_a_row: u32,
+    /// Transactions committed and aborted.
+    pub counts: (u64, u64),
+    /// Receives the progress of each commit (for the operator's copy).
+    pub on_commit: Option<crossbeam_channel::Sender<crate::progress::Checkpoint>>,
+}
+
+impl Transactions {
+    /// Transactions committing every `interval` into `store`.
+    pub fn new(store: KafkaStore, pipeline: &str, interval: Duration) -> Self {
+        let pipeline = pipeline.to_owned();
+        Transactions {
+            store,
+            pipeline,
+            interval,
+            due: None,
+            doomed: None,
+            rewound: false,
+            failed_in_a_row: 0,
+            counts: (0, 0),
+            on_commit: None,
+        }
+    }
+
+    /// The error a fenced process stops with.
+    fn fenced(&self, reason: &str) -> anyhow::Error {
+        anyhow::anyhow!(
+            "another instance of pipeline `{}` took over (its producer fenced this one: {reason}); stopping. This \
+             process's open transaction is aborted, and the other instance resumes from the last commit",
+            self.pipeline
+        )
+    }
+}
+
+impl Delivery {
+    /// A batch joined the open transaction.
+    pub(super) fn joined(&mut self) {
+        if let Some(txn) = &mut self.txn {
+            txn.due.get_or_insert_with(|| Instant::now() + txn.interval);
+        }
+    }
+
+    /// Exactly-once mode: the open transaction cannot commit, for `why`.
+    /// Returns whether that is so (false in at-least-once mode).
+    pub fn doom(&mut self, why: &str) -> bool {
+        let Some(txn) = &mut self.txn else { return false };
+        let fatal = self.sink.fatal_error().is_some();
+        if txn.doomed.is_none() {
+            txn.doomed = Some((why.to_owned(), fatal));
+        }
+        true
+    }
+
+    /// Whether the pump must stop for the source to be rebuilt; clears it.
+    pub fn take_rewind(&mut self) -> bool {
+        self.txn.as_mut().is_some_and(|t| std::mem::take(&mut t.rewound))
+    }
+
+    /// Whether the transaction is doomed or was rewound: the pump stops.
+    pub fn rewinding(&self) -> bool {
+        self.txn.as_ref().is_some_and(|t| t.rewound || t.doomed.is_some())
+    }
+
+    /// How long the pump may wait for a batch before the commit is due.
+    pub(super) fn tick(&self, longest: Duration) -> Duration {
+        let due = self.txn.as_ref().and_then(|t| t.due);
+        due.map_or(longest, |due| due.saturating_duration_since(Instant::now()).min(longest))
+    }
+
+    /// Commits if due, or aborts and rewinds if doomed.
+    pub(super) fn transact(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
+        let Some(txn) = &self.txn else { return Ok(()) };
+        if txn.doomed.is_some() {
+            return self.abort(shutdown);
+        }
+        if txn.due.is_some_and(|due| Instant::now() >= due) {
+            return self.commit(shutdown);
+        }
+        Ok(())
+    }
+
+    /// Flushes, writes the progress and commits the open transaction; on
+    /// failure aborts and rewinds. Nothing to do if nothing joined it.
+    pub fn commit(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
+        let Some(txn) = &mut self.txn else { return Ok(()) };
+        if txn.due.is_none() && txn.doomed.is_none() {
+            return Ok(());
+        }
+        let deadline = Instant::now() + COMMIT_TIMEOUT;
+        if let Err(why) = self.flush(deadline) {
+            self.doom(&why);
+            return self.abort(shutdown);
+        }
+        let result = self.write_progress().and_then(|()| self.sink.commit(deadline));
+        let txn = self.txn.as_mut().expect("exactly-once mode");
+        match result {
+            Ok(()) => {
+                txn.store.committed();
+                if let Some(copy) = &txn.on_commit {
+                    let _ = copy.send(txn.store.committed_checkpoint());
+                }
+                txn.counts.0 += 1;
+                txn.failed_in_a_row = 0;
+                txn.due = None;
+                tracing::debug!(commits = txn.counts.0, "transaction committed");
+                self.begin_next(shutdown)
+            }
+            Err(TxnError::Fenced(reason)) => Err(txn.fenced(&reason)),
+            Err(e) => {
+                txn.doomed = Some((e.to_string(), matches!(e, TxnError::Fatal(_))));
+                self.abort(shutdown)
+            }
+        }
+    }
+
+    /// Waits until every message of the transaction is acknowledged; the
+    /// reason it cannot commit otherwise.
+    fn flush(&mut self, deadline: Instant) -> Result<(), String> {
+        loop {
+            if let Some(reason) = self.sink.fatal_error() {
+                return Err(reason);
+            }
+            if self.tracker.has_redo() {
+                let redo = self.tracker.take_redo();
+                return Err(format!("{} deliveries failed ({:?})", redo.len(), redo[0].action));
+            }
+            if let Some((why, _)) = self.txn.as_ref().and_then(|t| t.doomed.clone()) {
+                return Err(why);
+            }
+            if self.tracker.in_flight() == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("messages were not acknowledged within {} s", COMMIT_TIMEOUT.as_secs()));
+            }
+            self.sink.flush(Duration::from_millis(100));
+        }
+    }
+
+    fn write_progress(&mut self) -> Result<(), TxnError> {
+        let txn = self.txn.as_mut().expect("exactly-once mode");
+        let (_, checkpoint) = self.tracker.snapshot();
+        txn.store.save(&checkpoint).expect("staging progress records cannot fail");
+        let topic = txn.store.topic().to_owned();
+        for (key, value) in txn.store.take_records() {
+            self.sink.send_progress(&topic, &key, value.as_deref())?;
+        }
+        Ok(())
+    }
+
+    fn begin_next(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
+        match self.sink.begin() {
+            Ok(()) => Ok(()),
+            Err(TxnError::Fenced(reason)) => Err(self.txn.as_ref().expect("exactly-once mode").fenced(&reason)),
+            Err(e) => {
+                self.doom(&e.to_string());
+                self.abort(shutdown)
+            }
+        }
+    }
+
+    /// Aborts the doomed transaction (replacing the producer if it is
+    /// broken), rewinds the tracker and the store to the last commit, and
+    /// asks for the source to be rebuilt.
+    fn abort(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
+        let txn = self.txn.as_mut().expect("exactly-once mode");
+        let (why, mut replace) = txn.doomed.take().unwrap_or_default();
+        txn.counts.1 += 1;
+        txn.failed_in_a_row += 1;
+        txn.due = None;
+        if txn.failed_in_a_row > MAX_FAILED_IN_A_ROW {
+            bail!("{MAX_FAILED_IN_A_ROW} transactions in a row failed; the last because: {why}");
+        }
+        tracing::warn!(reason = %why, "aborting the transaction; rewinding to the last commit");
+        if let Some(reason) = self.sink.fenced() {
+            return Err(txn.fenced(&reason));
+        }
+        if !replace {
+            match self.sink.abort(Instant::now() + ABORT_TIMEOUT) {
+                Ok(()) => {}
+                Err(TxnError::Fenced(reason)) => return Err(txn.fenced(&reason)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the abort failed; replacing the producer");
+                    replace = true;
+                }
+            }
+        }
+        txn.store.aborted();
+        self.tracker.rewind(txn.store.committed_checkpoint());
+        txn.rewound = true;
+        if replace || self.sink.fatal_error().is_some() {
+            tracing::warn!("replacing the Kafka producer; the new one fences the old and aborts its transaction");
+            self.sink = Sink::connect(&self.kafka, self.dead_letter_topic.as_deref(), self.tracker.clone(), shutdown)?;
+            self.tracker.rewind(txn.store.committed_checkpoint());
+            Ok(())
+        } else {
+            self.begin_next(shutdown)
+        }
+    }
+}
