@@ -88,6 +88,14 @@ build_language_ports() {
   "$ZIG" build-exe -target wasm32-freestanding -O ReleaseSmall -fno-entry -rdynamic --cache-dir "$ROOT/target/zig-cache" \
     --dep sluice -Mroot="$ROOT/transforms/invoice_by_store_zig/invoice_by_store.zig" -Msluice="$ROOT/sdk/zig/sluice.zig" \
     -femit-bin="$out/invoice_by_store_zig.wasm"
+  ensure_asc
+  log "building the AssemblyScript port"
+  (cd "$ROOT" && "$ASC" transforms/invoice_by_store_as/invoice_by_store.ts --runtime stub \
+    --use abort=sdk/as/sluice/abort -O3 --noAssert -o "$out/invoice_by_store_as.wasm")
+  ensure_go
+  log "building the Go port"
+  (cd "$ROOT/transforms/invoice_by_store_go" &&
+    GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-s -o "$out/invoice_by_store_go.wasm" .)
 }
 
 # Builds the host and the helper tools the demo, tests and bench use.

@@ -13,6 +13,7 @@
 //! poison record fails.
 
 pub mod module;
+pub mod wasi;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +22,13 @@ use std::time::Duration;
 
 use sluice_guest_sdk::abi::{self, Outcome};
 use wasmtime::{Engine, InstancePre, Linker, Memory, Store, StoreLimits, StoreLimitsBuilder, Trap, TypedFunc};
+
+/// What each instance's store holds: its limits and its WASI stub state.
+#[derive(Debug)]
+pub struct Guest {
+    limits: StoreLimits,
+    wasi: wasi::Wasi,
+}
 
 use crate::config::TransformConfig;
 use crate::shutdown::Shutdown;
@@ -70,7 +78,7 @@ pub enum TransformError {
 /// A compiled, checked module and the engine that runs it.
 pub struct Runtime {
     engine: Engine,
-    template: InstancePre<StoreLimits>,
+    template: InstancePre<Guest>,
     config: TransformConfig,
     path: String,
     ticker: Arc<AtomicBool>,
@@ -90,9 +98,10 @@ impl Runtime {
         let engine = Engine::new(&wasm).expect("static wasmtime config is valid");
         let module = module::load(&engine, &config.path)?;
         let path = config.path.display().to_string();
-        let template = Linker::new(&engine)
-            .instantiate_pre(&module)
-            .map_err(|e| TransformError::Start { path: path.clone(), reason: format!("{e:#}") })?;
+        let start = |e: wasmtime::Error| TransformError::Start { path: path.clone(), reason: format!("{e:#}") };
+        let mut linker = Linker::new(&engine);
+        wasi::add_to_linker(&engine, &mut linker, |guest: &mut Guest| &mut guest.wasi).map_err(start)?;
+        let template = linker.instantiate_pre(&module).map_err(start)?;
         let ticker = start_ticker(engine.clone());
         Ok(Runtime { engine, template, config: config.clone(), path, ticker })
     }
@@ -113,10 +122,15 @@ impl Runtime {
             .table_elements(1 << 20)
             .trap_on_grow_failure(true)
             .build();
-        let mut store = Store::new(&self.engine, limits);
-        store.limiter(|limits| limits);
+        let name = Path::new(&self.path).file_name().map_or(self.path.clone(), |n| n.to_string_lossy().into_owned());
+        let mut store = Store::new(&self.engine, Guest { limits, wasi: wasi::Wasi::new(&name) });
+        store.limiter(|guest| &mut guest.limits);
         store.set_epoch_deadline(self.deadline_ticks());
         let instance = self.template.instantiate(&mut store).map_err(start)?;
+        // A WASI reactor (Go's `-buildmode=c-shared`) starts its runtime here.
+        if let Ok(initialize) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+            initialize.call(&mut store, ()).map_err(start)?;
+        }
         let mut instance = Instance {
             memory: instance.get_memory(&mut store, abi::EXPORT_MEMORY).expect("checked at load"),
             version: instance.get_typed_func(&mut store, abi::EXPORT_ABI_VERSION).map_err(start)?,
@@ -183,7 +197,7 @@ pub struct CallFailure(pub String);
 
 /// One sandboxed instance of the module.
 pub struct Instance {
-    store: Store<StoreLimits>,
+    store: Store<Guest>,
     memory: Memory,
     version: TypedFunc<(), i32>,
     buffer: TypedFunc<i32, i32>,
