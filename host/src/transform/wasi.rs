@@ -8,8 +8,9 @@
 //! cannot leak host state: both clocks read a virtual time that starts at 0
 //! and advances 1 µs per reading (and by the timeout when `poll_oneoff`
 //! sleeps), and `random_get` is a SplitMix64 stream from a fixed seed, the
-//! same for every instance. `proc_exit` traps with the code and the last
-//! line the module wrote to stderr (where Go puts its panic message).
+//! same for every instance. `proc_exit` traps with the code and the
+//! module's last panic line on stderr (Go's `panic: ...`), or else its last
+//! stderr line.
 //!
 //! [`Wasi`] is the per-instance state; [`add_to_linker`] defines the whole
 //! set; [`is_allowed`] is what the import check accepts.
@@ -148,7 +149,9 @@ impl Wasi {
         while let Some(end) = line_end(&self.lines[stream]) {
             let line: Vec<u8> = self.lines[stream].drain(..end).collect();
             let text = String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_owned();
-            if stream == 1 && !text.is_empty() {
+            // Go follows `panic: ...` with a stack trace: keep the panic line.
+            let panic = self.last_stderr.starts_with("panic: ") || self.last_stderr.starts_with("fatal error: ");
+            if stream == 1 && !text.is_empty() && (!panic || text.starts_with("panic: ")) {
                 self.last_stderr.clone_from(&text);
             }
             self.log(stream, &text);
@@ -335,14 +338,63 @@ mod tests {
     #[test]
     fn lines_are_split_kept_for_proc_exit_and_rate_limited() {
         let mut w = Wasi::new("m");
-        w.write(1, b"panic: boom\ngorout");
+        w.write(1, b"panic: boom\n\ngoroutine 1 [running]:\nmain.f()\ngorout");
         assert_eq!(w.last_stderr, "panic: boom");
         assert_eq!(w.lines[1], b"gorout");
         for _ in 0..LOG_LINES_PER_WINDOW + 5 {
             w.write(0, b"x\n");
         }
-        assert_eq!(w.suppressed, 6);
+        assert_eq!(w.suppressed, 4 + 5, "4 stderr lines and 5 over the limit");
         let exit = ProcExit { code: 2, last_stderr: w.last_stderr.clone() };
+        assert_eq!(exit.to_string(), "called proc_exit(2) after writing to stderr: panic: boom");
+    }
+
+    /// A module that asks for the clock twice, 8 random bytes, the argument
+    /// count and a file, writes a line to stderr and exits with code 2.
+    const GUEST: &str = r#"(module
+        (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "args_sizes_get" (func $args (param i32 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "path_open"
+            (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 100) "panic: boom\n")
+        (func (export "probe") (result i64 i64 i64 i32 i32 i32)
+            (drop (call $clock (i32.const 1) (i64.const 0) (i32.const 0)))
+            (drop (call $clock (i32.const 0) (i64.const 0) (i32.const 8)))
+            (drop (call $random (i32.const 16) (i32.const 8)))
+            (i32.store (i32.const 24) (i32.const 99))
+            (drop (call $args (i32.const 24) (i32.const 28)))
+            (i64.load (i32.const 0)) (i64.load (i32.const 8)) (i64.load (i32.const 16))
+            (i32.load (i32.const 24))
+            (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 4) (i32.const 0)
+                (i64.const 0) (i64.const 0) (i32.const 0) (i32.const 32))
+            (call $write (i32.const 7) (i32.const 0) (i32.const 0) (i32.const 0)))
+        (func (export "crash")
+            (i32.store (i32.const 40) (i32.const 100))
+            (i32.store (i32.const 44) (i32.const 12))
+            (drop (call $write (i32.const 2) (i32.const 40) (i32.const 1) (i32.const 48)))
+            (call $exit (i32.const 2))))"#;
+
+    #[test]
+    fn a_guest_sees_only_the_sandbox() {
+        let engine = Engine::default();
+        let module = wasmtime::Module::new(&engine, wat::parse_str(GUEST).unwrap()).unwrap();
+        let mut linker = Linker::new(&engine);
+        add_to_linker(&engine, &mut linker, |w: &mut Wasi| w).unwrap();
+        let mut store = wasmtime::Store::new(&engine, Wasi::new("guest.wasm"));
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let probe = instance.get_typed_func::<(), (i64, i64, i64, i32, i32, i32)>(&mut store, "probe").unwrap();
+        let (t1, t2, random, argc, open, write) = probe.call(&mut store, ()).unwrap();
+        assert_eq!((t1, t2), (1_000, 2_000), "a virtual clock from 0");
+        assert_eq!(random as u64, Wasi::new("other").next_random(), "the fixed-seed stream");
+        assert_eq!((argc, open, write), (0, EBADF, EBADF));
+
+        let crash = instance.get_typed_func::<(), ()>(&mut store, "crash").unwrap();
+        let error = crash.call(&mut store, ()).unwrap_err();
+        let exit = error.downcast_ref::<ProcExit>().expect("proc_exit traps");
         assert_eq!(exit.to_string(), "called proc_exit(2) after writing to stderr: panic: boom");
     }
 
