@@ -36,7 +36,7 @@ pub enum ModuleError {
     /// It imports something outside the allowed set; transforms get no host access.
     #[error(
         "transform {path} imports {imports}, which sluice does not provide; a module may import \
-         only the sandboxed `wasi_snapshot_preview1` functions listed in guest-sdk/ABI.md"
+         only `sluice.log` and the sandboxed `wasi_snapshot_preview1` functions listed in guest-sdk/ABI.md"
     )]
     Imports {
         /// The module file.
@@ -92,7 +92,7 @@ pub fn load(engine: &wasmtime::Engine, path: &Path) -> Result<Module, ModuleErro
 fn check_imports(module: &Module, path: &Path) -> Result<(), ModuleError> {
     let imports: Vec<String> = module
         .imports()
-        .filter(|i| !super::wasi::is_allowed(i.module(), i.name()))
+        .filter(|i| !is_log_import(i) && !super::wasi::is_allowed(i.module(), i.name()))
         .map(|i| format!("`{}.{}`", i.module(), i.name()))
         .collect();
     if imports.is_empty() {
@@ -104,6 +104,14 @@ fn check_imports(module: &Module, path: &Path) -> Result<(), ModuleError> {
         imports.join(", ")
     };
     Err(ModuleError::Imports { path: path.to_owned(), imports: shown })
+}
+
+/// `sluice.log`, the one import a version-2 module may have, with its exact
+/// signature `(i32, i32, i32) -> ()`; anything else named so is refused.
+fn is_log_import(import: &wasmtime::ImportType<'_>) -> bool {
+    let log = import.module() == abi::IMPORT_MODULE && import.name() == abi::IMPORT_LOG;
+    let signature = matches!(import.ty(), ExternType::Func(f) if same_signature(&f, &[ValType::I32, ValType::I32, ValType::I32], &[]));
+    log && signature
 }
 
 fn check_exports(module: &Module, path: &Path) -> Result<(), ModuleError> {

@@ -4,7 +4,8 @@
 //! A module gets no files, network or environment: `args` and `environ` are
 //! empty, every `fd_*`/`path_*`/`sock_*` call fails with `EBADF` or
 //! `ENOSYS`, except `fd_write` to fd 1 or 2, whose lines become the module's
-//! log lines (with its name, rate-limited). The clock and the random numbers
+//! log lines, as if through `sluice.log` (its name, its rate limit; stdout
+//! at info, stderr at warn). The clock and the random numbers
 //! cannot leak host state: both clocks read a virtual time that starts at 0
 //! and advances 1 µs per reading (and by the timeout when `poll_oneoff`
 //! sleeps), and `random_get` is a SplitMix64 stream from a fixed seed, the
@@ -15,9 +16,12 @@
 //! [`Wasi`] is the per-instance state; [`add_to_linker`] defines the whole
 //! set; [`is_allowed`] is what the import check accepts.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
+use sluice_guest_sdk::abi::Level;
 use wasmtime::{Caller, Engine, FuncType, Linker, Val, ValType};
+
+use super::log::GuestLog;
 
 /// The import module name.
 pub const MODULE: &str = "wasi_snapshot_preview1";
@@ -33,10 +37,6 @@ const CLOCK_STEP_NS: u64 = 1_000;
 /// The seed of every instance's random stream (fixed on purpose: nothing
 /// about the host, the time or other instances can be read from it).
 const RANDOM_SEED: u64 = 0x51ce_5eed;
-/// Log lines a module may write per window; the rest are counted.
-const LOG_LINES_PER_WINDOW: u32 = 20;
-/// The rate-limit window.
-const LOG_WINDOW: Duration = Duration::from_secs(1);
 /// A line longer than this is logged in pieces.
 const MAX_LINE_BYTES: usize = 4096;
 
@@ -103,29 +103,18 @@ pub fn is_allowed(module: &str, name: &str) -> bool {
 /// One instance's WASI state.
 #[derive(Debug)]
 pub struct Wasi {
-    name: String,
+    log: Arc<GuestLog>,
     clock_ns: u64,
     random: u64,
     lines: [Vec<u8>; 2],
     last_stderr: String,
-    window_start: Instant,
-    window_lines: u32,
-    suppressed: u64,
 }
 
 impl Wasi {
-    /// Fresh state for an instance of the module called `name`.
-    pub fn new(name: &str) -> Self {
-        Wasi {
-            name: name.to_owned(),
-            clock_ns: 0,
-            random: RANDOM_SEED,
-            lines: [Vec::new(), Vec::new()],
-            last_stderr: String::new(),
-            window_start: Instant::now(),
-            window_lines: 0,
-            suppressed: 0,
-        }
+    /// Fresh state for an instance whose lines go to `log` (the module's
+    /// `sluice.log`, with its name and rate limit).
+    pub fn new(log: Arc<GuestLog>) -> Self {
+        Wasi { log, clock_ns: 0, random: RANDOM_SEED, lines: [Vec::new(), Vec::new()], last_stderr: String::new() }
     }
 
     fn tick(&mut self) -> u64 {
@@ -158,22 +147,9 @@ impl Wasi {
         }
     }
 
+    /// stdout lines are logged at info, stderr lines at warn.
     fn log(&mut self, stream: usize, text: &str) {
-        if self.window_start.elapsed() >= LOG_WINDOW {
-            if self.suppressed > 0 {
-                tracing::warn!(module = %self.name, lines = self.suppressed, "module log lines suppressed by the rate limit");
-            }
-            self.window_start = Instant::now();
-            self.window_lines = 0;
-            self.suppressed = 0;
-        }
-        if self.window_lines >= LOG_LINES_PER_WINDOW {
-            self.suppressed += 1;
-            return;
-        }
-        self.window_lines += 1;
-        let fd = if stream == 0 { "stdout" } else { "stderr" };
-        tracing::info!(module = %self.name, fd, "{text}");
+        self.log.line(if stream == 0 { Level::Info } else { Level::Warn }, text);
     }
 }
 
@@ -328,7 +304,7 @@ mod tests {
 
     #[test]
     fn the_random_stream_is_fixed_and_the_clock_starts_at_zero() {
-        let (mut a, mut b) = (Wasi::new("a"), Wasi::new("b"));
+        let (mut a, mut b) = (Wasi::new(GuestLog::new("a".into())), Wasi::new(GuestLog::new("b".into())));
         let first: Vec<u64> = (0..4).map(|_| a.next_random()).collect();
         assert_eq!(first, (0..4).map(|_| b.next_random()).collect::<Vec<_>>());
         assert_ne!(first[0], first[1]);
@@ -336,15 +312,11 @@ mod tests {
     }
 
     #[test]
-    fn lines_are_split_kept_for_proc_exit_and_rate_limited() {
-        let mut w = Wasi::new("m");
+    fn lines_are_split_and_the_panic_line_kept_for_proc_exit() {
+        let mut w = Wasi::new(GuestLog::new("m".into()));
         w.write(1, b"panic: boom\n\ngoroutine 1 [running]:\nmain.f()\ngorout");
         assert_eq!(w.last_stderr, "panic: boom");
         assert_eq!(w.lines[1], b"gorout");
-        for _ in 0..LOG_LINES_PER_WINDOW + 5 {
-            w.write(0, b"x\n");
-        }
-        assert_eq!(w.suppressed, 4 + 5, "4 stderr lines and 5 over the limit");
         let exit = ProcExit { code: 2, last_stderr: w.last_stderr.clone() };
         assert_eq!(exit.to_string(), "called proc_exit(2) after writing to stderr: panic: boom");
     }
@@ -384,12 +356,12 @@ mod tests {
         let module = wasmtime::Module::new(&engine, wat::parse_str(GUEST).unwrap()).unwrap();
         let mut linker = Linker::new(&engine);
         add_to_linker(&engine, &mut linker, |w: &mut Wasi| w).unwrap();
-        let mut store = wasmtime::Store::new(&engine, Wasi::new("guest.wasm"));
+        let mut store = wasmtime::Store::new(&engine, Wasi::new(GuestLog::new("guest.wasm".into())));
         let instance = linker.instantiate(&mut store, &module).unwrap();
         let probe = instance.get_typed_func::<(), (i64, i64, i64, i32, i32, i32)>(&mut store, "probe").unwrap();
         let (t1, t2, random, argc, open, write) = probe.call(&mut store, ()).unwrap();
         assert_eq!((t1, t2), (1_000, 2_000), "a virtual clock from 0");
-        assert_eq!(random as u64, Wasi::new("other").next_random(), "the fixed-seed stream");
+        assert_eq!(random as u64, Wasi::new(GuestLog::new("other".into())).next_random(), "the fixed-seed stream");
         assert_eq!((argc, open, write), (0, EBADF, EBADF));
 
         let crash = instance.get_typed_func::<(), ()>(&mut store, "crash").unwrap();
