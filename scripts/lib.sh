@@ -147,9 +147,14 @@ build_language_ports() {
   log "building the C and Zig ports"
   "$ZIG" cc -target wasm32-freestanding -O2 -nostdlib -s -Wl,--no-entry -I "$ROOT/sdk/c" \
     "$ROOT/sdk/c/sluice.c" "$ROOT/transforms/invoice_by_store_c/invoice_by_store.c" -o "$out/invoice_by_store_c.wasm"
+  "$ZIG" cc -target wasm32-freestanding -O2 -nostdlib -s -Wl,--no-entry -I "$ROOT/sdk/c" \
+    "$ROOT/sdk/c/sluice.c" "$ROOT/sdk/c/examples/fan_out.c" -o "$out/fan_out_c.wasm"
   "$ZIG" build-exe -target wasm32-freestanding -O ReleaseSmall -fno-entry -rdynamic --cache-dir "$ROOT/target/zig-cache" \
     --dep sluice -Mroot="$ROOT/transforms/invoice_by_store_zig/invoice_by_store.zig" -Msluice="$ROOT/sdk/zig/sluice.zig" \
     -femit-bin="$out/invoice_by_store_zig.wasm"
+  "$ZIG" build-exe -target wasm32-freestanding -O ReleaseSmall -fno-entry -rdynamic --cache-dir "$ROOT/target/zig-cache" \
+    --dep sluice -Mroot="$ROOT/sdk/zig/examples/fan_out.zig" -Msluice="$ROOT/sdk/zig/sluice.zig" \
+    -femit-bin="$out/fan_out_zig.wasm"
   ensure_asc
   log "building the AssemblyScript port"
   (cd "$ROOT" && "$ASC" transforms/invoice_by_store_as/invoice_by_store.ts --runtime stub \

@@ -122,3 +122,23 @@ fn every_port_refuses_bad_config_like_the_rust_module() {
         transformer(&format!("invoice_by_store_{lang}"), &last_wins).expect("the last store_id wins");
     }
 }
+
+#[test]
+fn the_c_and_zig_sdks_emit_several_messages_with_topic_and_partition() {
+    for module in ["fan_out_c", "fan_out_zig"] {
+        fan_out(module);
+    }
+}
+
+fn fan_out(module: &str) {
+    let mut instance = transformer(module, &[]).expect("the module starts");
+    let mut batch = Vec::new();
+    abi::put_bytes(&mut batch, br#"{ "a" : 1 }"#);
+    let mut out = Vec::new();
+    instance.process_into(&batch, 1, &mut out).unwrap_or_else(|e| panic!("{}", e.0));
+    let outcomes = abi::decode_outcomes(&out, 1).expect("checked by process_into");
+    let abi::Outcome::EmitMany(messages) = &outcomes[0] else { panic!("expected several messages: {outcomes:?}") };
+    let routes: Vec<_> = messages.iter().map(|m| (m.value, m.topic, m.partition)).collect();
+    let value = Some(br#"{"a":1}"#.as_slice());
+    assert_eq!(routes, vec![(value, None, None), (value, Some("audit"), Some(0))]);
+}

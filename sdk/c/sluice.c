@@ -5,7 +5,7 @@
  */
 #include "sluice.h"
 
-#define SLUICE_ABI_VERSION 1
+#define SLUICE_ABI_VERSION 2
 #define MAX_DEPTH 128
 
 #define EXPORT(name) __attribute__((export_name(name)))
@@ -593,15 +593,20 @@ static int failed;
 static uint32_t record_mark;
 static int configured;
 
+/* Messages are written after a 5-byte gap (tag, u32 count); one message
+ * becomes an emit outcome (tag 1), several an emit-many (tag 3). */
+#define GAP 5
+
 void sluice_emit(const sluice_message *m) {
     if (failed) return;
-    if (++emitted > 1) {
-        sluice_fail("ABI version 1 allows one message per record");
-        return;
+    if (emitted++ == 0) {
+        output.len = record_mark;
+        vec_reserve(&output, GAP);
+        output.len += GAP;
     }
-    output.len = record_mark;
-    vec_push(&output, 1);
-    vec_push(&output, (uint8_t)((m->has_key ? 1 : 0) | (m->has_value ? 2 : 0) | (m->has_timestamp ? 4 : 0)));
+    uint8_t flags = (uint8_t)((m->has_key ? 1 : 0) | (m->has_value ? 2 : 0) | (m->has_timestamp ? 4 : 0) |
+                              (m->topic ? 8 : 0) | (m->has_partition ? 16 : 0));
+    vec_push(&output, flags);
     if (m->has_key) vec_bytes(&output, m->key.ptr, m->key.len);
     if (m->has_value) vec_bytes(&output, m->value.ptr, m->value.len);
     vec_u32(&output, m->header_count);
@@ -616,6 +621,28 @@ void sluice_emit(const sluice_message *m) {
         vec_u32(&output, (uint32_t)t);
         vec_u32(&output, (uint32_t)(t >> 32));
     }
+    if (m->topic) vec_bytes(&output, (const uint8_t *)m->topic, (uint32_t)cstrlen(m->topic));
+    if (m->has_partition) vec_u32(&output, (uint32_t)m->partition);
+}
+
+/* Closes the current record's messages: fills in or closes the gap. */
+static void finish_emits(void) {
+    uint8_t *at = output.ptr + record_mark;
+    if (emitted == 1) {
+        uint32_t body = output.len - record_mark - GAP;
+        at[0] = 1;
+        for (uint32_t i = 0; i < body; i++) at[1 + i] = at[GAP + i];
+        output.len -= GAP - 1;
+    } else {
+        at[0] = 3;
+        memcpy(at + 1, &emitted, 4);
+    }
+}
+
+__attribute__((import_module("sluice"), import_name("log"))) void sluice_host_log(int32_t, const char *, int32_t);
+
+void sluice_log(sluice_level level, const char *message) {
+    sluice_host_log((int32_t)level, message, (int32_t)cstrlen(message));
 }
 
 void sluice_fail(const char *message) {
@@ -663,7 +690,9 @@ static void process_record(const uint8_t *raw, uint32_t len) {
     }
     sluice_record r = {raw, len, s.compact, (const member *)members.ptr, members.len / (uint32_t)sizeof(member)};
     sluice_on_record(&r);
-    if (!failed && emitted == 0) vec_push(&output, 0);
+    if (failed) return;
+    if (emitted == 0) vec_push(&output, 0);
+    else finish_emits();
 }
 
 /* ---- exports ---- */

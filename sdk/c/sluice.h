@@ -83,6 +83,9 @@ typedef struct {
     uint32_t header_count;
     int has_timestamp;
     int64_t timestamp_ms;
+    const char *topic;    /* NULL: the --topic */
+    int has_partition;
+    int32_t partition;    /* >= 0 */
 } sluice_message;
 
 /* ---- what the author implements ---- */
@@ -128,10 +131,16 @@ int sluice_bytes_eq(sluice_bytes bytes, const char *text);
 int sluice_bytes_eq_bytes(sluice_bytes a, sluice_bytes b);
 
 /* ---- outcomes ---- */
-/* Emits one message for the current record. */
+/* Emits a message for the current record; call it several times for
+ * several messages (ABI version 2's emit-many). */
 void sluice_emit(const sluice_message *message);
 /* Fails the current record with `message` (it goes to the dead letters). */
 void sluice_fail(const char *message);
+
+/* ---- logging ---- */
+typedef enum { SLUICE_ERROR, SLUICE_WARN, SLUICE_INFO, SLUICE_DEBUG, SLUICE_TRACE } sluice_level;
+/* One line in the host's log, with the module's name (rate-limited). */
+void sluice_log(sluice_level level, const char *message);
 
 #ifdef __cplusplus
 }

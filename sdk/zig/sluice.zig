@@ -23,7 +23,7 @@
 const std = @import("std");
 const root = @import("root");
 
-const abi_version: i32 = 1;
+const abi_version: i32 = 2;
 const max_depth = 128;
 
 pub const Error = error{ Refused, Failed };
@@ -38,7 +38,22 @@ pub const Message = struct {
     value: ?[]const u8 = null,
     headers: []const Header = &.{},
     timestamp_ms: ?i64 = null,
+    /// Null: the `--topic`.
+    topic: ?[]const u8 = null,
+    partition: ?i32 = null,
 };
+
+/// Log levels of `log`.
+pub const Level = enum(i32) { err = 0, warn = 1, info = 2, debug = 3, trace = 4 };
+
+const host = struct {
+    extern "sluice" fn log(level: i32, ptr: [*]const u8, len: i32) void;
+};
+
+/// One line in the host's log, with the module's name (rate-limited).
+pub fn log(level: Level, message: []const u8) void {
+    host.log(@intFromEnum(level), message.ptr, @intCast(message.len));
+}
 
 // ---- memory ----
 
@@ -516,16 +531,25 @@ pub const Record = struct {
 
 // ---- outcomes ----
 
-/// Emits `m` for the current record.
+/// Messages are written after a 5-byte gap (tag, u32 count); one message
+/// becomes an emit outcome (tag 1), several an emit-many (tag 3).
+const gap = 5;
+
+/// Emits `m` for the current record; call it several times for several
+/// messages (ABI version 2's emit-many).
 pub fn emit(m: Message) Error!void {
+    if (emitted == 0) {
+        output.len = record_mark;
+        output.reserve(gap);
+        output.len += gap;
+    }
     emitted += 1;
-    if (emitted > 1) return fail("ABI version 1 allows one message per record");
-    output.len = record_mark;
-    output.push(1);
     var flags: u8 = 0;
     if (m.key != null) flags |= 1;
     if (m.value != null) flags |= 2;
     if (m.timestamp_ms != null) flags |= 4;
+    if (m.topic != null) flags |= 8;
+    if (m.partition != null) flags |= 16;
     output.push(flags);
     if (m.key) |k| output.putBytes(k);
     if (m.value) |v| output.putBytes(v);
@@ -538,6 +562,20 @@ pub fn emit(m: Message) Error!void {
         var b: [8]u8 = undefined;
         std.mem.writeInt(i64, &b, t, .little);
         output.extend(&b);
+    }
+    if (m.topic) |t| output.putBytes(t);
+    if (m.partition) |p| output.putU32(@bitCast(p));
+}
+
+fn finishEmits() void {
+    const at = output.buf[record_mark..output.len];
+    if (emitted == 1) {
+        at[0] = 1;
+        std.mem.copyForwards(u8, at[1 .. at.len - gap + 1], at[gap..]);
+        output.len -= gap - 1;
+    } else {
+        at[0] = 3;
+        std.mem.writeInt(u32, at[1..5], emitted, .little);
     }
 }
 
@@ -580,7 +618,7 @@ fn processRecord(raw: []const u8) void {
             return;
         },
     };
-    if (emitted == 0) output.push(0);
+    if (emitted == 0) output.push(0) else finishEmits();
 }
 
 fn scan(s: *Scanner) error{Json}!void {
