@@ -126,6 +126,26 @@ fn invoice_by_store_module_gives_the_same_counts() {
 }
 
 #[test]
+fn invoice_by_store_in_c_gives_the_same_counts() {
+    invoice_suite("invoice_by_store_c", &[("store_id", "STR7188")]);
+}
+
+#[test]
+fn invoice_by_store_in_zig_gives_the_same_counts() {
+    invoice_suite("invoice_by_store_zig", &[("store_id", "STR7188")]);
+}
+
+#[test]
+fn invoice_by_store_in_assemblyscript_gives_the_same_counts() {
+    invoice_suite("invoice_by_store_as", &[("store_id", "STR7188")]);
+}
+
+#[test]
+fn invoice_by_store_in_go_gives_the_same_counts() {
+    invoice_suite("invoice_by_store_go", &[("store_id", "STR7188")]);
+}
+
+#[test]
 fn restart_after_the_first_file_neither_loses_nor_repeats() {
     let dirs = TestDirs::new();
     let broker = Broker::start(dirs.root());

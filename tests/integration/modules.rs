@@ -80,23 +80,30 @@ fn a_wrong_signature_is_named() {
 #[test]
 fn a_wrong_abi_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let version_2 = r#"(func (export "sluice_abi_version") (result i32) i32.const 2)"#;
-    let path = module(dir.path(), "v2.wasm", &[MEMORY, version_2, BUFFER, INIT, PROCESS]);
+    let version_3 = r#"(func (export "sluice_abi_version") (result i32) i32.const 3)"#;
+    let path = module(dir.path(), "v3.wasm", &[MEMORY, version_3, BUFFER, INIT, PROCESS]);
     let error = refused(&path, &[]);
-    assert_eq!(error, format!("transform {} speaks ABI version 2, but this sluice speaks version 1", path.display()));
+    assert_eq!(
+        error,
+        format!("transform {} speaks ABI version 3, but this sluice speaks versions 1 and 2", path.display())
+    );
 }
 
 #[test]
-fn a_module_importing_wasi_is_refused() {
+fn a_module_importing_outside_the_allowed_set_is_refused_naming_the_import() {
     let dir = tempfile::tempdir().unwrap();
-    let import = r#"(import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))"#;
-    let path = module(dir.path(), "wasi.wasm", &[import, MEMORY, VERSION_1, BUFFER, INIT, PROCESS]);
+    let allowed = r#"(import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))"#;
+    let socket = r#"(import "wasi_snapshot_preview1" "sock_open" (func (param i32 i32 i32) (result i32)))"#;
+    let clock = r#"(import "env" "now" (func (result i64)))"#;
+    let parts = [allowed, socket, clock, MEMORY, VERSION_1, BUFFER, INIT, PROCESS];
+    let path = module(dir.path(), "imports.wasm", &parts);
     let error = refused(&path, &[]);
     assert_eq!(
         error,
         format!(
-            "transform {} imports `wasi_snapshot_preview1.fd_write`; transforms may not import anything \
-             (build for wasm32-unknown-unknown, not WASI)",
+            "transform {} imports `wasi_snapshot_preview1.sock_open`, `env.now`, which sluice does not provide; \
+             a module may import only `sluice.log` and the sandboxed `wasi_snapshot_preview1` functions listed in \
+             guest-sdk/ABI.md",
             path.display()
         )
     );

@@ -1,5 +1,6 @@
 //! Loading a transform module and checking it against the ABI before any
-//! record is read: the file is wasm, it imports nothing, and it exports every
+//! record is read: the file is wasm, it imports nothing outside the allowed
+//! set (the WASI preview 1 stubs of [`super::wasi`]), and it exports every
 //! required function with its exact signature.
 
 use std::path::{Path, PathBuf};
@@ -32,10 +33,10 @@ pub enum ModuleError {
         /// wasmtime's reason.
         reason: String,
     },
-    /// It imports something; transforms get no host access.
+    /// It imports something outside the allowed set; transforms get no host access.
     #[error(
-        "transform {path} imports {imports}; transforms may not import anything \
-         (build for wasm32-unknown-unknown, not WASI)"
+        "transform {path} imports {imports}, which sluice does not provide; a module may import \
+         only `sluice.log` and the sandboxed `wasi_snapshot_preview1` functions listed in guest-sdk/ABI.md"
     )]
     Imports {
         /// The module file.
@@ -89,7 +90,11 @@ pub fn load(engine: &wasmtime::Engine, path: &Path) -> Result<Module, ModuleErro
 }
 
 fn check_imports(module: &Module, path: &Path) -> Result<(), ModuleError> {
-    let imports: Vec<String> = module.imports().map(|i| format!("`{}.{}`", i.module(), i.name())).collect();
+    let imports: Vec<String> = module
+        .imports()
+        .filter(|i| !is_log_import(i) && !super::wasi::is_allowed(i.module(), i.name()))
+        .map(|i| format!("`{}.{}`", i.module(), i.name()))
+        .collect();
     if imports.is_empty() {
         return Ok(());
     }
@@ -99,6 +104,14 @@ fn check_imports(module: &Module, path: &Path) -> Result<(), ModuleError> {
         imports.join(", ")
     };
     Err(ModuleError::Imports { path: path.to_owned(), imports: shown })
+}
+
+/// `sluice.log`, the one import a version-2 module may have, with its exact
+/// signature `(i32, i32, i32) -> ()`; anything else named so is refused.
+fn is_log_import(import: &wasmtime::ImportType<'_>) -> bool {
+    let log = import.module() == abi::IMPORT_MODULE && import.name() == abi::IMPORT_LOG;
+    let signature = matches!(import.ty(), ExternType::Func(f) if same_signature(&f, &[ValType::I32, ValType::I32, ValType::I32], &[]));
+    log && signature
 }
 
 fn check_exports(module: &Module, path: &Path) -> Result<(), ModuleError> {

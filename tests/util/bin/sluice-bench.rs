@@ -17,6 +17,8 @@
 //!    (`VmHWM`) and CPU time, a clean SIGTERM exit, and a count of the topic.
 //! 2. The same with `where StoreID = 'STR7188'` and `key=StoreID`; records/s
 //!    and MB/s count what was read, the topic must hold the STR7188 lines.
+//!    Then the same with the `invoice_by_store` example in each language
+//!    (Rust, C, Zig, AssemblyScript, Go), so an author sees the cost.
 //! 3. The ceiling: an in-process rdkafka producer with sluice's settings
 //!    sending every line as is, from the first send to a flush with every
 //!    delivery acknowledged.
@@ -94,6 +96,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// The STR7188 example in each language: row name, module.
+const PORTS: [(&str, &str); 5] = [
+    ("sluice invoice_by_store, Rust", "invoice_by_store"),
+    ("sluice invoice_by_store, C", "invoice_by_store_c"),
+    ("sluice invoice_by_store, Zig", "invoice_by_store_zig"),
+    ("sluice invoice_by_store, AssemblyScript", "invoice_by_store_as"),
+    ("sluice invoice_by_store, Go", "invoice_by_store_go"),
+];
+
 /// Runs every measurement and prints the tables; false if a check failed.
 fn bench(path: &Path) -> anyhow::Result<bool> {
     let input = Input::scan(path)?;
@@ -101,19 +112,30 @@ fn bench(path: &Path) -> anyhow::Result<bool> {
     let broker_dir = tempfile::Builder::new().prefix("sluice-bench-").tempdir().context("create a temp dir")?;
     let broker = Broker::start(broker_dir.path());
     let filter = [("where", "StoreID = 'STR7188'"), ("key", "StoreID")];
-    let rows = [
-        sluice_run(&broker, &input, "sluice sql.wasm, keep all", &[], input.records)?,
-        sluice_run(&broker, &input, "sluice sql.wasm, where StoreID = 'STR7188', key=StoreID", &filter, input.target)?,
-        sluice_run(&broker, &input, "sluice sql.wasm, keep all, exactly once", &[EOS], input.records)?,
+    let mut rows = vec![
+        sluice_run(&broker, &input, "sluice sql.wasm, keep all", "sql", &[], input.records)?,
+        sluice_run(
+            &broker,
+            &input,
+            "sluice sql.wasm, where StoreID = 'STR7188', key=StoreID",
+            "sql",
+            &filter,
+            input.target,
+        )?,
+        sluice_run(&broker, &input, "sluice sql.wasm, keep all, exactly once", "sql", &[EOS], input.records)?,
         sluice_run(
             &broker,
             &input,
             "sluice sql.wasm, STR7188, exactly once",
+            "sql",
             &[&filter[..], &[EOS]].concat(),
             input.target,
         )?,
-        plain_producer(&broker, &input)?,
     ];
+    for (name, module) in PORTS {
+        rows.push(sluice_run(&broker, &input, name, module, &[("store_id", "STR7188")], input.target)?);
+    }
+    rows.push(plain_producer(&broker, &input)?);
     let latencies = [latency(&broker, &input, &[])?, latency(&broker, &input, &[EOS])?];
     print!("{}", report(&input, &rows, &latencies));
     Ok(rows.iter().all(|r| r.in_topic == r.published))
@@ -198,6 +220,7 @@ fn sluice_run(
     broker: &Broker,
     input: &Input,
     name: &'static str,
+    module: &str,
     config: &[(&str, &str)],
     published: u64,
 ) -> anyhow::Result<Row> {
@@ -206,7 +229,7 @@ fn sluice_run(
     let topic = topic_name("bench");
     broker.create_topic(&topic, PARTITIONS);
     let (staged, size) = stage(input, dirs.root())?;
-    let host = start_host(&dirs, &topic, &broker.bootstrap, config);
+    let host = start_host(&dirs, &topic, &broker.bootstrap, module, config);
     let cpu = CpuClock::start(host.pid());
     let t0 = Instant::now();
     fs::rename(&staged, dirs.landing().join("bench.json")).context("rename the input into the landing zone")?;
@@ -243,8 +266,8 @@ fn stage(input: &Input, dir: &Path) -> anyhow::Result<(PathBuf, u64)> {
     Ok((staged.clone(), fs::metadata(&staged)?.len()))
 }
 
-fn start_host(dirs: &TestDirs, topic: &str, bootstrap: &str, config: &[(&str, &str)]) -> Host {
-    let mut args = HostArgs::new(dirs, &transform("sql"), topic, bootstrap);
+fn start_host(dirs: &TestDirs, topic: &str, bootstrap: &str, module: &str, config: &[(&str, &str)]) -> Host {
+    let mut args = HostArgs::new(dirs, &transform(module), topic, bootstrap);
     for (k, v) in config {
         args = if (*k, *v) == EOS { exactly_once(args, topic, bootstrap) } else { args.config(k, v) };
     }
@@ -447,7 +470,7 @@ fn latency(broker: &Broker, input: &Input, config: &[(&str, &str)]) -> anyhow::R
     let dirs = TestDirs::new();
     let topic = topic_name("bench-latency");
     broker.create_topic(&topic, PARTITIONS);
-    let host = start_host(&dirs, &topic, &broker.bootstrap, config);
+    let host = start_host(&dirs, &topic, &broker.bootstrap, "sql", config);
     let consumer = latency_consumer(&broker.bootstrap, &topic)?;
     let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
     for n in 0..=LATENCY_SAMPLES {
