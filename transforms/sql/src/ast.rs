@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 use sluice_guest_sdk::{RawValue, Record};
 
 use crate::like::Pattern;
-use crate::value::{Num, Val};
+use crate::val::{Num, Val};
 
 /// An expression node.
 #[derive(Debug, Clone, PartialEq)]

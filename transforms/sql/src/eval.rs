@@ -16,7 +16,7 @@ use sluice_guest_sdk::Record;
 
 use crate::ast::{CmpOp, Expr, Func, Path};
 use crate::like::Pattern;
-use crate::value::{Num, Val, compare};
+use crate::val::{Num, Val, compare};
 
 /// Why one record could not be evaluated: a field used as a condition held
 /// something other than a boolean or null.

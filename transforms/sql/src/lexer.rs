@@ -8,7 +8,7 @@
 //! carry Spark's type suffixes (`10L`, `1.5D`, `2BD`).
 
 use crate::error::ParseError;
-use crate::value::{Num, parse_number};
+use crate::val::{Num, parse_number};
 
 /// What a token is.
 #[derive(Debug, Clone, PartialEq)]

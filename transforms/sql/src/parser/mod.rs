@@ -30,7 +30,7 @@ mod tests;
 use crate::ast::{CmpOp, Expr, Func, Lit, Path};
 use crate::error::ParseError;
 use crate::lexer::{Sym, Tok, Token, tokenize};
-use crate::value::Num;
+use crate::val::Num;
 
 /// Words that are never field names unless backquoted.
 const RESERVED: [&str; 10] = ["AND", "OR", "NOT", "IN", "IS", "LIKE", "BETWEEN", "NULL", "TRUE", "FALSE"];
