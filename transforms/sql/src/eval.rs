@@ -161,7 +161,7 @@ mod tests {
     fn keeps(condition: &str) -> bool {
         let harness = Harness::<SqlTransform>::new(&[("where", condition)]).unwrap();
         match harness.run(&RECORD.replace('\n', " ")) {
-            Outcome::Emit(_) => true,
+            Outcome::Emit(_) | Outcome::EmitMany(_) => true,
             Outcome::Drop => false,
             Outcome::Error(e) => panic!("{condition}: {e}"),
         }

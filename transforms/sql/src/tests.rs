@@ -142,6 +142,7 @@ fn each_record_of_a_batch_gets_its_own_outcome() {
         .map(|o| match o {
             Outcome::Emit(m) => m.key_str().unwrap_or("<none>").to_owned(),
             Outcome::Drop => "drop".to_owned(),
+            Outcome::EmitMany(_) => "several".to_owned(),
             Outcome::Error(e) => e.clone(),
         })
         .collect();
