@@ -227,6 +227,7 @@ impl DataType {
 
     /// Whether the type is not known at compile time, or is NULL's: either
     /// can stand where any type is wanted.
+    #[allow(dead_code)]
     pub fn is_open(&self) -> bool {
         matches!(self, DataType::Any | DataType::Null)
     }
