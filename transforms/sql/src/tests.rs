@@ -170,3 +170,114 @@ fn each_record_of_a_batch_gets_its_own_outcome() {
         ]
     );
 }
+
+#[test]
+fn names_resolve_case_insensitively_unless_told() {
+    let t = transform(&[("where", "storeid = 'STR7188'")]);
+    assert!(matches!(t.run(r#"{"StoreID": "STR7188"}"#), Outcome::Emit(_)));
+    assert_eq!(
+        t.run(r#"{"StoreID": "STR7188", "storeId": "x"}"#),
+        Outcome::Error(
+            "`where`: [AMBIGUOUS_REFERENCE] field `StoreID` is ambiguous: the record has both `StoreID` and `storeId`; \
+             set case_sensitive=true or rename one"
+                .to_owned()
+        )
+        .map_name("storeid")
+    );
+    let exact = transform(&[("where", "storeid = 'STR7188'"), ("case_sensitive", "true")]);
+    assert_eq!(exact.run(r#"{"StoreID": "STR7188"}"#), Outcome::Drop);
+}
+
+trait MapName {
+    fn map_name(self, name: &str) -> Self;
+}
+
+impl MapName for Outcome {
+    /// The error as the transform words it for a name written `name`.
+    fn map_name(self, name: &str) -> Self {
+        match self {
+            Outcome::Error(e) => Outcome::Error(e.replacen("field `StoreID`", &format!("field `{name}`"), 1)),
+            other => other,
+        }
+    }
+}
+
+#[test]
+fn ansi_errors_fail_the_record_with_the_reason() {
+    let t = transform(&[("where", "Qty / Zero > 1")]);
+    assert_eq!(
+        t.run(r#"{"Qty": 1, "Zero": 0}"#),
+        Outcome::Error("`where`: [DIVIDE_BY_ZERO] division by zero".to_owned())
+    );
+    let t = transform(&[("key", "Qty * 9223372036854775807")]);
+    assert_eq!(t.run(r#"{"Qty": 2}"#), Outcome::Error("`key`: [ARITHMETIC_OVERFLOW] long overflow".to_owned()));
+    let t = transform(&[("where", "Code = 5")]);
+    assert_eq!(
+        t.run(r#"{"Code": "five"}"#),
+        Outcome::Error(
+            "`where`: [CAST_INVALID_INPUT] the value 'five' of the type STRING cannot be cast to BIGINT because it is malformed"
+                .to_owned()
+        )
+    );
+    let t = transform(&[("key", "try_cast(Code AS INT)")]);
+    assert_eq!(emitted(t.run(r#"{"Code": "five"}"#)).key, None);
+}
+
+#[test]
+fn every_kafka_column_is_an_expression() {
+    let t = transform(&[
+        ("key", "StoreID || '-' || PosID"),
+        ("value", "to_json(struct(InvoiceNumber, TotalAmount AS total))"),
+        ("header.store", "lower(StoreID)"),
+        ("header.amount", "TotalAmount * 2"),
+        ("timestamp", "CreatedTime"),
+        ("topic", "CASE WHEN TotalAmount > 100 THEN 'big' END"),
+        ("partition", "Qty % 3"),
+    ]);
+    let record = r#"{"StoreID": "STR7188", "PosID": "POS1", "InvoiceNumber": "I1", "TotalAmount": 150.5, "CreatedTime": 1700000000000, "Qty": 4}"#;
+    let m = emitted(t.run(record));
+    assert_eq!(m.key_str(), Some("STR7188-POS1"));
+    assert_eq!(m.value_str(), Some(r#"{"InvoiceNumber":"I1","total":150.5}"#));
+    assert_eq!(
+        m.headers,
+        vec![("store".to_owned(), Some(b"str7188".to_vec())), ("amount".to_owned(), Some(b"301.0".to_vec()))]
+    );
+    assert_eq!(m.timestamp_ms, Some(1_700_000_000_000));
+    assert_eq!(m.topic.as_deref(), Some("big"));
+    assert_eq!(m.partition, Some(1));
+    let small = emitted(t.run(&record.replace("150.5", "10.0")));
+    assert_eq!(small.topic, None, "NULL goes to --topic");
+    let named = transform(&[("value", "to_json(named_struct('id', InvoiceNumber, 'n', 1e20))")]);
+    assert_eq!(emitted(named.run(record)).value_str(), Some(r#"{"id":"I1","n":1.0E20}"#));
+}
+
+#[test]
+fn the_schema_types_fields_and_shapes_the_value() {
+    let schema = "InvoiceNumber STRING, TotalAmount DOUBLE, Qty INT, CreatedTime TIMESTAMP, Missing STRING";
+    let t = transform(&[("schema", schema), ("where", "qty > 1")]);
+    let record = r#"{"Qty": 4, "Extra": true, "TotalAmount": 11114, "InvoiceNumber": "I1", "CreatedTime": "2024-01-31T10:00:00Z"}"#;
+    assert_eq!(
+        emitted(t.run(record)).value_str(),
+        Some(r#"{"InvoiceNumber":"I1","TotalAmount":11114.0,"Qty":4,"CreatedTime":"2024-01-31T10:00:00.000Z"}"#)
+    );
+    assert_eq!(
+        init_error(&[("schema", schema), ("where", "Extra")]).split(" at ").next(),
+        Some(
+            "`where`: field `Extra` is not in the schema; it has: InvoiceNumber, TotalAmount, Qty, CreatedTime, Missing"
+        )
+    );
+    let bad = r#"{"Qty": "four", "InvoiceNumber": "I1"}"#;
+    assert_eq!(emitted(transform(&[("schema", schema)]).run(bad)).value_str(), Some(r#"{"InvoiceNumber":"I1"}"#));
+    let drop = transform(&[("schema", schema), ("mode", "DROPMALFORMED")]);
+    assert_eq!(
+        drop.run(bad),
+        Outcome::Error("[MALFORMED_RECORD_IN_PARSING] field `Qty`: the string 'four' does not fit INT".to_owned())
+    );
+    let fail = transform(&[("schema", schema), ("mode", "failfast")]);
+    assert_eq!(
+        fail.run(bad),
+        Outcome::Error(
+            "[MALFORMED_RECORD_IN_PARSING] FAILFAST: field `Qty`: the string 'four' does not fit INT".to_owned()
+        )
+    );
+}
