@@ -7,3 +7,4 @@ mod kafka_faults;
 mod landing;
 mod modules;
 mod slow;
+mod spark_diff;
