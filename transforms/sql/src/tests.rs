@@ -281,3 +281,25 @@ fn the_schema_types_fields_and_shapes_the_value() {
         )
     );
 }
+
+#[test]
+fn the_seed_job_with_its_schema() {
+    let schema = "InvoiceNumber STRING, CreatedTime BIGINT, StoreID STRING, TotalAmount DOUBLE, NumberOfItems INT, \
+                  DeliveryAddress STRUCT<City: STRING, PinCode: STRING>, \
+                  InvoiceLineItems ARRAY<STRUCT<ItemCode: STRING, ItemPrice: DOUBLE, ItemQty: INT>>";
+    let t = transform(&[("schema", schema), ("where", "StoreID = 'STR5485'"), ("key", "StoreID")]);
+    let record = r#"{"InvoiceNumber":"25000040","CreatedTime":1590000022420,"StoreID":"STR5485","PosID":"POS929","TotalAmount":1891.8,"NumberOfItems":1,"TaxableAmount":1800.0,"DeliveryAddress":{"AddressLine":"898, Lake View Colony","City":"Kolkata","PinCode":"700093"},"InvoiceLineItems":[{"ItemCode":"158","ItemDescription":"Spice rack","ItemPrice":450,"ItemQty":4}]}"#;
+    let m = emitted(t.run(record));
+    assert_eq!(m.key_str(), Some("STR5485"));
+    assert_eq!(
+        m.value_str(),
+        Some(
+            r#"{"InvoiceNumber":"25000040","CreatedTime":1590000022420,"StoreID":"STR5485","TotalAmount":1891.8,"NumberOfItems":1,"DeliveryAddress":{"City":"Kolkata","PinCode":"700093"},"InvoiceLineItems":[{"ItemCode":"158","ItemPrice":450.0,"ItemQty":4}]}"#
+        )
+    );
+    let key = |expr: &str| emitted(transform(&[("key", expr)]).run(record)).key_str().map(str::to_owned);
+    assert_eq!(key("InvoiceLineItems.ItemCode").as_deref(), Some("[158]"), "projection through an array");
+    assert_eq!(key("InvoiceLineItems[0].itemcode").as_deref(), Some("158"));
+    assert_eq!(key("deliveryaddress.city").as_deref(), Some("Kolkata"));
+    assert_eq!(key("TotalAmount * 0.1").as_deref(), Some("189.18"));
+}
