@@ -23,7 +23,14 @@
 //! type is its body's.
 //!
 //! Functions are grouped by Spark's own groups, one module each; add a
-//! group's table to [`GROUPS`].
+//! group's table to [`GROUPS`]. `struct`, `named_struct` and `to_json` are
+//! built by the compiler itself (they need member names and `struct(*)`),
+//! and `substring(x FROM a FOR b)`, `trim(BOTH c FROM x)`, `position(a IN
+//! b)`, `extract(YEAR FROM d)`, `ceil`/`floor` syntax are compiled into
+//! calls of `substring`, `trim`/`ltrim`/`rtrim`, `locate`, `year` (etc.),
+//! `ceil` and `floor` from this library. Casting helpers: `crate::cast`
+//! (`cast`, `to_f64`, `to_boolean`, `parse_date`, `parse_timestamp`,
+//! `date_of`, `days_of`); comparison and arithmetic: `crate::ops`.
 
 mod conditional;
 mod string;
