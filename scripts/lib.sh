@@ -175,3 +175,20 @@ build_host() {
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# pyspark from PyPI, for the differential suite against real Spark
+# (tests/spark/), in a venv under .tools/; it runs on the machine's Java 17.
+PYSPARK_VERSION=4.3.0
+export SLUICE_PYSPARK_PYTHON="${SLUICE_PYSPARK_PYTHON:-$TOOLS/pyspark/bin/python}"
+ensure_pyspark() {
+  if ! command -v java >/dev/null; then
+    log "installing Java 17 (Debian's openjdk-17-jre-headless) for pyspark"
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  fi
+  if "$SLUICE_PYSPARK_PYTHON" -c "import sys, pyspark; sys.exit(pyspark.__version__ != '$PYSPARK_VERSION')" 2>/dev/null; then
+    return
+  fi
+  log "installing pyspark $PYSPARK_VERSION into $TOOLS/pyspark"
+  python3 -m venv "$TOOLS/pyspark"
+  "$TOOLS/pyspark/bin/python" -m pip install --quiet --disable-pip-version-check "pyspark==$PYSPARK_VERSION"
+}

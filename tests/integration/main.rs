@@ -8,3 +8,4 @@ mod kafka_faults;
 mod landing;
 mod modules;
 mod slow;
+mod spark_diff;
