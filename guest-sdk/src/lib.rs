@@ -11,6 +11,7 @@ pub mod guest;
 
 use std::fmt;
 
+pub use abi::{Level, Message};
 pub use record::{Kind, RawValue, Record};
 
 /// A transform's error: a message for the operator, which the host puts
@@ -95,9 +96,11 @@ pub struct Header {
 }
 
 /// A transform: what a plugin author writes. The host calls [`Transform::init`]
-/// once, then for every record [`Transform::filter`] and, for kept records,
-/// the message builders. Any `Err` fails only that record, which the host
-/// sends to the dead letters with the error's message.
+/// once, then for every record [`Transform::flat_map`], whose default asks
+/// [`Transform::filter`] and, for kept records, makes one message from the
+/// message builders (`key`, `value`, `headers`, `timestamp`, `topic`,
+/// `partition`). Any `Err` fails only that record, which the host sends to
+/// the dead letters with the error's message.
 pub trait Transform: Sized + 'static {
     /// Builds the transform from the operator's config; an `Err` stops the
     /// host at start-up with this message.
@@ -130,6 +133,175 @@ pub trait Transform: Sized + 'static {
     fn timestamp(&self, _record: &Record<'_>) -> Result<Option<i64>> {
         Ok(None)
     }
+
+    /// The topic the message goes to. Default: `None`, the operator's
+    /// `--topic`. A topic that does not exist sends the record to the dead
+    /// letters with that reason.
+    fn topic(&self, _record: &Record<'_>) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// The partition the message goes to (0 or more). Default: `None`, so
+    /// the producer's partitioner chooses by key. A partition the topic does
+    /// not have sends the record to the dead letters with that reason.
+    fn partition(&self, _record: &Record<'_>) -> Result<Option<i32>> {
+        Ok(None)
+    }
+
+    /// Turns the record into zero, one or several messages, pushed to `out`
+    /// in order (Fluvio's flat-map). Pushing none drops the record.
+    ///
+    /// Default: if [`Transform::filter`] keeps the record, one message built
+    /// by the message builders ([`Emitter::push_from_hooks`]). Override it to
+    /// fan a record out, e.g. one message per line item:
+    ///
+    /// ```
+    /// # use sluice_guest_sdk::{Config, Emitter, Message, Record, Result, Transform};
+    /// struct PerItem;
+    /// impl Transform for PerItem {
+    ///     fn init(_: &Config) -> Result<Self> { Ok(PerItem) }
+    ///     fn flat_map(&self, record: &Record<'_>, out: &mut Emitter<'_>) -> Result<()> {
+    ///         let Some(items) = record.json()?.get("items").and_then(|v| v.as_array()) else {
+    ///             return Ok(());
+    ///         };
+    ///         for item in items {
+    ///             let value = item.to_string();
+    ///             out.push(&Message { value: Some(value.as_bytes()), ..Message::default() });
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let h = sluice_guest_sdk::testing::Harness::<PerItem>::new(&[]).unwrap();
+    /// assert_eq!(h.run(r#"{"items": [1, 2, 3]}"#).messages().len(), 3);
+    /// ```
+    fn flat_map(&self, record: &Record<'_>, out: &mut Emitter<'_>) -> Result<()> {
+        if self.filter(record)? {
+            out.push_from_hooks(self, record)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where [`Transform::flat_map`] puts a record's messages. It writes the
+/// outcome straight into the result region: no messages is a drop, one is
+/// an emit, several an emit-many (ABI version 2, tag 3).
+#[derive(Debug)]
+pub struct Emitter<'o> {
+    out: &'o mut Vec<u8>,
+    /// Where this record's outcome tag is.
+    start: usize,
+    count: u32,
+}
+
+impl<'o> Emitter<'o> {
+    fn new(out: &'o mut Vec<u8>) -> Self {
+        let start = out.len();
+        out.push(abi::TAG_DROP);
+        Emitter { out, start, count: 0 }
+    }
+
+    /// How many messages were pushed so far.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether no message was pushed yet (the record would be dropped).
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Appends one message. Its `topic` and `partition`, when set, route it.
+    pub fn push(&mut self, message: &Message<'_>) {
+        self.open_message();
+        abi::encode_message(self.out, message);
+    }
+
+    /// Appends the message `transform`'s builders make of `record` (key,
+    /// value, headers, timestamp, topic, partition), without asking
+    /// `filter`. On an `Err` nothing is appended.
+    pub fn push_from_hooks<T: Transform>(&mut self, transform: &T, record: &Record<'_>) -> Result<()> {
+        let key = transform.key(record)?;
+        let headers = transform.headers(record)?;
+        let timestamp = transform.timestamp(record)?;
+        let topic = transform.topic(record)?;
+        let partition = transform.partition(record)?;
+        if let Some(p) = partition.filter(|p| *p < 0) {
+            return Err(Error::new(format!("partition {p} is negative")));
+        }
+        let (mark, before) = (self.out.len(), self.count);
+        self.open_message();
+        let body = self.out.len();
+        self.out.push(message_flags(key.is_some(), timestamp.is_some(), topic.is_some(), partition.is_some()));
+        if let Some(key) = &key {
+            abi::put_bytes(self.out, key);
+        }
+        if let Err(error) = write_value(transform, record, self.out) {
+            self.undo(mark, body, before);
+            return Err(error);
+        }
+        let headers: Vec<_> = headers.iter().map(|h| (h.name.as_str(), h.value.as_deref())).collect();
+        abi::encode_headers(self.out, &headers);
+        abi::encode_trailer(self.out, timestamp, topic.as_deref(), partition);
+        Ok(())
+    }
+
+    /// Counts one more message and fixes the tag in front of them: the
+    /// second message turns an emit into an emit-many, which needs the count
+    /// inserted after the tag (moving the first message once).
+    fn open_message(&mut self) {
+        match self.count {
+            0 => self.out[self.start] = abi::TAG_EMIT,
+            1 => {
+                self.out[self.start] = abi::TAG_EMIT_MANY;
+                let at = self.start + 1;
+                self.out.splice(at..at, [0; 4]);
+            }
+            _ => {}
+        }
+        self.count += 1;
+    }
+
+    /// Takes back a message opened at `mark` (its body at `body`).
+    fn undo(&mut self, mark: usize, body: usize, before: u32) {
+        self.out.truncate(body);
+        self.count = before;
+        match before {
+            0 => self.out[self.start] = abi::TAG_DROP,
+            1 => {
+                self.out[self.start] = abi::TAG_EMIT;
+                self.out.drain(self.start + 1..self.start + 5);
+            }
+            _ => {}
+        }
+        debug_assert_eq!(self.out.len(), mark);
+    }
+
+    /// Writes the message count of an emit-many.
+    fn finish(self) {
+        if self.count >= 2 {
+            self.out[self.start + 1..self.start + 5].copy_from_slice(&self.count.to_le_bytes());
+        }
+    }
+}
+
+/// Writes a line to the host's log at `level`, tagged with the module's
+/// name. The host rate-limits a module's lines, so a chatty module cannot
+/// flood the log; lines past the limit are counted, not shown. In native
+/// tests the line is captured by [`testing::Harness`] instead.
+pub fn log(level: Level, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        #[link(wasm_import_module = "sluice")]
+        unsafe extern "C" {
+            #[link_name = "log"]
+            fn sluice_log(level: i32, ptr: *const u8, len: usize);
+        }
+        // SAFETY: the host reads `len` bytes at `ptr` from this module's
+        // memory during the call and keeps no reference to them.
+        unsafe { sluice_log(level as i32, message.as_ptr(), message.len()) }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    testing::capture_log(level, message);
 }
 
 /// Builds a transform from an encoded config (the `sluice_init` input).
@@ -160,31 +332,19 @@ pub fn process_batch<T: Transform>(
 fn process_record<T: Transform>(t: &T, raw: &[u8], out: &mut Vec<u8>, index: &mut json::Index) -> Result<()> {
     json::index_object(raw, index)?;
     let record = Record::new(raw, index);
-    if !t.filter(&record)? {
-        abi::encode_drop(out);
-        return Ok(());
-    }
-    let key = t.key(&record)?;
-    let headers = t.headers(&record)?;
-    let timestamp = t.timestamp(&record)?;
-    out.push(abi::TAG_EMIT);
-    out.push(emit_flags(key.is_some(), timestamp.is_some()));
-    if let Some(key) = &key {
-        abi::put_bytes(out, key);
-    }
-    write_value(t, &record, out)?;
-    let headers: Vec<_> = headers.iter().map(|h| (h.name.as_str(), h.value.as_deref())).collect();
-    abi::encode_headers(out, &headers);
-    if let Some(ts) = timestamp {
-        out.extend_from_slice(&ts.to_le_bytes());
-    }
+    let mut emitter = Emitter::new(out);
+    t.flat_map(&record, &mut emitter)?;
+    emitter.finish();
     Ok(())
 }
 
-fn emit_flags(key: bool, timestamp: bool) -> u8 {
-    let key = if key { abi::FLAG_KEY } else { 0 };
-    let timestamp = if timestamp { abi::FLAG_TIMESTAMP } else { 0 };
-    key | abi::FLAG_VALUE | timestamp
+fn message_flags(key: bool, timestamp: bool, topic: bool, partition: bool) -> u8 {
+    let bit = |present: bool, flag: u8| if present { flag } else { 0 };
+    bit(key, abi::FLAG_KEY)
+        | abi::FLAG_VALUE
+        | bit(timestamp, abi::FLAG_TIMESTAMP)
+        | bit(topic, abi::FLAG_TOPIC)
+        | bit(partition, abi::FLAG_PARTITION)
 }
 
 /// Lets the transform append its value straight into the outcome buffer,

@@ -59,6 +59,14 @@ impl<'a> Record<'a> {
         Some(RawValue(&self.raw[member.value.clone()]))
     }
 
+    /// The top-level members in the order they appear: each key's text
+    /// between its quotes (still escaped) and its value. For look-ups the
+    /// SDK's own matching does not cover (case-insensitive names).
+    pub fn members(&self) -> impl Iterator<Item = (&'a [u8], RawValue<'a>)> + '_ {
+        let raw = self.raw;
+        self.index.members.iter().map(move |m| (&raw[m.key.clone()], RawValue(&raw[m.value.clone()])))
+    }
+
     /// The string field at `path`, unescaped; `None` if missing or not a string.
     pub fn str_field(&self, path: &str) -> Option<Cow<'a, str>> {
         self.field(path)?.as_str()

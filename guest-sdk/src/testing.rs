@@ -2,9 +2,14 @@
 //!
 //! [`Harness`] drives a [`Transform`] through the same encode, process and
 //! decode steps the host uses, so what passes here behaves the same inside
-//! `sluice`.
+//! `sluice`. Lines the transform writes with [`crate::log`] are captured
+//! here, per thread, and read back with [`Harness::take_logs`].
 
-use crate::{Result, Transform, abi, json};
+use std::cell::RefCell;
+
+use crate::{Level, Result, Transform, abi, json};
+
+pub use crate::abi::{OwnedMessage as Message, OwnedOutcome as Outcome};
 
 /// A transform configured as the host would configure it.
 pub struct Harness<T> {
@@ -17,40 +22,14 @@ impl<T> std::fmt::Debug for Harness<T> {
     }
 }
 
-/// What the transform made of one record, owned for easy assertions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Filtered out.
-    Drop,
-    /// Kept, as this message.
-    Emit(Message),
-    /// Failed with this message.
-    Error(String),
+thread_local! {
+    static LOGS: RefCell<Vec<(Level, String)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// An emitted Kafka message.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Message {
-    /// Key bytes; `None` is a null key.
-    pub key: Option<Vec<u8>>,
-    /// Value bytes; `None` is a null value.
-    pub value: Option<Vec<u8>>,
-    /// Headers in order.
-    pub headers: Vec<(String, Option<Vec<u8>>)>,
-    /// Timestamp in epoch milliseconds, if the transform set one.
-    pub timestamp_ms: Option<i64>,
-}
-
-impl Message {
-    /// The key as UTF-8 text (panics if it is not), for assertions.
-    pub fn key_str(&self) -> Option<&str> {
-        self.key.as_deref().map(|k| std::str::from_utf8(k).expect("key is UTF-8"))
-    }
-
-    /// The value as UTF-8 text (panics if it is not), for assertions.
-    pub fn value_str(&self) -> Option<&str> {
-        self.value.as_deref().map(|v| std::str::from_utf8(v).expect("value is UTF-8"))
-    }
+/// Where [`crate::log`] writes when the transform runs natively.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn capture_log(level: Level, message: &str) {
+    LOGS.with(|logs| logs.borrow_mut().push((level, message.to_owned())));
 }
 
 impl<T: Transform> Harness<T> {
@@ -73,30 +52,21 @@ impl<T: Transform> Harness<T> {
         }
         let mut out = Vec::new();
         crate::process_batch(&self.transform, &batch, lines.len(), &mut out, &mut json::Index::default());
-        let decoded = abi::decode_outcomes(&out, lines.len()).expect("the SDK encodes valid outcomes");
-        decoded.into_iter().map(Outcome::from).collect()
+        let decoded =
+            abi::decode_outcomes_as(abi::Version::LATEST, &out, lines.len()).expect("the SDK encodes valid outcomes");
+        decoded.iter().map(Outcome::from).collect()
     }
-}
 
-impl From<abi::Outcome<'_>> for Outcome {
-    fn from(outcome: abi::Outcome<'_>) -> Self {
-        match outcome {
-            abi::Outcome::Drop => Outcome::Drop,
-            abi::Outcome::Error(message) => Outcome::Error(message.to_owned()),
-            abi::Outcome::Emit(m) => Outcome::Emit(Message {
-                key: m.key.map(<[u8]>::to_vec),
-                value: m.value.map(<[u8]>::to_vec),
-                headers: m.headers.iter().map(|(n, v)| (n.to_string(), v.map(<[u8]>::to_vec))).collect(),
-                timestamp_ms: m.timestamp_ms,
-            }),
-        }
+    /// The lines logged on this thread since the last call, oldest first.
+    pub fn take_logs(&self) -> Vec<(Level, String)> {
+        LOGS.with(|logs| std::mem::take(&mut *logs.borrow_mut()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Config, Error, Header, Record};
+    use crate::{Config, Emitter, Error, Header, Record};
 
     /// Exercises every hook: keeps records with `"keep":true`, keys by `id`.
     struct Everything {
@@ -121,6 +91,12 @@ mod tests {
         fn timestamp(&self, record: &Record<'_>) -> Result<Option<i64>> {
             Ok(record.field("ts").and_then(|v| v.as_f64()).map(|t| t as i64))
         }
+        fn topic(&self, record: &Record<'_>) -> Result<Option<String>> {
+            Ok(record.str_field("to").map(|t| t.into_owned()))
+        }
+        fn partition(&self, record: &Record<'_>) -> Result<Option<i32>> {
+            Ok(record.field("p").and_then(|v| v.as_f64()).map(|p| p as i32))
+        }
     }
 
     #[test]
@@ -139,12 +115,16 @@ mod tests {
             r#"{"keep": false, "id": 8}"#,
             r#"{"keep": true}"#,
             r#"{"keep": true, "id": "#,
+            r#"{"keep": true, "id": 9, "to": "other", "p": 2}"#,
+            r#"{"keep": true, "id": 9, "p": -1}"#,
         ]);
         let expected = Message {
             key: Some(b"7".to_vec()),
             value: Some(br#"{"keep":true,"id":7,"ts":1000}"#.to_vec()),
             headers: vec![("source".into(), Some(b"unit".to_vec()))],
             timestamp_ms: Some(1000),
+            topic: None,
+            partition: None,
         };
         assert_eq!(outcomes[0], Outcome::Emit(expected));
         assert_eq!(outcomes[1], Outcome::Drop);
@@ -153,5 +133,73 @@ mod tests {
             outcomes[3],
             Outcome::Error("malformed JSON at byte 21: unexpected end of line, expected a value".into())
         );
+        let routed = &outcomes[4].messages()[0];
+        assert_eq!((routed.topic.as_deref(), routed.partition), (Some("other"), Some(2)));
+        assert_eq!(outcomes[5], Outcome::Error("partition -1 is negative".into()));
+    }
+
+    /// Fans a record out: `n` copies, the hook-built message among them,
+    /// and an error or a failing value when asked.
+    struct Fan;
+
+    impl Transform for Fan {
+        fn init(_: &Config) -> Result<Self> {
+            Ok(Fan)
+        }
+        fn key(&self, record: &Record<'_>) -> Result<Option<Vec<u8>>> {
+            Ok(record.field("k").map(|k| k.to_bytes().into_owned()))
+        }
+        fn value(&self, record: &Record<'_>, out: &mut Vec<u8>) -> Result<()> {
+            if record.field("bad_value").is_some() {
+                out.extend_from_slice(b"half-written");
+                return Err(Error::new("value refused"));
+            }
+            record.write_compact_json(out);
+            Ok(())
+        }
+        fn flat_map(&self, record: &Record<'_>, out: &mut Emitter<'_>) -> Result<()> {
+            let n = record.field("n").and_then(|v| v.as_f64()).unwrap_or(0.0) as usize;
+            for i in 0..n {
+                let key = i.to_string();
+                out.push(&crate::Message { key: Some(key.as_bytes()), topic: Some("t"), ..Default::default() });
+            }
+            // A failing hook message is taken back whole; the others stay.
+            let _ = out.push_from_hooks(self, record);
+            crate::log(Level::Info, &format!("made {} messages", out.len()));
+            if record.field("fail").is_some() {
+                return Err(Error::new("asked to fail after pushing"));
+            }
+            Ok(())
+        }
+    }
+
+    fn keys(outcome: &Outcome) -> Vec<Option<&str>> {
+        outcome.messages().iter().map(Message::key_str).collect()
+    }
+
+    #[test]
+    fn flat_map_emits_none_one_or_many() {
+        let h = Harness::<Fan>::new(&[]).unwrap();
+        let outcomes = h.run_batch(&[
+            r#"{"n": 0, "bad_value": 1}"#,
+            r#"{"n": 0, "k": "only"}"#,
+            r#"{"n": 1, "bad_value": 1}"#,
+            r#"{"n": 2, "k": "last"}"#,
+            r#"{"n": 1, "fail": 1}"#,
+            r#"{"n": 3, "bad_value": 1}"#,
+        ]);
+        assert_eq!(outcomes[0], Outcome::Drop);
+        let Outcome::Emit(only) = &outcomes[1] else { panic!("one message: {:?}", outcomes[1]) };
+        assert_eq!((only.key_str(), only.value_str()), (Some("only"), Some(r#"{"n":0,"k":"only"}"#)));
+        let Outcome::Emit(first) = &outcomes[2] else { panic!("one message: {:?}", outcomes[2]) };
+        assert_eq!((first.key_str(), first.topic.as_deref(), first.value.as_deref()), (Some("0"), Some("t"), None));
+        assert_eq!(keys(&outcomes[3]), vec![Some("0"), Some("1"), Some("last")]);
+        assert!(matches!(outcomes[3], Outcome::EmitMany(_)));
+        assert_eq!(outcomes[4], Outcome::Error("asked to fail after pushing".into()));
+        assert_eq!(keys(&outcomes[5]), vec![Some("0"), Some("1"), Some("2")]);
+        let logs = h.take_logs();
+        assert_eq!(logs.len(), 6);
+        assert_eq!(logs[3], (Level::Info, "made 3 messages".to_owned()));
+        assert!(h.take_logs().is_empty());
     }
 }

@@ -43,7 +43,7 @@ fn run(args: &sluice::cli::RunArgs) -> anyhow::Result<()> {
 fn check(args: &sluice::cli::TransformArgs) -> anyhow::Result<()> {
     let config = TransformConfig::from_args(args)?;
     let transformer = sluice::transform::Transformer::new(&config)?;
-    println!("{}: ok (ABI version {})", transformer.path().display(), sluice_guest_sdk::abi::ABI_VERSION);
+    println!("{}: ok (ABI version {})", transformer.path().display(), transformer.abi_version());
     Ok(())
 }
 

@@ -97,6 +97,11 @@ impl Pump {
             }
             match outcome {
                 Outcome::Emit(_) => emits += 1,
+                // Several messages per record arrive with routing (ABI v2) in the next commit.
+                Outcome::EmitMany(_) => {
+                    let reason = "several messages per record are not supported yet";
+                    letters.push(DeadLetter::new(reason, &batch.path, meta.line, meta.offset, record));
+                }
                 Outcome::Drop => filtered += 1,
                 Outcome::Error(reason) => {
                     letters.push(DeadLetter::new(reason, &batch.path, meta.line, meta.offset, record));

@@ -73,6 +73,40 @@ fn invoice_suite(module: &str, config: &[(&str, &str)]) {
     assert!(host.stop().success(), "sluice did not exit cleanly");
     let records = sluice_tests::read_topic(&broker.bootstrap, &topic, start).unwrap();
     assert_exactly(&records, &expected);
+    assert_broker_agrees(&broker.bootstrap, &topic, &records, &expected);
+}
+
+/// What the broker itself reports about `topic` matches the `records` read
+/// back: the high watermarks add up to the count, offsets-for-times finds
+/// the first record at or after a timestamp, and a consumer group that
+/// reads everything and commits is left with lag 0.
+fn assert_broker_agrees(bootstrap: &str, topic: &str, records: &[Record], expected: &[String]) {
+    let marks = sluice_tests::watermarks(bootstrap, topic).unwrap();
+    assert!(marks.iter().all(|&(low, _)| low == 0), "a fresh topic starts at offset 0: {marks:?}");
+    let high_sum: i64 = marks.iter().map(|&(_, high)| high).sum();
+    assert_eq!(high_sum, records.len() as i64, "high watermarks {marks:?}");
+
+    // A timestamp in the middle of the records: each partition's answer is
+    // its first record stamped at or after it.
+    let mut stamps: Vec<i64> = records.iter().map(|r| r.timestamp_ms.expect("a timestamp")).collect();
+    stamps.sort();
+    for at in [stamps[0], stamps[stamps.len() / 2], stamps[stamps.len() - 1] + 1] {
+        let want: Vec<(i32, Option<i64>)> = (0..marks.len() as i32)
+            .map(|p| {
+                let in_p = records.iter().filter(|r| r.partition == p && r.timestamp_ms >= Some(at));
+                (p, in_p.map(|r| r.offset).min())
+            })
+            .collect();
+        assert_eq!(sluice_tests::offsets_for_times(bootstrap, topic, at).unwrap(), want, "offsets for {at}");
+    }
+
+    let group = format!("{topic}-group");
+    let read = sluice_tests::read_as_group(bootstrap, topic, &group).unwrap();
+    assert_exactly(&read, expected);
+    let committed = sluice_tests::committed_offsets(bootstrap, topic, &group).unwrap();
+    let ends: Vec<(i32, Option<i64>)> =
+        marks.iter().enumerate().map(|(p, &(_, high))| (p as i32, Some(high))).collect();
+    assert_eq!(committed, ends, "the group's committed offsets are the high watermarks (lag 0)");
 }
 
 #[test]

@@ -80,10 +80,13 @@ fn a_wrong_signature_is_named() {
 #[test]
 fn a_wrong_abi_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let version_2 = r#"(func (export "sluice_abi_version") (result i32) i32.const 2)"#;
-    let path = module(dir.path(), "v2.wasm", &[MEMORY, version_2, BUFFER, INIT, PROCESS]);
+    let version_3 = r#"(func (export "sluice_abi_version") (result i32) i32.const 3)"#;
+    let path = module(dir.path(), "v3.wasm", &[MEMORY, version_3, BUFFER, INIT, PROCESS]);
     let error = refused(&path, &[]);
-    assert_eq!(error, format!("transform {} speaks ABI version 2, but this sluice speaks version 1", path.display()));
+    assert_eq!(
+        error,
+        format!("transform {} speaks ABI version 3, but this sluice speaks versions 1 and 2", path.display())
+    );
 }
 
 #[test]

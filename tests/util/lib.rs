@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use kafka::{Broker, DurableBroker, Record, read_topic, wait_for_count};
+pub use kafka::{
+    Auth, Broker, Isolation, OwnBroker, Record, committed_offsets, offsets_for_times, read_as_group, read_topic,
+    read_topic_with, wait_for_count, watermarks,
+};
 
 /// The workspace root (this crate lives in `tests/`).
 pub fn workspace_root() -> PathBuf {

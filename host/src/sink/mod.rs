@@ -323,8 +323,14 @@ impl Sink {
         shutdown: &Shutdown,
     ) -> Result<(), SendError> {
         let headers: Vec<(&str, Option<&[u8]>)> = msg.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
-        let borrowed =
-            Message { key: msg.key.as_deref(), value: msg.value.as_deref(), headers, timestamp_ms: msg.timestamp_ms };
+        let borrowed = Message {
+            key: msg.key.as_deref(),
+            value: msg.value.as_deref(),
+            headers,
+            timestamp_ms: msg.timestamp_ms,
+            topic: None,
+            partition: None,
+        };
         self.send_to(topic, &borrowed, ticket, shutdown)
     }
 

@@ -12,6 +12,7 @@
 //! and the batch is retried record by record on fresh instances, so only the
 //! poison record fails.
 
+pub mod log;
 pub mod module;
 
 use std::path::Path;
@@ -56,14 +57,18 @@ pub enum TransformError {
     #[error("stopped while retrying a failed batch")]
     Stopped,
     /// The module speaks another ABI version.
-    #[error("transform {path} speaks ABI version {found}, but this sluice speaks version {expected}")]
+    #[error("transform {path} speaks ABI version {found}, but this sluice speaks versions 1 and 2")]
     AbiVersion {
         /// The module file.
         path: String,
         /// What it reported.
         found: i32,
-        /// What the host speaks.
-        expected: i32,
+    },
+    /// The module imports `sluice.log` but says it speaks version 1.
+    #[error("transform {path} imports `sluice.log`, which needs ABI version 2, but it speaks version 1")]
+    LogNeedsV2 {
+        /// The module file.
+        path: String,
     },
 }
 
@@ -74,6 +79,8 @@ pub struct Runtime {
     config: TransformConfig,
     path: String,
     ticker: Arc<AtomicBool>,
+    /// Whether the module imports `sluice.log`, which version 1 may not.
+    imports_log: bool,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -90,11 +97,14 @@ impl Runtime {
         let engine = Engine::new(&wasm).expect("static wasmtime config is valid");
         let module = module::load(&engine, &config.path)?;
         let path = config.path.display().to_string();
-        let template = Linker::new(&engine)
-            .instantiate_pre(&module)
-            .map_err(|e| TransformError::Start { path: path.clone(), reason: format!("{e:#}") })?;
+        let start = |e: wasmtime::Error| TransformError::Start { path: path.clone(), reason: format!("{e:#}") };
+        let name = config.path.file_name().map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned());
+        let mut linker = Linker::new(&engine);
+        log::GuestLog::new(name).define(&mut linker).map_err(start)?;
+        let template = linker.instantiate_pre(&module).map_err(start)?;
+        let imports_log = module.imports().any(|i| i.module() == abi::IMPORT_MODULE);
         let ticker = start_ticker(engine.clone());
-        Ok(Runtime { engine, template, config: config.clone(), path, ticker })
+        Ok(Runtime { engine, template, config: config.clone(), path, ticker, imports_log })
     }
 
     /// The module's path, for messages.
@@ -125,6 +135,7 @@ impl Runtime {
             process: instance.get_typed_func(&mut store, abi::EXPORT_PROCESS).map_err(start)?,
             panic_message: instance.get_typed_func(&mut store, abi::EXPORT_PANIC_MESSAGE).ok(),
             store,
+            abi_version: abi::Version::LATEST,
             deadline_ticks: self.deadline_ticks(),
             timeout: self.config.timeout,
             memory_cap: self.config.memory_bytes,
@@ -144,8 +155,10 @@ impl Runtime {
             .version
             .call(&mut instance.store, ())
             .map_err(|e| TransformError::Start { path: self.path.clone(), reason: describe_error(&e) })?;
-        if found != abi::ABI_VERSION {
-            return Err(TransformError::AbiVersion { path: self.path.clone(), found, expected: abi::ABI_VERSION });
+        instance.abi_version =
+            abi::Version::from_export(found).ok_or(TransformError::AbiVersion { path: self.path.clone(), found })?;
+        if self.imports_log && instance.abi_version == abi::Version::V1 {
+            return Err(TransformError::LogNeedsV2 { path: self.path.clone() });
         }
         Ok(())
     }
@@ -190,6 +203,8 @@ pub struct Instance {
     init: TypedFunc<i32, i64>,
     process: TypedFunc<(i32, i32), i64>,
     panic_message: Option<TypedFunc<(), i64>>,
+    /// What `sluice_abi_version` returned; its outcomes are checked against it.
+    abi_version: abi::Version,
     deadline_ticks: u64,
     timeout: Duration,
     memory_cap: usize,
@@ -207,11 +222,20 @@ impl Instance {
         abi::decode_init_result(region).map_err(|e| CallFailure(format!("returned a malformed init result: {e}")))
     }
 
-    /// Runs `count` ABI-encoded records and appends the checked outcomes to `out`.
+    /// The ABI version the module speaks.
+    pub fn abi_version(&self) -> abi::Version {
+        self.abi_version
+    }
+
+    /// Runs `count` ABI-encoded records and appends the checked outcomes to
+    /// `out`. They are checked against the module's version, so `out` always
+    /// reads as the latest version.
     pub fn process_into(&mut self, records: &[u8], count: usize, out: &mut Vec<u8>) -> Result<(), CallFailure> {
         let count_i32 = i32::try_from(count).map_err(|_| CallFailure("batch too large".into()))?;
+        let version = self.abi_version;
         let region = self.call(records, |this, len| this.process.call(&mut this.store, (count_i32, len)))?;
-        abi::decode_outcomes(region, count).map_err(|e| CallFailure(format!("returned a malformed result: {e}")))?;
+        abi::decode_outcomes_as(version, region, count)
+            .map_err(|e| CallFailure(format!("returned a malformed result: {e}")))?;
         out.extend_from_slice(region);
         Ok(())
     }
@@ -288,6 +312,11 @@ impl Transformer {
         let runtime = Runtime::load(config)?;
         let instance = runtime.instance()?;
         Ok(Transformer { runtime, instance, out: Vec::new() })
+    }
+
+    /// The ABI version the module speaks.
+    pub fn abi_version(&self) -> abi::Version {
+        self.instance.abi_version()
     }
 
     /// The module's path.

@@ -89,7 +89,8 @@ pub fn load(engine: &wasmtime::Engine, path: &Path) -> Result<Module, ModuleErro
 }
 
 fn check_imports(module: &Module, path: &Path) -> Result<(), ModuleError> {
-    let imports: Vec<String> = module.imports().map(|i| format!("`{}.{}`", i.module(), i.name())).collect();
+    let imports: Vec<String> =
+        module.imports().filter(|i| !is_log_import(i)).map(|i| format!("`{}.{}`", i.module(), i.name())).collect();
     if imports.is_empty() {
         return Ok(());
     }
@@ -99,6 +100,14 @@ fn check_imports(module: &Module, path: &Path) -> Result<(), ModuleError> {
         imports.join(", ")
     };
     Err(ModuleError::Imports { path: path.to_owned(), imports: shown })
+}
+
+/// `sluice.log`, the one import a version-2 module may have, with its exact
+/// signature `(i32, i32, i32) -> ()`; anything else named so is refused.
+fn is_log_import(import: &wasmtime::ImportType<'_>) -> bool {
+    let log = import.module() == abi::IMPORT_MODULE && import.name() == abi::IMPORT_LOG;
+    let signature = matches!(import.ty(), ExternType::Func(f) if same_signature(&f, &[ValType::I32, ValType::I32, ValType::I32], &[]));
+    log && signature
 }
 
 fn check_exports(module: &Module, path: &Path) -> Result<(), ModuleError> {

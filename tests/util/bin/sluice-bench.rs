@@ -6,7 +6,10 @@
 //! sluice-bench INPUT.json                     # INPUT from `gen-invoices bench`
 //! ```
 //!
-//! It starts tansu (or uses `$KAFKA_BOOTSTRAP_SERVERS`) and measures:
+//! It uses `$KAFKA_BOOTSTRAP_SERVERS` (scripts/bench starts Apache Kafka
+//! and names it there, with its pid in `$SLUICE_BENCH_BROKER_PID` and its
+//! name in `$SLUICE_BENCH_BROKER`), else starts Apache Kafka itself, and
+//! measures:
 //!
 //! 1. `sluice run` with `sql.wasm` keeping every record: from the moment the
 //!    input is renamed into the landing zone until `checkpoint.json` says
@@ -24,7 +27,7 @@
 //!
 //! MB are 10^6 bytes. "sender CPU s" is the user + system time the sluice
 //! host (or, for the ceiling, this process) used while timed, "broker CPU s"
-//! tansu's; stderr also lists the host's busiest threads. The input is
+//! the broker's (when its pid is known); stderr also lists the host's busiest threads. The input is
 //! hard-linked next to each landing zone, so the rename is instant and every
 //! run reads the same (page-cached) file.
 
@@ -315,15 +318,9 @@ fn cpu_seconds(stat_path: &str) -> Option<f64> {
     Some(ticks as f64 / per_second as f64)
 }
 
-/// The tansu process this bench started, if it started one.
+/// The broker's process, as `scripts/bench` names it.
 fn broker_pid() -> Option<u32> {
-    let me = std::process::id().to_string();
-    fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
-        let (comm, rest) = stat.rsplit_once(')')?;
-        let ppid = rest.split_whitespace().nth(1)?;
-        (comm.ends_with("(tansu") && ppid == me).then(|| entry.file_name().to_str()?.parse().ok())?
-    })
+    std::env::var("SLUICE_BENCH_BROKER_PID").ok()?.parse().ok()
 }
 
 /// Logs the busiest threads of `pid` (CPU since it started), to show where
@@ -486,7 +483,11 @@ fn consume(consumer: &BaseConsumer, n: usize) -> anyhow::Result<()> {
 fn report(input: &Input, rows: &[Row], latencies: &[Duration]) -> String {
     let mut out = String::new();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let broker = if std::env::var_os(sluice_tests::kafka::BOOTSTRAP_ENV).is_some() { "external" } else { "tansu" };
+    let broker = match std::env::var("SLUICE_BENCH_BROKER") {
+        Ok(name) => name,
+        Err(_) if std::env::var_os(sluice_tests::kafka::BOOTSTRAP_ENV).is_some() => "external".to_owned(),
+        Err(_) => "Apache Kafka (started by sluice-bench)".to_owned(),
+    };
     let _ = writeln!(out, "machine: {cpus} CPUs ({}), load average at the end {}", cpu_model(), load_average());
     let _ = writeln!(
         out,

@@ -1,4 +1,5 @@
-//! Errors found while reading an expression at init, worded for the operator.
+//! Errors, worded for the operator: [`ParseError`] for an expression refused
+//! at init, [`EvalError`] for one record that could not be evaluated.
 //!
 //! The lexer and parser hand back a [`ParseError`] whose message already
 //! points into the expression: what was wrong, the 1-based column (counted in
@@ -41,6 +42,90 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
+
+/// Why one record could not be evaluated. Spark with ANSI mode on (Spark
+/// 4's default) raises these as query errors; here they fail that record
+/// only, which goes to the dead letters with this message. The bracketed
+/// names are Spark's error classes, so a Spark user can look them up.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EvalError {
+    /// An integer or decimal result that does not fit its type.
+    #[error("[ARITHMETIC_OVERFLOW] {0} overflow")]
+    Overflow(String),
+    /// `x / 0`, `x % 0`, `x div 0` and the like.
+    #[error("[DIVIDE_BY_ZERO] division by zero")]
+    DivideByZero,
+    /// `CAST` (or an implicit cast) of a value that does not read as the
+    /// target type.
+    #[error("[CAST_INVALID_INPUT] the value {value} of the type {from} cannot be cast to {to} because it is malformed")]
+    InvalidCast {
+        /// The value, as Spark quotes it (`'abc'`).
+        value: String,
+        /// The source type's name (`STRING`).
+        from: String,
+        /// The target type's name (`INT`).
+        to: String,
+    },
+    /// A value too large or small for the target type of a cast.
+    #[error("[CAST_OVERFLOW] the value {value} of the type {from} cannot be cast to {to} due to an overflow")]
+    CastOverflow {
+        /// The value as text.
+        value: String,
+        /// The source type's name.
+        from: String,
+        /// The target type's name.
+        to: String,
+    },
+    /// An array index past either end, with ANSI mode's message.
+    #[error("[INVALID_ARRAY_INDEX] the index {index} is out of bounds; the array has {size} elements")]
+    ArrayIndex {
+        /// The index given.
+        index: i64,
+        /// The array's length.
+        size: usize,
+    },
+    /// A regular expression that cannot be compiled.
+    #[error("invalid regular expression '{pattern}': {reason}")]
+    InvalidRegex {
+        /// The pattern as given.
+        pattern: String,
+        /// What the regex engine said.
+        reason: String,
+    },
+    /// A field name that matches two members of the record in different case.
+    #[error(
+        "[AMBIGUOUS_REFERENCE] field `{name}` is ambiguous: the record has both `{first}` and `{second}`; set case_sensitive=true or rename one"
+    )]
+    Ambiguous {
+        /// The name as written in the expression.
+        name: String,
+        /// One matching member.
+        first: String,
+        /// Another.
+        second: String,
+    },
+    /// A value of the wrong type where the expression needs another
+    /// (`where` on a field holding a string).
+    #[error("{what} is {found}, not {expected}")]
+    Type {
+        /// What was evaluated (`field Flag`, `the expression`).
+        what: String,
+        /// What it held (`a string`).
+        found: String,
+        /// What was needed (`a boolean`).
+        expected: String,
+    },
+    /// A function's own error, with its message (`sha2: bit length 7 is not one of 0, 224, 256, 384, 512`).
+    #[error("{0}")]
+    Function(String),
+}
+
+impl EvalError {
+    /// A function's own error.
+    pub fn function(message: impl Into<String>) -> EvalError {
+        EvalError::Function(message.into())
+    }
+}
 
 /// The expression, or for a long one the characters around index `around`,
 /// with `...` where text was cut.

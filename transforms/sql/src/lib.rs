@@ -1,149 +1,134 @@
-//! The stock `sql` transform: keeps the records a Spark SQL condition holds
-//! for, and keys each message by a field or an expression.
+//! The stock `sql` transform: Spark SQL expressions over each JSON record,
+//! for every column of Spark's Kafka sink.
 //!
-//! Configured with `--transform-config KEY=VALUE` pairs:
+//! Configured with `--transform-config KEY=VALUE` pairs, all optional:
 //!
-//! - `where` (optional): a Spark SQL boolean expression over the record's
-//!   fields. A record is kept only when it is TRUE; FALSE and NULL (unknown)
-//!   drop it. Without `where` every record is kept.
-//! - `key` (optional): a field (`StoreID`, `DeliveryAddress.City`) or an
-//!   expression (`lower(StoreID)`). A string field gives its content, any
-//!   other field its JSON text as written (compacted); an expression gives
-//!   its value as text (`42`, `1.5`, `true`). NULL or a missing field gives
-//!   a message without a key. Without `key`, no message has a key.
+//! | key | what | default |
+//! |---|---|---|
+//! | `where` | a boolean expression; a record is kept only when it is TRUE | keep all |
+//! | `key` | the message key: any expression (a string, or cast to one) | no key |
+//! | `value` | the message value: any string expression, e.g. `to_json(struct(InvoiceNumber, TotalAmount AS total))` | `to_json(struct(*))` |
+//! | `header.NAME` | one header `NAME` per key, any expression (repeatable) | none |
+//! | `timestamp` | the message timestamp: a `TIMESTAMP`, or a number of epoch milliseconds | the producer's clock |
+//! | `topic` | the topic to route the message to (NULL: `--topic`) | `--topic` |
+//! | `partition` | the partition (NULL: the producer's partitioner) | the partitioner |
+//! | `schema` | a Spark DDL field list, as `readStream.schema(...)` takes it | none |
+//! | `mode` | `PERMISSIVE`, `DROPMALFORMED` or `FAILFAST` (with a schema) | `PERMISSIVE` |
+//! | `timezone` | the session time zone (`UTC`, `Europe/Paris`, `+05:30`) | `UTC` |
+//! | `case_sensitive` | `true`: names must match the record's exactly | `false` |
 //!
-//! Any other key is refused. The message value is the whole record as
-//! compact JSON, like Spark's `to_json(struct(*))`.
+//! Any other key is refused at start-up, and so is an expression that does
+//! not parse, names an unknown function, or (with a schema) a field the
+//! schema does not have: the message gives the column and an excerpt,
+//! ``where`: expected an expression, found EOF at column 11: StoreID =``.
 //!
 //! ```text
 //! sluice run --transform sql.wasm \
-//!     --transform-config "where=StoreID IN ('STR7188', 'STR1534') AND TotalAmount >= 100" \
-//!     --transform-config "key=StoreID"
+//!     --transform-config "where=StoreID IN ('STR7188', 'STR1534') AND TotalAmount * 0.1 > 100" \
+//!     --transform-config "key=concat(StoreID, '-', PosID)" \
+//!     --transform-config "header.store=StoreID"
 //! ```
 //!
-//! # The `where` language
+//! # The language
 //!
-//! - Fields by name, nested ones by dotted path (`DeliveryAddress.City`),
-//!   names with spaces, dots or keywords in backquotes (`` `Store ID` ``).
-//!   Names are case-sensitive, as in JSON.
-//! - Literals: `'text'` or `"text"` (Spark's backslash escapes, `''` for a
-//!   quote, `r'raw'`), numbers (`42`, `-1.5`, `2e3`, `10L`), `TRUE`,
-//!   `FALSE`, `NULL`.
-//! - `=` (`==`), `!=` (`<>`), `<`, `<=`, `>`, `>=`, `<=>` (NULL-safe equal);
-//!   `AND`, `OR`, `NOT` (`!`) with Spark's precedence (`NOT a = 1` is
-//!   `NOT (a = 1)`); parentheses.
-//! - `x [NOT] IN (v, ...)`, `x [NOT] BETWEEN lo AND hi`,
-//!   `x [NOT] LIKE 'pat%' [ESCAPE 'c']` (`%` any run, `_` one character,
-//!   `\` escapes; case-sensitive), `x IS [NOT] NULL`,
-//!   `x IS [NOT] TRUE | FALSE | UNKNOWN`, `x IS [NOT] DISTINCT FROM y`.
-//! - Functions `lower`, `upper`, `length` (and Spark's aliases `lcase`,
-//!   `ucase`, `char_length`, `character_length`). Keywords and function
-//!   names are case-insensitive.
+//! Spark 4's SQL expressions, parsed by `sqlparser` (Databricks dialect,
+//! extended with `DIV` and `struct(*)`) and compiled once at init:
 //!
-//! Values compare as Spark compares them: numbers numerically (integers
-//! exactly, even beyond 2^53), strings by bytes, a string met by a number is
-//! read as a number (NULL if it is not one), a string met by a boolean is
-//! read as one (`'true'`, `'yes'`, `'1'`, ...), a boolean met by a number is
-//! 1 or 0. Comparing NULL, a missing field, an object or an array gives
-//! NULL; `IS NULL` is true for JSON `null` and missing fields only.
+//! - Names resolve case-insensitively, as with Spark's default
+//!   `spark.sql.caseSensitive=false`; a name that matches two members in
+//!   different case fails that record with both names. Nested members by
+//!   dots (`DeliveryAddress.City`), through arrays of structs
+//!   (`InvoiceLineItems.ItemCode` is an array), backquotes for odd names.
+//! - Literals as Spark types them: `12` `INT`, `12L` `BIGINT`, `12.5`
+//!   `DECIMAL(3,1)`, `1e3` and `1.5D` `DOUBLE`, `'text'` or `"text"` with
+//!   backslash escapes, `DATE'2024-01-31'`, `TIMESTAMP'2024-01-31 10:00:00'`,
+//!   `X'0A1B'`, `INTERVAL 3 DAYS`, `TRUE`, `FALSE`, `NULL`.
+//! - `+ - * / % DIV`, unary `-`, `||`, `= == != <> < <= > >= <=>`,
+//!   `AND OR NOT !`, `[NOT] IN`, `[NOT] BETWEEN`, `[NOT] LIKE` (with
+//!   `ESCAPE`), `ILIKE`, `RLIKE`/`REGEXP`, `IS [NOT] NULL | TRUE | FALSE |
+//!   UNKNOWN | DISTINCT FROM`, `CASE` (both forms), `CAST(x AS t)`, `x::t`,
+//!   `try_cast`, `xs[0]`, `m['k']`, lambdas `x -> ...`, `(acc, x) -> ...`.
+//! - Functions: the library in `functions` (by Spark's groups), plus
+//!   `struct(...)`, `struct(*)`, `named_struct(...)` and `to_json(...)`,
+//!   which the compiler builds itself.
 //!
-//! A mistake in `where` or `key` stops sluice at start-up with the column
-//! and an excerpt: `` `where`: expected a value after '=' at column 11,
-//! found the end of the expression: StoreID = ``. So does a `where` that is
-//! a bare field or a literal, since it is no condition. A field that holds
-//! a string or number where a condition is needed (`where=Flag AND x = 1`)
-//! fails that record only.
+//! Semantics are Spark's with ANSI mode on (Spark 4's default): three-valued
+//! logic (`AND` is false if either side is, `OR` true if either is, NULL
+//! otherwise when one is NULL); integers widen and overflow is an error;
+//! `/` of integers is a `DOUBLE`; decimals keep Spark's precision and scale;
+//! division by zero is an error; a string compared with a number is cast
+//! to it (an error when it does not read as one); casts that fail are
+//! errors (`try_cast` gives NULL). Such an error fails that record only: it
+//! goes to the dead letters with Spark's error class and the reason, e.g.
+//! `` `where`: [DIVIDE_BY_ZERO] division by zero``. Values print as Spark
+//! prints them: `1.0E20`, `11114.0`, decimals with their scale.
 //!
-//! # Differences from Spark SQL
+//! # The schema
 //!
-//! - Field names are case-sensitive; Spark matches them case-insensitively.
-//! - `'it''s'` is `it's`; Spark reads two adjacent literals, `its`.
-//! - `where` cannot be a bare field, even a boolean one: write `Flag = true`.
-//! - A string compared with a number must be a whole number to match an
-//!   integer: `5 = '5.5'` is false, where Spark casts `'5.5'` to 5.
-//! - A boolean compared with a number is 1 or 0 for every operator, where
-//!   Spark only allows `=`; a field holding a string or number where a
-//!   condition goes fails that record, where Spark refuses the query.
-//! - Objects and arrays, and paths through non-objects, are NULL rather
-//!   than analysis errors; `<=>` between two objects is false.
-//! - Numbers read as text (`LIKE`, `lower`, `length`) keep their JSON text
-//!   (`1.50`), and computed doubles print as Rust does (`1e20` is
-//!   `100000000000000000000`), not as Spark's `1.0E20`.
-//! - A decimal literal is a double: `9007199254740993.0` is not exact.
-//! - No arithmetic, other functions, `RLIKE`/`ILIKE`, `LIKE ANY`,
-//!   subqueries or comments; a `LIKE` pattern must be a literal.
+//! Without `schema`, fields are typed as Spark's JSON reader infers them
+//! (a JSON integer is a `BIGINT`, any other number a `DOUBLE`), and the
+//! default value is the record's own bytes, compacted. With
+//! `schema=InvoiceNumber STRING, TotalAmount DOUBLE, ...`:
+//!
+//! - fields are typed by it, and a name not in it is refused at start-up;
+//! - `to_json(struct(*))` (the default value) writes the schema's fields in
+//!   schema order, values in their type, NULL fields left out: a field not
+//!   in the schema is not in the value;
+//! - a value that does not fit its type is, by `mode`: `PERMISSIVE` NULL;
+//!   `DROPMALFORMED` the record goes to the dead letters naming the field
+//!   and why (never silently dropped); `FAILFAST` the same, marked
+//!   `FAILFAST`: run sluice with `--max-consecutive-errors 1` to stop the
+//!   stream at the first such record, as Spark's query would stop.
+//!
+//! # Differences from Spark
+//!
+//! - Fields are typed per record, not inferred over the whole input: with
+//!   no schema a field that holds `1` in one record and `1.5` in another is
+//!   a `BIGINT` then a `DOUBLE`, where Spark would read both as `DOUBLE`.
+//! - Without a schema, `to_json(struct(*))` is the record as written
+//!   (members in their order, nulls kept); Spark's inferred schema sorts
+//!   the members and leaves nulls out. Give a `schema` to match Spark.
+//! - Regular expressions use Rust's `regex` syntax: no look-around or
+//!   back-references (a pattern using them fails the record naming it).
+//! - A type error Spark reports at analysis (comparing a boolean with a
+//!   number, `lower` of an array) fails the record when the types are only
+//!   known from the record.
+//! - Integers beyond `BIGINT` in a record are `DOUBLE`, not `DECIMAL(20,0)`.
+//! - Left out: subqueries, aggregates and window functions (one record at
+//!   a time has nothing to aggregate), `LIKE ANY/ALL`, `r'raw'` strings
+//!   (the Databricks dialect does not read them), and year-month/day-time
+//!   interval types beyond adding an `INTERVAL` literal to a timestamp.
 //!
 //! ```
 //! use sluice_guest_sdk::testing::{Harness, Outcome};
 //! use sql::SqlTransform;
 //!
-//! let t = Harness::<SqlTransform>::new(&[("where", "StoreID = 'STR7188'"), ("key", "StoreID")]).unwrap();
+//! let t = Harness::<SqlTransform>::new(&[("where", "storeid = 'STR7188'"), ("key", "StoreID")]).unwrap();
 //! let Outcome::Emit(msg) = t.run(r#"{"StoreID": "STR7188", "TotalAmount": 12.5}"#) else { panic!() };
 //! assert_eq!(msg.key_str(), Some("STR7188"));
 //! assert_eq!(msg.value_str(), Some(r#"{"StoreID":"STR7188","TotalAmount":12.5}"#));
 //! assert_eq!(t.run(r#"{"StoreID": "STR1534"}"#), Outcome::Drop);
 //! ```
 
-mod ast;
+mod cast;
+mod coerce;
+mod columns;
+mod compile;
+mod ctx;
+mod dialect;
 mod error;
-mod eval;
-mod lexer;
+mod expr;
+mod functions;
+mod json_in;
+mod json_out;
 mod like;
-mod parser;
+mod ops;
+mod schema;
 mod value;
 
 #[cfg(test)]
+mod conditions_tests;
+#[cfg(test)]
 mod tests;
 
-use sluice_guest_sdk::{Config, Error, Record, Result, Transform, export_transform};
-
-use crate::ast::Expr;
-use crate::eval::Key;
-
-/// The `sql` transform, configured by `where` and `key`.
-#[derive(Debug)]
-pub struct SqlTransform {
-    /// The `where` condition; `None` keeps everything.
-    condition: Option<Expr>,
-    /// The `key`; `None` sends messages without a key.
-    key: Option<Key>,
-}
-
-impl Transform for SqlTransform {
-    fn init(config: &Config) -> Result<Self> {
-        config.allow_only(&["where", "key"])?;
-        let condition = config.get("where").map(parse_where).transpose()?;
-        let key = config.get("key").map(parse_key).transpose()?;
-        Ok(SqlTransform { condition, key })
-    }
-
-    fn filter(&self, record: &Record<'_>) -> Result<bool> {
-        let Some(condition) = &self.condition else { return Ok(true) };
-        let truth = eval::truth(condition, record).map_err(|e| Error::new(format!("`where`: {e}")))?;
-        Ok(truth == Some(true))
-    }
-
-    fn key(&self, record: &Record<'_>) -> Result<Option<Vec<u8>>> {
-        let Some(key) = &self.key else { return Ok(None) };
-        eval::key_bytes(key, record).map_err(|e| Error::new(format!("`key`: {e}")))
-    }
-}
-
-export_transform!(SqlTransform);
-
-fn parse_where(src: &str) -> Result<Expr> {
-    if src.trim().is_empty() {
-        return Err(Error::new("`where` is empty; leave it out to keep every record"));
-    }
-    parser::parse_condition(src).map_err(|e| Error::new(format!("`where`: {e}")))
-}
-
-fn parse_key(src: &str) -> Result<Key> {
-    if src.trim().is_empty() {
-        return Err(Error::new("`key` is empty; leave it out to send messages without a key"));
-    }
-    match parser::parse(src).map_err(|e| Error::new(format!("`key`: {e}")))? {
-        Expr::Field(path) => Ok(Key::Field(path)),
-        expr => Ok(Key::Expr(expr)),
-    }
-}
+pub use columns::SqlTransform;
