@@ -61,6 +61,9 @@ fn record(outcome: &Outcome<'_>) -> Record {
     match outcome {
         Outcome::Drop => Record::Drop,
         Outcome::Emit(m) => Record::Emit(m.key.map(<[u8]>::to_vec), m.value.map(<[u8]>::to_vec)),
+        Outcome::EmitMany(ms) => {
+            Record::Error(format!("sql.wasm emitted {} messages for one record; Spark makes one row", ms.len()))
+        }
         Outcome::Error(reason) => Record::Error((*reason).to_owned()),
     }
 }
