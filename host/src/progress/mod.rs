@@ -7,7 +7,7 @@
 //! - [`tracker`]: the [`Tracker`] turns Kafka acknowledgements into ordered
 //!   per-file progress (a [`Checkpoint`]); the source reads where to resume
 //!   from it, the sink's delivery callbacks feed it.
-//! - [`file`]: [`FileStore`], `checkpoint.json` in the checkpoint directory,
+//! - [`file`](mod@file): [`FileStore`], `checkpoint.json` in the checkpoint directory,
 //!   the store of `--delivery at-least-once`: it is written after Kafka
 //!   acknowledged the records it covers, so a crash repeats the tail.
 //! - [`kafka`]: [`KafkaStore`], the store of `--delivery exactly-once`:
