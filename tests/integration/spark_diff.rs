@@ -39,6 +39,8 @@ enum Verdict {
 }
 
 #[test]
+#[ignore = "not green yet: sql.wasm's function library (branch sqlfuncs) is not merged and the corpus's \
+            exceptions are not marked; run it with `-- --ignored spark_diff` (issue 6)"]
 fn sql_wasm_agrees_with_spark() {
     let corpus_path = workspace_root().join("tests/spark/corpus.toml");
     let corpus = Corpus::load(&corpus_path);
