@@ -105,12 +105,10 @@ impl Pump {
                 self.consecutive_errors = 0;
             }
             match outcome {
-                Outcome::Emit(_) => emits += 1,
-                // Several messages per record arrive with routing (ABI v2) in the next commit.
-                Outcome::EmitMany(_) => {
-                    let reason = "several messages per record are not supported yet";
-                    letters.push(DeadLetter::new(reason, &batch.path, meta.line, meta.offset, record));
-                }
+                Outcome::Emit(_) | Outcome::EmitMany(_) => match undeliverable(outcome) {
+                    None => emits += 1,
+                    Some(reason) => letters.push(DeadLetter::new(reason, &batch.path, meta.line, meta.offset, record)),
+                },
                 Outcome::Drop => filtered += 1,
                 Outcome::Error(reason) => {
                     letters.push(DeadLetter::new(reason, &batch.path, meta.line, meta.offset, record));
@@ -141,6 +139,9 @@ impl Pump {
         }
         for (index, (outcome, meta)) in outcomes.iter().zip(&batch.meta).enumerate() {
             let Outcome::Emit(msg) = outcome else { continue };
+            if undeliverable(outcome).is_some() {
+                continue;
+            }
             let ticket = Ticket { seq, record: index, dead_letter: false, timestamp_set: false };
             match delivery.sink.send(msg, ticket, shutdown) {
                 Ok(()) => self.summary.published += 1,
@@ -181,6 +182,23 @@ impl Pump {
     /// The shared delivery tracker.
     pub fn tracker(&self) -> &Arc<crate::sink::Tracker> {
         &self.delivery.tracker
+    }
+}
+
+/// Why this host cannot deliver an outcome the way the module asked, or
+/// `None` when it can. Routing per message (ABI v2's topic and partition,
+/// several messages per record) is not in this host yet: such a record goes
+/// to the dead letters with the reason, never silently to `--topic`.
+fn undeliverable(outcome: &Outcome<'_>) -> Option<&'static str> {
+    match outcome {
+        Outcome::EmitMany(_) => {
+            Some("the module made several messages of one record; this sluice sends at most one message per record")
+        }
+        Outcome::Emit(msg) if msg.topic.is_some() || msg.partition.is_some() => Some(
+            "the module named a topic or partition for the message; this sluice sends every message to --topic, \
+             so it was not sent",
+        ),
+        _ => None,
     }
 }
 
