@@ -497,13 +497,7 @@ fn offsets_for_times_with(consumer: &BaseConsumer, topic: &str, at_ms: i64) -> a
         wanted.add_partition_offset(topic, p, Offset::Offset(at_ms))?;
     }
     let found = consumer.offsets_for_times(wanted, Duration::from_secs(10)).context("offsets for times")?;
-    let mut offsets: Vec<(i32, Option<i64>)> = found
-        .elements()
-        .iter()
-        .map(|e| (e.partition(), if let Offset::Offset(o) = e.offset() { Some(o) } else { None }))
-        .collect();
-    offsets.sort();
-    Ok(offsets)
+    Ok(by_partition(&found))
 }
 
 /// Reads `topic` from the start as a member of consumer group `group`
@@ -533,13 +527,19 @@ pub fn committed_offsets(bootstrap: &str, topic: &str, group: &str) -> anyhow::R
         wanted.add_partition(topic, p);
     }
     let committed = consumer.committed_offsets(wanted, Duration::from_secs(10)).context("fetch committed offsets")?;
-    let mut offsets: Vec<(i32, Option<i64>)> = committed
+    Ok(by_partition(&committed))
+}
+
+/// Each partition's offset in `list`, in partition order (`None` where it
+/// holds no concrete offset).
+fn by_partition(list: &TopicPartitionList) -> Vec<(i32, Option<i64>)> {
+    let mut offsets: Vec<(i32, Option<i64>)> = list
         .elements()
         .iter()
         .map(|e| (e.partition(), if let Offset::Offset(o) = e.offset() { Some(o) } else { None }))
         .collect();
     offsets.sort();
-    Ok(offsets)
+    offsets
 }
 
 fn partition_count(consumer: &BaseConsumer, topic: &str) -> anyhow::Result<i32> {
