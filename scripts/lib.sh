@@ -42,7 +42,9 @@ ensure_kafka() {
 kafka_java() {
   local opts
   mapfile -t opts <"$ROOT/scripts/kafka/jvm.options"
-  java "${opts[@]}" -cp "$KAFKA_LIBS/*" \
+  # KAFKA_EXEC=1 replaces the calling (background) subshell with the JVM, so
+  # that $! is the broker's own pid (the bench reads its CPU time there).
+  ${KAFKA_EXEC:+exec} java "${opts[@]}" -cp "$KAFKA_LIBS/*" \
     -Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2.xml" \
     -Dkafka.logs.dir="${KAFKA_LOG_DIR:?}" "$@"
 }
@@ -71,7 +73,7 @@ start_kafka() {
   kafka_java kafka.tools.StorageTool format --standalone --ignore-formatted \
     --cluster-id "$(kafka_cluster_id)" --config "$dir/server.properties" >"$dir/format.log" 2>&1 ||
     { cat "$dir/format.log" >&2; return 1; }
-  kafka_java kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 &
+  KAFKA_EXEC=1 kafka_java kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 &
   KAFKA_PID=$!
   if ! "$ROOT/target/release/sluice-kafka" wait-ready "$KAFKA_BOOTSTRAP" 120; then
     tail -n 20 "$dir/server.log" "$dir/stdout.log" >&2

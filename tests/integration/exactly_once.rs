@@ -230,8 +230,6 @@ fn broker_stopped_and_restarted_mid_stream_is_exactly_once() {
 }
 
 #[test]
-#[ignore = "known defect: a fenced instance that is idle opens no transaction, so it does not learn it was \
-            fenced and never exits (timed out after 120 s in the merged suite); fix before issue 7 closes"]
 fn a_second_instance_fences_the_first_and_nothing_is_lost_or_doubled() {
     let dirs = TestDirs::new();
     let broker = Broker::start(dirs.root());

@@ -389,6 +389,35 @@ impl CheckpointStore for KafkaStore {
     }
 }
 
+/// The key of a pipeline's owner record: which instance holds the
+/// transactional id. It is not a [`Key`] (no `file`), so [`KafkaStore::load`]
+/// skips it.
+#[derive(Serialize)]
+struct OwnerKey<'a> {
+    pipeline: &'a str,
+    owner: bool,
+}
+
+/// The instance that writes an owner record, for operators.
+#[derive(Serialize)]
+struct Owner<'a> {
+    host: &'a str,
+    pid: u32,
+    landing_zone: &'a Path,
+}
+
+impl KafkaStore {
+    /// The owner record of this pipeline (key, value): written by an idle
+    /// instance now and then so that a fencing reaches it (see
+    /// `pump::transaction`), and compacted to one record per pipeline.
+    pub fn owner_record(&self) -> (Vec<u8>, Vec<u8>) {
+        let key = OwnerKey { pipeline: &self.pipeline, owner: true };
+        let host = std::env::var("HOSTNAME").unwrap_or_default();
+        let owner = Owner { host: &host, pid: std::process::id(), landing_zone: &self.landing_zone };
+        (serde_json::to_vec(&key).expect("keys serialize"), serde_json::to_vec(&owner).expect("owner serializes"))
+    }
+}
+
 fn encode(key: &Key) -> Vec<u8> {
     serde_json::to_vec(key).expect("keys serialize")
 }

@@ -34,6 +34,11 @@ const ABORT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Transactions in a row that may fail before the stream stops: a failure
 /// that a rewind cannot cure (a deleted topic) must not loop forever.
 const MAX_FAILED_IN_A_ROW: u32 = 10;
+/// How long an instance may stay without a commit before it commits its
+/// owner record alone. A fenced producer only learns of the fencing from the
+/// broker, and an idle one would send nothing: this bounds how long a zombie
+/// lingers once its work has moved to the instance that fenced it.
+pub const OWNER_CHECK: Duration = Duration::from_secs(2);
 
 /// The open transaction's state.
 #[derive(Debug)]
@@ -51,6 +56,8 @@ pub struct Transactions {
     /// The source must be rebuilt from the last commit.
     rewound: bool,
     failed_in_a_row: u32,
+    /// When the last transaction committed (or the instance started).
+    last_commit: Instant,
     /// Transactions committed and aborted.
     pub counts: (u64, u64),
     /// Receives the progress of each commit (for the operator's copy).
@@ -69,6 +76,7 @@ impl Transactions {
             doomed: None,
             rewound: false,
             failed_in_a_row: 0,
+            last_commit: Instant::now(),
             counts: (0, 0),
             on_commit: None,
         }
@@ -128,7 +136,29 @@ impl Delivery {
         if txn.due.is_some_and(|due| Instant::now() >= due) {
             return self.commit(shutdown);
         }
+        if txn.due.is_none() && txn.last_commit.elapsed() >= OWNER_CHECK && !shutdown.is_triggered() {
+            return self.check_owner(shutdown);
+        }
         Ok(())
+    }
+
+    /// Commits a transaction holding only the owner record, so that an idle
+    /// instance that was fenced finds out and stops.
+    fn check_owner(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
+        let txn = self.txn.as_mut().expect("exactly-once mode");
+        let (key, value) = txn.store.owner_record();
+        let topic = txn.store.topic().to_owned();
+        match self.sink.send_progress(&topic, &key, Some(&value)) {
+            Ok(()) => {}
+            Err(TxnError::Fenced(reason)) => return Err(txn.fenced(&reason)),
+            Err(e) => {
+                self.doom(&e.to_string());
+                return self.abort(shutdown);
+            }
+        }
+        txn.due = Some(Instant::now());
+        tracing::trace!("committing the owner record");
+        self.commit(shutdown)
     }
 
     /// Flushes, writes the progress and commits the open transaction; on
@@ -138,11 +168,13 @@ impl Delivery {
         if txn.due.is_none() && txn.doomed.is_none() {
             return Ok(());
         }
-        let deadline = Instant::now() + COMMIT_TIMEOUT;
+        let started = Instant::now();
+        let deadline = started + COMMIT_TIMEOUT;
         if let Err(why) = self.flush(deadline) {
             self.doom(&why);
             return self.abort(shutdown);
         }
+        let flushed = started.elapsed();
         let result = self.write_progress().and_then(|()| self.sink.commit(deadline));
         let txn = self.txn.as_mut().expect("exactly-once mode");
         match result {
@@ -154,7 +186,13 @@ impl Delivery {
                 txn.counts.0 += 1;
                 txn.failed_in_a_row = 0;
                 txn.due = None;
-                tracing::debug!(commits = txn.counts.0, "transaction committed");
+                txn.last_commit = Instant::now();
+                tracing::debug!(
+                    commits = txn.counts.0,
+                    flush_ms = flushed.as_secs_f64() * 1e3,
+                    commit_ms = (started.elapsed() - flushed).as_secs_f64() * 1e3,
+                    "transaction committed"
+                );
                 self.begin_next(shutdown)
             }
             Err(TxnError::Fenced(reason)) => Err(txn.fenced(&reason)),
