@@ -278,6 +278,21 @@ impl Tracker {
         self.lock().pending.iter().map(|p| p.outstanding).sum()
     }
 
+    /// Waits up to `timeout` until nothing is in flight, or a delivery
+    /// failed or must be redone; returns whether nothing is in flight.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        loop {
+            let in_flight: usize = state.pending.iter().map(|p| p.outstanding).sum();
+            let left = deadline.saturating_duration_since(Instant::now());
+            if in_flight == 0 || state.failure.is_some() || !state.redo.is_empty() || left.is_zero() {
+                return in_flight == 0;
+            }
+            state = self.changed.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
     /// Waits until the checkpoint moves past `seen` (or `timeout`); returns
     /// its new version and a copy to save.
     pub fn wait_progress(&self, seen: u64, timeout: Duration) -> Option<(u64, Checkpoint)> {

@@ -223,7 +223,11 @@ impl Delivery {
             if Instant::now() > deadline {
                 return Err(format!("messages were not acknowledged within {} s", COMMIT_TIMEOUT.as_secs()));
             }
-            self.sink.flush(Duration::from_millis(100));
+            // Sends what lingers now, then waits on the tracker: the
+            // producer's own `flush` polls in 100 ms steps, which a commit
+            // every 50 ms cannot afford.
+            self.sink.flush(Duration::ZERO);
+            self.tracker.wait_idle(Duration::from_millis(100));
         }
     }
 

@@ -84,6 +84,8 @@ struct Context {
     /// The first authentication failure: kept, because the "all brokers
     /// down" that follows it would otherwise hide the cause.
     auth_failure: Mutex<Option<String>>,
+    /// Notified when a progress record's delivery is reported.
+    progress_reported: (Mutex<()>, std::sync::Condvar),
 }
 
 impl Context {
@@ -126,6 +128,7 @@ impl ProducerContext for Context {
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
         if opaque == transaction::PROGRESS_OPAQUE {
             // A progress record: if it failed, so does its transaction's commit.
+            self.progress_reported.1.notify_all();
             return;
         }
         let ticket = Ticket::unpack(opaque);
@@ -255,8 +258,13 @@ impl Sink {
         shutdown: &Shutdown,
     ) -> Result<Self, SinkError> {
         let secrets = config.secrets().into_iter().map(str::to_owned).collect::<Vec<_>>();
-        let context =
-            Context { tracker, secrets: secrets.clone(), last_error: Mutex::new(None), auth_failure: Mutex::new(None) };
+        let context = Context {
+            tracker,
+            secrets: secrets.clone(),
+            last_error: Mutex::new(None),
+            auth_failure: Mutex::new(None),
+            progress_reported: (Mutex::new(()), std::sync::Condvar::new()),
+        };
         let producer = config
             .client_config()
             .create_with_context(context)

@@ -94,7 +94,24 @@ impl Sink {
     /// Commits the open transaction (flushing it first), retrying what is
     /// retriable until `deadline`.
     pub fn commit(&self, deadline: Instant) -> Result<(), TxnError> {
+        self.wait_delivered(deadline);
         self.until(deadline, |p| p.commit_transaction(CALL_TIMEOUT))
+    }
+
+    /// Waits until the producer holds no unreported message. rust-rdkafka's
+    /// `commit_transaction` flushes first, and its flush waits for reports in
+    /// 100 ms steps on a queue that the threaded producer's own thread
+    /// serves, so with anything left it takes 100 ms: twice a commit's whole
+    /// budget at the default interval. Here the delivery callback of each
+    /// progress record wakes the wait.
+    fn wait_delivered(&self, deadline: Instant) {
+        let (lock, reported) = &self.producer.context().progress_reported;
+        let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while self.producer.in_flight_count() > 0 && Instant::now() < deadline {
+            // The report can land between the count and the wait: a short timeout covers that.
+            let wait = reported.wait_timeout(guard, Duration::from_millis(2));
+            guard = wait.unwrap_or_else(|e| e.into_inner()).0;
+        }
     }
 
     /// Aborts the open transaction, retrying what is retriable until `deadline`.
