@@ -104,9 +104,9 @@ stop_kafka() {
 build_transforms() {
   ensure_wasm_target
   log "building transforms to target/transforms/"
-  (cd "$ROOT" && cargo build --quiet --profile wasm --target "$WASM_TARGET" -p sql -p invoice_by_store -p fault_injector)
+  (cd "$ROOT" && cargo build --quiet --profile wasm --target "$WASM_TARGET" -p sql -p invoice_by_store -p fault_injector -p router)
   mkdir -p "$ROOT/target/transforms"
-  for name in sql invoice_by_store fault_injector; do
+  for name in sql invoice_by_store fault_injector router; do
     cp "$ROOT/target/$WASM_TARGET/wasm/$name.wasm" "$ROOT/target/transforms/$name.wasm"
   done
   build_language_ports
