@@ -6,6 +6,7 @@
 //! `read_committed`, across a SIGKILL.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -240,8 +241,9 @@ fn exactly_once_routes_to_several_topics_in_one_transaction() {
     assert_eq!(dead[0].value.as_deref(), Some(format!("{{\"id\":\"39\",\"to\":\"{missing}\"}}").as_str()));
 }
 
-/// Records in the SIGKILL test; each becomes three messages over two topics.
-const KILL_RECORDS: u32 = 30_000;
+/// Records in the SIGKILL test; each becomes three messages, half of them
+/// to another topic.
+const KILL_RECORDS: u32 = 60_000;
 
 #[test]
 fn exactly_once_fan_out_survives_a_sigkill_with_no_loss_and_no_duplicates() {
@@ -254,22 +256,37 @@ fn exactly_once_fan_out_survives_a_sigkill_with_no_loss_and_no_duplicates() {
     }
     let config = [("topic_field", "to"), ("copies", "3"), ("key_field", "id")];
     let args = exactly_once(router(&dirs, &broker, &main, &config), &main);
+    let line = |id: u32| match id % 2 {
+        0 => format!("{{\"id\":\"{id}\",\"to\":\"{other}\"}}\n"),
+        _ => format!("{{\"id\":\"{id}\"}}\n"),
+    };
+    // A first part, committed before the kill; then the rest at once, and
+    // the kill once the host is busy with it (written, not yet committed).
+    let first = KILL_RECORDS / 10;
     let staged = dirs.root().join("big.json");
-    let text: String = (0..KILL_RECORDS)
-        .map(|id| match id % 2 {
-            0 => format!("{{\"id\":\"{id}\",\"to\":\"{other}\"}}\n"),
-            _ => format!("{{\"id\":\"{id}\"}}\n"),
-        })
-        .collect();
-    std::fs::write(&staged, &text).unwrap();
+    std::fs::write(&staged, (0..first).map(line).collect::<String>()).unwrap();
     let host = start(&args, &dirs);
-    std::fs::rename(&staged, dirs.landing().join("big.json")).unwrap();
-    let written = |topic: &str| watermarks(&broker.bootstrap, topic).unwrap().iter().map(|(_, h)| h).sum::<i64>();
-    poll_until(WITHIN, "a part of the file is written", || (written(&main) > 3_000).then_some(()));
+    let landed = dirs.landing().join("big.json");
+    std::fs::rename(&staged, &landed).unwrap();
+    wait_for_count(&broker.bootstrap, &main, 0, (first / 2 * 3) as usize, WITHIN);
+    let rest: String = (first..KILL_RECORDS).map(line).collect();
+    std::fs::OpenOptions::new().append(true).open(&landed).unwrap().write_all(rest.as_bytes()).unwrap();
+    let written = || watermarks(&broker.bootstrap, &main).unwrap().iter().map(|(_, high)| high).sum::<i64>();
+    poll_until(WITHIN, "the host is busy with the rest", || {
+        (written() > i64::from(first / 2 * 3) + 3_000).then_some(())
+    });
     host.kill();
-    let committed = read_topic(&broker.bootstrap, &main, 0).unwrap().len();
-    eprintln!("killed with {committed} of {} messages to the default topic committed", KILL_RECORDS / 2 * 3);
-    assert!(committed < (KILL_RECORDS / 2 * 3) as usize, "the kill must land mid-stream");
+    let written = written();
+    let committed = read_topic(&broker.bootstrap, &main, 0).unwrap();
+    eprintln!(
+        "killed with {} of {} messages to the default topic committed ({written} written)",
+        committed.len(),
+        KILL_RECORDS / 2 * 3
+    );
+    assert!(committed.len() < (KILL_RECORDS / 2 * 3) as usize, "the kill must land mid-stream");
+    // A transaction holds whole records: never some of a record's copies.
+    let partial: Vec<_> = copies(&committed).into_iter().filter(|(_, c)| c.as_slice() != ["1", "2", "3"]).collect();
+    assert_eq!(partial, Vec::new(), "records with some of their messages committed");
 
     let host = start(&args, &dirs);
     let expected = (KILL_RECORDS / 2 * 3) as usize;

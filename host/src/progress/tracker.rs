@@ -383,6 +383,20 @@ mod tests {
     }
 
     #[test]
+    fn a_record_of_several_messages_is_done_only_when_each_is() {
+        let t = Tracker::new(Checkpoint::default());
+        // Two records: the first became three messages, the second one
+        // message and a dead letter for its unroutable other message.
+        let a = t.begin(&batch(1, 100), 3 + 2, || false).unwrap();
+        for _ in 0..4 {
+            t.acked(a);
+        }
+        assert_eq!((offset(&t, 1), t.in_flight()), (None, 1), "one message is still out");
+        t.acked(a);
+        assert_eq!((offset(&t, 1), t.in_flight()), (Some(100), 0));
+    }
+
+    #[test]
     fn empty_batches_complete_at_once_but_in_order() {
         let t = Tracker::new(Checkpoint::default());
         let a = t.begin(&batch(1, 10), 1, || false).unwrap();
