@@ -159,10 +159,14 @@ build_language_ports() {
   log "building the AssemblyScript port"
   (cd "$ROOT" && "$ASC" transforms/invoice_by_store_as/invoice_by_store.ts --runtime stub \
     --use abort=sdk/as/sluice/abort -O3 --noAssert -o "$out/invoice_by_store_as.wasm")
+  (cd "$ROOT" && "$ASC" sdk/as/examples/fan_out.ts --runtime stub \
+    --use abort=sdk/as/sluice/abort -O3 --noAssert -o "$out/fan_out_as.wasm")
   ensure_go
   log "building the Go port"
   (cd "$ROOT/transforms/invoice_by_store_go" &&
     GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-s -o "$out/invoice_by_store_go.wasm" .)
+  (cd "$ROOT/sdk/go" &&
+    GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-s -o "$out/fan_out_go.wasm" ./examples/fan_out)
 }
 
 # Builds the host and the helper tools the demo, tests and bench use.
