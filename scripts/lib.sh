@@ -106,9 +106,9 @@ stop_kafka() {
 build_transforms() {
   ensure_wasm_target
   log "building transforms to target/transforms/"
-  (cd "$ROOT" && cargo build --quiet --profile wasm --target "$WASM_TARGET" -p sql -p invoice_by_store -p fault_injector)
+  (cd "$ROOT" && cargo build --quiet --profile wasm --target "$WASM_TARGET" -p sql -p invoice_by_store -p fault_injector -p router)
   mkdir -p "$ROOT/target/transforms"
-  for name in sql invoice_by_store fault_injector; do
+  for name in sql invoice_by_store fault_injector router; do
     cp "$ROOT/target/$WASM_TARGET/wasm/$name.wasm" "$ROOT/target/transforms/$name.wasm"
   done
   build_language_ports
@@ -161,10 +161,14 @@ build_language_ports() {
   log "building the AssemblyScript port"
   (cd "$ROOT" && "$ASC" transforms/invoice_by_store_as/invoice_by_store.ts --runtime stub \
     --use abort=sdk/as/sluice/abort -O3 --noAssert -o "$out/invoice_by_store_as.wasm")
+  (cd "$ROOT" && "$ASC" sdk/as/examples/fan_out.ts --runtime stub \
+    --use abort=sdk/as/sluice/abort -O3 --noAssert -o "$out/fan_out_as.wasm")
   ensure_go
   log "building the Go port"
   (cd "$ROOT/transforms/invoice_by_store_go" &&
     GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-s -o "$out/invoice_by_store_go.wasm" .)
+  (cd "$ROOT/sdk/go" &&
+    GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-s -o "$out/fan_out_go.wasm" ./examples/fan_out)
 }
 
 # Builds the host and the helper tools the demo, tests and bench use.

@@ -25,6 +25,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Load and check a transform module, run `init` with the given config, and exit.
     Check(CheckArgs),
+    /// Run a transform module over a sample JSON-lines file, no broker, and
+    /// show what it made of each line (optionally checked against `--expect`).
+    Test(TestArgs),
 }
 
 /// Flags of `sluice run`. The long names are the public contract.
@@ -137,4 +140,38 @@ pub struct CheckArgs {
     /// The wasm transform module.
     #[command(flatten)]
     pub transform: TransformArgs,
+}
+
+/// Flags of `sluice test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The wasm transform module, its config and limits (as `sluice run` takes them).
+    #[command(flatten)]
+    pub transform: TransformArgs,
+
+    /// A JSON-lines file of sample records.
+    #[arg(short = 'i', long, value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// Expected outcomes, one JSON line per record in the format this
+    /// command prints; fields left out are not compared. Exits 1 on a mismatch.
+    #[arg(short = 'e', long, value_name = "FILE")]
+    pub expect: Option<PathBuf>,
+
+    /// How outcomes are printed [default: table on a terminal, else json].
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+
+    /// Longest accepted record in bytes, as `sluice run` takes it.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::config::default_max_record_bytes())]
+    pub max_record_bytes: usize,
+}
+
+/// How `sluice test` prints outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// One JSON object per record.
+    Json,
+    /// A table for people.
+    Table,
 }

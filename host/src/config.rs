@@ -410,7 +410,8 @@ fn checked_topic(topic: String) -> Result<String, ConfigError> {
     if valid_topic(&topic) { Ok(topic) } else { Err(ConfigError::Topic(topic)) }
 }
 
-fn valid_topic(topic: &str) -> bool {
+/// Whether `topic` is a legal Kafka topic name.
+pub fn valid_topic(topic: &str) -> bool {
     let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     (1..=249).contains(&topic.len()) && topic.chars().all(legal) && topic != "." && topic != ".."
 }

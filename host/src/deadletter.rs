@@ -62,6 +62,8 @@ impl<'a> DeadLetter<'a> {
                 header("sluice.source.offset", self.offset.to_string()),
             ],
             timestamp_ms: None,
+            topic: None,
+            partition: None,
             is_dead_letter: true,
         }
     }
@@ -139,7 +141,7 @@ pub fn read_line_at(path: &str, offset: u64) -> std::io::Result<Vec<u8>> {
 }
 
 /// Standard base64 with padding.
-fn base64(bytes: &[u8]) -> String {
+pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {

@@ -19,6 +19,8 @@
 //! - [`pump`]: moves batches through the transform to the sink and the dead
 //!   letters, and applies the error-tolerance policy.
 //! - [`pipeline`]: wires them together.
+//! - [`test_cmd`]: `sluice test`, a module run over a sample file without a
+//!   broker.
 
 pub mod cli;
 pub mod config;
@@ -29,6 +31,7 @@ pub mod pump;
 pub mod shutdown;
 pub mod sink;
 pub mod source;
+pub mod test_cmd;
 pub mod transform;
 
 /// The old name of [`progress`], kept so that paths written against it

@@ -12,11 +12,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
-        Command::Run(args) => run(&args),
-        Command::Check(args) => check(&args.transform),
+        Command::Run(args) => run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Check(args) => check(&args.transform).map(|()| ExitCode::SUCCESS),
+        // A mismatch with --expect is a failed test, not an error.
+        Command::Test(args) => {
+            sluice::test_cmd::run(&args).map(|all_match| if all_match { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             tracing::error!("{error:#}");
             eprintln!("error: {error:#}");

@@ -1,6 +1,13 @@
 //! The pump: takes batches from the source, runs them through the wasm
 //! transform, and hands the results to [`Delivery`].
 //!
+//! A record becomes zero, one or several messages (ABI v2), each routed to
+//! the topic and partition it names or to `--topic` and the partitioner.
+//! Every route is checked against the sink's metadata cache before the
+//! batch is registered, so the tracker awaits exactly the messages sent plus
+//! the dead letters; a record with a message to a topic or partition that
+//! does not exist is dead-lettered with that reason, and the stream goes on.
+//!
 //! It reads [`Batch`]es from the source channel. Dead letters are stored
 //! (the file fsynced, or sent to the dead-letter topic) before their batch is
 //! registered with the [`Tracker`](crate::sink::Tracker), so the checkpoint never passes a record
@@ -16,16 +23,17 @@
 mod delivery;
 pub mod transaction;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use crossbeam_channel::{Receiver, select};
-use sluice_guest_sdk::abi::{self, Outcome};
+use sluice_guest_sdk::abi::{self, Message, Outcome};
 
 use crate::deadletter::DeadLetter;
 use crate::shutdown::Shutdown;
-use crate::sink::{OwnedMessage, RedoAction, SendError, Ticket};
+use crate::sink::{OwnedMessage, RedoAction, RouteError, SendError, Ticket};
 use crate::source::Batch;
 use crate::transform::{TransformError, Transformer};
 pub use delivery::Delivery;
@@ -38,7 +46,7 @@ const REDO_TICK: Duration = Duration::from_millis(50);
 pub struct Summary {
     /// Records handed to the transform.
     pub records: u64,
-    /// Messages sent to the topic.
+    /// Messages sent, to every topic (a record may become several).
     pub published: u64,
     /// Records the filter dropped.
     pub filtered: u64,
@@ -92,43 +100,28 @@ impl Pump {
             Err(TransformError::Stopped) => return Ok(()),
             outcomes => outcomes?,
         };
+        let Some(plan) = Plan::make(&outcomes, &mut self.delivery, shutdown) else { return Ok(()) };
+        let intolerable = tolerate(&mut self.consecutive_errors, self.max_consecutive_errors, &outcomes);
         let records: Vec<&[u8]> = abi::records(&batch.records, batch.len()).collect();
         let mut letters: Vec<DeadLetter<'_>> = batch
             .rejects
             .iter()
             .map(|r| DeadLetter::new(&r.reason, &batch.path, r.line, r.offset, &r.sample))
             .collect();
-        let mut intolerable = Ok(());
-        let (mut emits, mut filtered) = (0, 0);
-        for ((outcome, meta), record) in outcomes.iter().zip(&batch.meta).zip(&records) {
-            if !matches!(outcome, Outcome::Error(_)) {
-                self.consecutive_errors = 0;
-            }
-            match outcome {
-                Outcome::Emit(_) | Outcome::EmitMany(_) => match undeliverable(outcome) {
-                    None => emits += 1,
-                    Some(reason) => letters.push(DeadLetter::new(reason, &batch.path, meta.line, meta.offset, record)),
-                },
-                Outcome::Drop => filtered += 1,
-                Outcome::Error(reason) => {
-                    letters.push(DeadLetter::new(reason, &batch.path, meta.line, meta.offset, record));
-                    self.consecutive_errors += 1;
-                    if intolerable.is_ok() {
-                        intolerable = check_tolerance(self.consecutive_errors, self.max_consecutive_errors, reason);
-                    }
-                }
-            }
+        for (index, reason) in &plan.dead {
+            let meta = batch.meta[*index];
+            letters.push(DeadLetter::new(reason, &batch.path, meta.line, meta.offset, records[*index]));
         }
         self.summary.records += batch.len() as u64;
-        self.summary.filtered += filtered;
+        self.summary.filtered += plan.filtered;
         let delivery = &mut self.delivery;
         let to_topic = if delivery.dead_letter_topic.is_some() { letters.len() } else { 0 };
         if to_topic == 0 && !delivery.write_durably(&letters, shutdown) {
             return Ok(());
         }
-        let Some(seq) = delivery.begin(batch, emits + to_topic, shutdown)? else { return intolerable };
+        let Some(seq) = delivery.begin(batch, plan.sends.len() + to_topic, shutdown)? else { return intolerable };
         self.summary.dead_letters += letters.len() as u64;
-        let mut unsent = emits + to_topic;
+        let mut unsent = plan.sends.len() + to_topic;
         for letter in letters.iter().take(to_topic) {
             if shutdown.is_triggered() {
                 delivery.tracker.abandon(seq, unsent, None);
@@ -137,16 +130,18 @@ impl Pump {
             delivery.store_dead_letter(letter, seq, shutdown);
             unsent -= 1;
         }
-        for (index, (outcome, meta)) in outcomes.iter().zip(&batch.meta).enumerate() {
-            let Outcome::Emit(msg) = outcome else { continue };
-            if undeliverable(outcome).is_some() {
-                continue;
-            }
-            let ticket = Ticket { seq, record: index, dead_letter: false, timestamp_set: false };
+        for (n, &(index, msg)) in plan.sends.iter().enumerate() {
+            let meta = batch.meta[index];
+            let ticket = Ticket { seq, record: index, ..Ticket::default() };
             match delivery.sink.send(msg, ticket, shutdown) {
                 Ok(()) => self.summary.published += 1,
                 Err(SendError::Stopped) => {
-                    delivery.tracker.abandon(seq, unsent, Some(*meta));
+                    // Part of a record sent cannot be told apart from the
+                    // whole in a transaction: abort it rather than commit half.
+                    if n > 0 && plan.sends[n - 1].0 == index {
+                        delivery.doom("shutdown came while one record's messages were being sent");
+                    }
+                    delivery.tracker.abandon(seq, unsent, Some(meta));
                     return intolerable;
                 }
                 Err(SendError::Refused(reason)) => {
@@ -161,7 +156,7 @@ impl Pump {
                     delivery.tracker.redo(seq, Some(index), OwnedMessage::from(msg), retry);
                 }
                 Err(SendError::Failed(reason)) => {
-                    delivery.tracker.abandon(seq, unsent, Some(*meta));
+                    delivery.tracker.abandon(seq, unsent, Some(meta));
                     if delivery.doom(&reason) {
                         return intolerable;
                     }
@@ -185,21 +180,72 @@ impl Pump {
     }
 }
 
-/// Why this host cannot deliver an outcome the way the module asked, or
-/// `None` when it can. Routing per message (ABI v2's topic and partition,
-/// several messages per record) is not in this host yet: such a record goes
-/// to the dead letters with the reason, never silently to `--topic`.
-fn undeliverable(outcome: &Outcome<'_>) -> Option<&'static str> {
-    match outcome {
-        Outcome::EmitMany(_) => {
-            Some("the module made several messages of one record; this sluice sends at most one message per record")
+/// What becomes of one batch's outcomes: the messages to send, each with
+/// the index of the record it was made of, and the records to dead-letter.
+#[derive(Debug, Default)]
+struct Plan<'o, 'a> {
+    /// `(record, message)`, in the order the module made them.
+    sends: Vec<(usize, &'o Message<'a>)>,
+    /// `(record, reason)`: module errors, and records with a message that
+    /// cannot be routed.
+    dead: Vec<(usize, Cow<'o, str>)>,
+    /// Records that became no message.
+    filtered: u64,
+}
+
+impl<'o, 'a> Plan<'o, 'a> {
+    /// Checks every message's route; `None` if shutdown came while the
+    /// broker was not answering. A record with a message that cannot be
+    /// routed is dead-lettered once, with the first such reason; its other
+    /// messages are still sent.
+    fn make(outcomes: &'o [Outcome<'a>], delivery: &mut Delivery, shutdown: &Shutdown) -> Option<Self> {
+        let mut plan = Plan::default();
+        for (index, outcome) in outcomes.iter().enumerate() {
+            let messages = match outcome {
+                Outcome::Error(reason) => {
+                    plan.dead.push((index, Cow::Borrowed(*reason)));
+                    continue;
+                }
+                _ => outcome.messages(),
+            };
+            if messages.is_empty() {
+                plan.filtered += 1;
+                continue;
+            }
+            let mut unroutable = None;
+            for (n, msg) in messages.iter().enumerate() {
+                match delivery.route(msg, shutdown) {
+                    Ok(()) => plan.sends.push((index, msg)),
+                    Err(RouteError::Stopped) => return None,
+                    Err(RouteError::Unroutable(reason)) if messages.len() == 1 => unroutable = Some(reason),
+                    Err(RouteError::Unroutable(reason)) => {
+                        unroutable.get_or_insert_with(|| format!("message {} of {}: {reason}", n + 1, messages.len()));
+                    }
+                }
+            }
+            if let Some(reason) = unroutable {
+                plan.dead.push((index, Cow::Owned(reason)));
+            }
         }
-        Outcome::Emit(msg) if msg.topic.is_some() || msg.partition.is_some() => Some(
-            "the module named a topic or partition for the message; this sluice sends every message to --topic, \
-             so it was not sent",
-        ),
-        _ => None,
+        Some(plan)
     }
+}
+
+/// Counts the module's failures in a row across `outcomes`: an error once
+/// there are `max` of them. Any other outcome resets the count.
+fn tolerate(consecutive: &mut u64, max: u64, outcomes: &[Outcome<'_>]) -> anyhow::Result<()> {
+    let mut intolerable = Ok(());
+    for outcome in outcomes {
+        let Outcome::Error(reason) = outcome else {
+            *consecutive = 0;
+            continue;
+        };
+        *consecutive += 1;
+        if intolerable.is_ok() {
+            intolerable = check_tolerance(*consecutive, max, reason);
+        }
+    }
+    intolerable
 }
 
 /// Stops the stream when the module has failed `consecutive` records in a row.

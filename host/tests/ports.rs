@@ -124,8 +124,8 @@ fn every_port_refuses_bad_config_like_the_rust_module() {
 }
 
 #[test]
-fn the_c_and_zig_sdks_emit_several_messages_with_topic_and_partition() {
-    for module in ["fan_out_c", "fan_out_zig"] {
+fn every_sdk_emits_several_messages_with_topic_and_partition() {
+    for module in ["fan_out_c", "fan_out_zig", "fan_out_as", "fan_out_go"] {
         fan_out(module);
     }
 }

@@ -16,9 +16,11 @@
 //
 // `init(config)` returns null to accept the config or a refusal message.
 // `process(record)` is called once per valid JSON-object record: it calls
-// `emit` for the message the record becomes (none: the record is dropped)
-// or `fail` to send it to the dead letters. A record that is not a JSON
-// object fails with "malformed JSON at byte N: <reason>" first.
+// `emit` once for each message the record becomes (none: the record is
+// dropped; several: ABI version 2's emit-many), each with its own topic and
+// partition if it names them, or `fail` to send it to the dead letters. A
+// record that is not a JSON object fails with "malformed JSON at byte N:
+// <reason>" first. `log(level, message)` writes a line to the host's log.
 
 // The panic message lives in a static segment: abort may run before any
 // global is initialized.
@@ -558,6 +560,23 @@ export function compact(): Slice {
   return scratch.from(mark);
 }
 
+// ---- the host's log (ABI version 2) ----
+
+// @ts-ignore: decorator
+@external("sluice", "log")
+declare function sluice_log(level: i32, ptr: usize, len: usize): void;
+
+/** Log levels of `log`. */
+export enum Level { Error = 0, Warn = 1, Info = 2, Debug = 3, Trace = 4 }
+
+/** Writes `message` as one line of the host's log, tagged with the module's
+ *  name (rate-limited by the host). A module that never calls it imports
+ *  nothing. */
+export function log(level: Level, message: string): void {
+  const buf = String.UTF8.encode(message);
+  sluice_log(<i32>level, changetype<usize>(buf), <usize>buf.byteLength);
+}
+
 // ---- outcomes ----
 
 let emitted: u32 = 0;
@@ -569,17 +588,29 @@ export class Header {
   constructor(public name: Slice, public value: Slice) {}
 }
 
-/** Emits a message for the current record: key and value may be NONE (no
- *  key; a null value), `timestampMs` is used when `hasTimestamp`. */
-export function emit(key: Slice, value: Slice, headers: Header[] | null = null, timestampMs: i64 = 0, hasTimestamp: bool = false): void {
+/** Emits one message for the current record; call it again for more (the
+ *  record becomes several messages). Key and value may be NONE (no key; a
+ *  null value), `timestampMs` is used when `hasTimestamp`. `topic` (NONE:
+ *  the operator's --topic) and `partition` (-1: the partitioner's choice by
+ *  key) route the message; a topic that does not exist or a partition it
+ *  does not have sends the record to the dead letters with that reason. */
+export function emit(
+  key: Slice,
+  value: Slice,
+  headers: Header[] | null = null,
+  timestampMs: i64 = 0,
+  hasTimestamp: bool = false,
+  topic: Slice = NONE,
+  partition: i32 = -1,
+): void {
   if (failed) return;
-  if (++emitted > 1) {
-    fail("ABI version 1 allows one message per record");
-    return;
+  if (emitted++ == 0) {
+    // The tag and a message count, fixed when the record is done.
+    output.len = recordMark;
+    output.push(3);
+    output.u32(0);
   }
-  output.len = recordMark;
-  output.push(1);
-  output.push(<u8>((key != NONE ? 1 : 0) | (value != NONE ? 2 : 0) | (hasTimestamp ? 4 : 0)));
+  output.push(<u8>((key != NONE ? 1 : 0) | (value != NONE ? 2 : 0) | (hasTimestamp ? 4 : 0) | (topic != NONE ? 8 : 0) | (partition >= 0 ? 16 : 0)));
   if (key != NONE) output.bytes(key);
   if (value != NONE) output.bytes(value);
   if (headers == null) {
@@ -596,6 +627,20 @@ export function emit(key: Slice, value: Slice, headers: Header[] | null = null, 
     output.reserve(8);
     store<i64>(output.ptr + output.len, timestampMs);
     output.len += 8;
+  }
+  if (topic != NONE) output.bytes(topic);
+  if (partition >= 0) output.u32(<u32>partition);
+}
+
+/** Writes the current record's outcome tag: an emit for one message (the
+ *  count taken out), an emit-many with its count for several. */
+function finishEmits(): void {
+  if (emitted == 1) {
+    store<u8>(output.ptr + recordMark, 1);
+    memory.copy(output.ptr + recordMark + 1, output.ptr + recordMark + 5, output.len - recordMark - 5);
+    output.len -= 4;
+  } else {
+    store<u32>(output.ptr + recordMark + 1, emitted);
   }
 }
 
@@ -625,7 +670,7 @@ export function register(init: (config: Config) => string | null, process: () =>
 }
 
 export function sluice_abi_version(): i32 {
-  return 1;
+  return 2;
 }
 
 export function sluice_buffer(capacity: i32): i32 {
@@ -715,7 +760,9 @@ function processRecord(p: usize, n: u32): void {
   recordLen = n;
   recordCompact = scompact;
   onProcess!();
-  if (!failed && emitted == 0) output.push(0);
+  if (failed) return;
+  if (emitted == 0) output.push(0);
+  else finishEmits();
 }
 
 export function sluice_process(count: i32, len: i32): i64 {

@@ -3,13 +3,14 @@ package sluice
 import (
 	"encoding/binary"
 	"errors"
+	"strconv"
 	"unsafe"
 )
 
 // The module side of the ABI: the exports Go's //go:wasmexport makes, and
 // the buffers behind them, which live as long as the instance and only grow.
 
-const abiVersion = 1
+const abiVersion = 2
 
 var (
 	newTransform func(Config) (Transform, error)
@@ -30,12 +31,18 @@ type Output struct {
 	emitted int
 }
 
-// Emit makes the record into message m.
+// Emit adds message m to what the record becomes; call it again for more
+// (ABI version 2's emit-many). m.Topic and m.Partition route it. A negative
+// partition is an error.
 func (o *Output) Emit(m Message) error {
-	o.emitted++
-	if o.emitted > 1 {
-		return errors.New("ABI version 1 allows one message per record")
+	if m.Partition != nil && *m.Partition < 0 {
+		return errors.New("partition " + strconv.Itoa(int(*m.Partition)) + " is negative")
 	}
+	if o.emitted == 0 {
+		// The tag and a message count, fixed when the record is done.
+		output = append(output[:o.mark], 3, 0, 0, 0, 0)
+	}
+	o.emitted++
 	var flags byte
 	if m.Key != nil {
 		flags |= 1
@@ -46,7 +53,13 @@ func (o *Output) Emit(m Message) error {
 	if m.TimestampMs != nil {
 		flags |= 4
 	}
-	output = append(output, 1, flags)
+	if m.Topic != "" {
+		flags |= 8
+	}
+	if m.Partition != nil {
+		flags |= 16
+	}
+	output = append(output, flags)
 	if m.Key != nil {
 		output = putBytes(output, m.Key)
 	}
@@ -65,7 +78,24 @@ func (o *Output) Emit(m Message) error {
 	if m.TimestampMs != nil {
 		output = binary.LittleEndian.AppendUint64(output, uint64(*m.TimestampMs))
 	}
+	if m.Topic != "" {
+		output = putBytes(output, []byte(m.Topic))
+	}
+	if m.Partition != nil {
+		output = binary.LittleEndian.AppendUint32(output, uint32(*m.Partition))
+	}
 	return nil
+}
+
+// finish writes the record's outcome tag: an emit for one message (the
+// count taken out), an emit-many with its count for several.
+func (o *Output) finish() {
+	if o.emitted == 1 {
+		output[o.mark] = 1
+		output = append(output[:o.mark+1], output[o.mark+5:]...)
+		return
+	}
+	binary.LittleEndian.PutUint32(output[o.mark+1:], uint32(o.emitted))
 }
 
 func putBytes(b, p []byte) []byte {
@@ -166,6 +196,8 @@ func processRecord(raw []byte) {
 	case err != nil:
 		output = putError(output[:out.mark], err.Error())
 	case out.emitted == 0:
-		output = append(output, 0)
+		output = append(output[:out.mark], 0)
+	default:
+		out.finish()
 	}
 }

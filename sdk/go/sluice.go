@@ -11,9 +11,10 @@
 //
 // The constructor gets the operator's config; an error stops the host with
 // its message. Process is called once per valid JSON-object record: it
-// calls out.Emit for the message the record becomes (none: the record is
-// dropped) or returns an error, which sends the record to the dead
-// letters with the error's text. A record that is not a JSON object fails
+// calls out.Emit for each message the record becomes (none: the record is
+// dropped; several: ABI version 2's emit-many) or returns an error, which
+// sends the record to the dead letters with the error's text. Log writes a
+// line to the host's log. A record that is not a JSON object fails
 // with "malformed JSON at byte N: <reason>" before Process sees it.
 //
 // Build a reactor module (Go 1.24 or newer):
@@ -38,13 +39,18 @@ type Header struct {
 	Value []byte
 }
 
-// Message is what a record becomes. A nil Key means no key, a nil Value a
-// null value (a tombstone), a nil TimestampMs the producer's clock.
+// Message is one message a record becomes. A nil Key means no key, a nil
+// Value a null value (a tombstone), a nil TimestampMs the producer's clock.
+// An empty Topic sends it to the operator's --topic, a nil Partition lets
+// the producer's partitioner choose by key; a topic that does not exist, or
+// a partition it does not have, sends the record to the dead letters.
 type Message struct {
 	Key         []byte
 	Value       []byte
 	Headers     []Header
 	TimestampMs *int64
+	Topic       string
+	Partition   *int32
 }
 
 // Config holds the operator's --transform-config KEY=VALUE pairs, in order.

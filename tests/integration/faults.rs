@@ -191,31 +191,3 @@ fn a_module_failing_every_record_stops_the_stream_with_the_reason() {
     assert_eq!(dead_letters(&dirs.checkpoint()).len(), 8, "the whole batch is dead-lettered before stopping");
     assert!(read_topic(&broker.bootstrap, &topic, 0).unwrap().is_empty());
 }
-
-/// A module that names a topic per message (ABI v2) meets a host that does
-/// not route yet: those records are dead-lettered with the reason, never
-/// sent to `--topic` as though the module had not asked.
-#[test]
-fn a_message_routed_to_another_topic_is_dead_lettered_not_sent_to_the_default() {
-    let dirs = TestDirs::new();
-    let broker = Broker::start(dirs.root());
-    let topic = topic_name("unrouted");
-    broker.create_topic(&topic, 1);
-    let start = now_ms();
-    let args = HostArgs::new(&dirs, &transform("sql"), &topic, &broker.bootstrap)
-        .config("where", "id > 1")
-        .config("topic", "'elsewhere'");
-    let mut host = Host::start(&args, dirs.root());
-    host.wait_for_log("streaming", WITHIN);
-    std::fs::write(dirs.landing().join("routed.json"), "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n").unwrap();
-    let letters = sluice_tests::poll_until(WITHIN, "two dead letters", || {
-        let letters = dead_letters(&dirs.checkpoint());
-        (letters.len() == 2).then_some(letters)
-    });
-    assert!(host.stop().success());
-    assert_eq!(letters.iter().map(|l| l["line"].as_u64().unwrap()).collect::<Vec<_>>(), [2, 3]);
-    let reason = "the module named a topic or partition for the message; this sluice sends every message to \
-                  --topic, so it was not sent";
-    assert!(letters.iter().all(|l| l["reason"] == reason), "{letters:?}");
-    assert_eq!(read_topic(&broker.bootstrap, &topic, start).unwrap(), Vec::new(), "nothing reached --topic");
-}

@@ -7,5 +7,7 @@ mod invoices;
 mod kafka_faults;
 mod landing;
 mod modules;
+mod routing;
 mod slow;
 mod spark_diff;
+mod test_cmd;

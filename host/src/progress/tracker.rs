@@ -6,9 +6,13 @@
 //! the last commit; reports about messages of the batches it dropped are
 //! ignored.
 //!
-//! Each batch sent is registered with [`Tracker::begin`] and gets a sequence
+//! Each batch sent is registered with [`Tracker::begin`] with the number of
+//! messages it became (a record may become none, one or several, ABI v2's
+//! emit-many, and every dead letter counts as one) and gets a sequence
 //! number; librdkafka's delivery callback calls [`Tracker::acked`] once per
-//! message. Batches complete in any order, but progress is applied strictly
+//! message, and a dead letter written to the file counts as acknowledged. A
+//! batch, and so each of its records, is done only when every one of its
+//! messages is. Batches complete in any order, but progress is applied strictly
 //! in sequence order, so the checkpoint never passes a record that Kafka has
 //! not acknowledged (Vector's file source does the same). The number of
 //! batches in flight is bounded: a full window blocks the sender, which is
@@ -91,6 +95,8 @@ impl From<&sluice_guest_sdk::abi::Message<'_>> for OwnedMessage {
             value: msg.value.map(<[u8]>::to_vec),
             headers: msg.headers.iter().map(|(k, v)| ((*k).to_owned(), v.map(<[u8]>::to_vec))).collect(),
             timestamp_ms: msg.timestamp_ms,
+            topic: msg.topic.map(str::to_owned),
+            partition: msg.partition,
             is_dead_letter: false,
         }
     }
@@ -107,6 +113,11 @@ pub struct OwnedMessage {
     pub headers: Vec<(String, Option<Vec<u8>>)>,
     /// Timestamp set by the module, if any.
     pub timestamp_ms: Option<i64>,
+    /// The topic it was sent to; `None` for the default `--topic` (or the
+    /// dead-letter topic, for a dead letter).
+    pub topic: Option<String>,
+    /// The partition the module chose, if it did.
+    pub partition: Option<i32>,
     /// Whether this message was itself a dead letter.
     pub is_dead_letter: bool,
 }
@@ -384,6 +395,20 @@ mod tests {
         assert_eq!(offset(&t, 1), Some(200));
         assert_eq!(offset(&t, 2), Some(50));
         assert_eq!(t.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_record_of_several_messages_is_done_only_when_each_is() {
+        let t = Tracker::new(Checkpoint::default());
+        // Two records: the first became three messages, the second one
+        // message and a dead letter for its unroutable other message.
+        let a = t.begin(&batch(1, 100), 3 + 2, || false).unwrap();
+        for _ in 0..4 {
+            t.acked(a);
+        }
+        assert_eq!((offset(&t, 1), t.in_flight()), (None, 1), "one message is still out");
+        t.acked(a);
+        assert_eq!((offset(&t, 1), t.in_flight()), (Some(100), 0));
     }
 
     #[test]

@@ -21,8 +21,9 @@ use super::transaction::Transactions;
 use crate::config::KafkaConfig;
 use crate::deadletter::{DeadLetter, DeadLetters};
 use crate::shutdown::Shutdown;
-use crate::sink::{OwnedMessage, Redo, RedoAction, SendError, Sink, Ticket, Tracker};
+use crate::sink::{OwnedMessage, Redo, RedoAction, RouteError, SendError, Sink, Ticket, Tracker};
 use crate::source::Batch;
+use sluice_guest_sdk::abi::Message;
 
 /// Pause before retrying a dead-letter write that failed (a full disk).
 const WRITE_RETRY: Duration = Duration::from_secs(1);
@@ -69,6 +70,20 @@ impl Delivery {
         }
     }
 
+    /// Checks that `msg` can be sent where it is routed (its topic and
+    /// partition, or the defaults). In exactly-once mode the offsets topic
+    /// is refused: a module's message there would corrupt the progress.
+    pub fn route(&mut self, msg: &Message<'_>, shutdown: &Shutdown) -> Result<(), RouteError> {
+        if let (Some(topic), Some(txn)) = (msg.topic, &self.txn)
+            && topic == txn.store.topic()
+        {
+            let reason =
+                format!("topic `{topic}` holds Sluice's progress (the offsets topic); modules may not write to it");
+            return Err(RouteError::Unroutable(reason));
+        }
+        self.sink.route(msg.topic, msg.partition, shutdown)
+    }
+
     /// Retries or dead-letters the messages librdkafka handed back,
     /// replacing the producer first if it is broken and `heal` allows.
     pub fn redo(&mut self, shutdown: &Shutdown, heal: bool) -> anyhow::Result<()> {
@@ -111,11 +126,13 @@ impl Delivery {
 
     fn redo_one(&mut self, Redo { seq, origin, message, action }: Redo, shutdown: &Shutdown) {
         let record = origin.as_ref().map_or(0, |(index, _, _)| *index);
-        let ticket = Ticket { seq, record, dead_letter: message.is_dead_letter, timestamp_set: false };
+        let ticket = Ticket { seq, record, dead_letter: message.is_dead_letter, ..Ticket::default() };
         let reason = match action {
             RedoAction::Retry { .. } => {
                 let main = self.sink.topic().to_owned();
-                let topic = if message.is_dead_letter { self.dead_letter_topic.clone().unwrap_or(main) } else { main };
+                let fallback =
+                    if message.is_dead_letter { self.dead_letter_topic.clone().unwrap_or(main) } else { main };
+                let topic = message.topic.clone().unwrap_or(fallback);
                 match self.sink.send_owned(&topic, &message, ticket, shutdown) {
                     Ok(()) => return,
                     Err(SendError::Stopped) => return self.tracker.abandon(seq, 1, None),
@@ -177,7 +194,7 @@ impl Delivery {
         let Some(topic) = self.dead_letter_topic.clone() else {
             return self.write_or_abandon(letter, seq, shutdown);
         };
-        let ticket = Ticket { seq, record: 0, dead_letter: true, timestamp_set: false };
+        let ticket = Ticket { seq, dead_letter: true, ..Ticket::default() };
         let message = letter.to_message();
         match self.sink.send_owned(&topic, &message, ticket, shutdown) {
             Ok(()) => {}

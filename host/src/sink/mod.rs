@@ -6,9 +6,14 @@
 //! [`Sink::send`] never drops: a full producer queue means waiting for
 //! deliveries (as Vector's kafka service returns Pending on QueueFull).
 //! Errors and librdkafka's own log lines are scrubbed of configured secrets
-//! before they reach a log or a message. In exactly-once mode the producer
-//! is transactional ([`transaction`]): `connect` fences any earlier producer
-//! of the pipeline and opens the first transaction.
+//! before they reach a log or a message. Each message goes to its own topic
+//! and partition when the module names them (ABI v2), else to `--topic` and
+//! the partitioner's choice; [`routes`] checks them against a metadata cache
+//! first, so a message to a topic or partition that does not exist is
+//! dead-lettered rather than stalling the producer. In exactly-once mode
+//! the producer is transactional ([`transaction`]): `connect` fences any
+//! earlier producer of the pipeline and opens the first transaction, which
+//! then holds the messages of every topic the batch was routed to.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,8 +28,10 @@ use sluice_guest_sdk::abi::Message;
 use crate::config::KafkaConfig;
 pub use crate::progress::{OwnedMessage, Redo, RedoAction, Tracker};
 use crate::shutdown::Shutdown;
+pub use routes::{RouteError, Routes};
 pub use transaction::TxnError;
 
+pub mod routes;
 pub mod transaction;
 
 /// How long one metadata request may take before it is retried.
@@ -198,13 +205,16 @@ fn owned_message(message: &rdkafka::message::BorrowedMessage<'_>, ticket: &Ticke
         value: message.payload().map(<[u8]>::to_vec),
         headers,
         timestamp_ms: ticket.timestamp_set.then(|| message.timestamp().to_millis()).flatten(),
+        topic: Some(message.topic().to_owned()),
+        partition: ticket.partition_set.then(|| message.partition()),
         is_dead_letter: ticket.dead_letter,
     }
 }
 
 /// What a delivery report refers to, packed into librdkafka's per-message
-/// opaque: the batch, the record's index in it, and two flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// opaque: the batch, the index in it of the record the message was made
+/// of (several messages of one record share it), and three flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Ticket {
     /// The tracker's batch sequence number.
     pub seq: u64,
@@ -214,31 +224,36 @@ pub struct Ticket {
     pub dead_letter: bool,
     /// The module set the message's timestamp.
     pub timestamp_set: bool,
+    /// The module chose the message's partition (a retry keeps it).
+    pub partition_set: bool,
 }
 
 impl Ticket {
     fn pack(self) -> usize {
         debug_assert!(self.record < 1 << 16, "batches hold fewer than 65536 records");
-        let flags = u64::from(self.dead_letter) | u64::from(self.timestamp_set) << 1;
-        (self.seq << 18 | (self.record as u64) << 2 | flags) as usize
+        let flags =
+            u64::from(self.dead_letter) | u64::from(self.timestamp_set) << 1 | u64::from(self.partition_set) << 2;
+        (self.seq << 19 | (self.record as u64) << 3 | flags) as usize
     }
 
     fn unpack(packed: usize) -> Self {
         let packed = packed as u64;
         Ticket {
-            seq: packed >> 18,
-            record: (packed >> 2 & 0xffff) as usize,
+            seq: packed >> 19,
+            record: (packed >> 3 & 0xffff) as usize,
             dead_letter: packed & 1 != 0,
             timestamp_set: packed & 2 != 0,
+            partition_set: packed & 4 != 0,
         }
     }
 }
 
-/// The producer for one topic.
+/// The producer, for the default topic and every topic messages are routed to.
 pub struct Sink {
     producer: ThreadedProducer<Context>,
     topic: String,
     servers: String,
+    routes: Routes,
 }
 
 impl std::fmt::Debug for Sink {
@@ -270,9 +285,10 @@ impl Sink {
             .create_with_context(context)
             .map_err(|e| SinkError::Config(scrub(&e.to_string(), &secrets)))?;
         let servers = config.get("bootstrap.servers").unwrap_or_default().to_owned();
-        let sink = Sink { producer, topic: config.topic.clone(), servers };
+        let mut sink = Sink { producer, topic: config.topic.clone(), servers, routes: Routes::default() };
         for topic in std::iter::once(config.topic.as_str()).chain(dead_letter_topic) {
-            sink.wait_for_topic(topic, shutdown)?;
+            let partitions = sink.wait_for_topic(topic, shutdown)?;
+            sink.routes.insert(topic, partitions);
         }
         if config.is_transactional() {
             sink.start_transactions(shutdown)?;
@@ -280,11 +296,12 @@ impl Sink {
         Ok(sink)
     }
 
-    fn wait_for_topic(&self, topic: &str, shutdown: &Shutdown) -> Result<(), SinkError> {
+    /// Waits until `topic` is there; its partition count.
+    fn wait_for_topic(&self, topic: &str, shutdown: &Shutdown) -> Result<i32, SinkError> {
         let mut backoff = Duration::from_millis(250);
         loop {
             let last_error = match self.check_topic(topic) {
-                Ok(()) => return Ok(()),
+                Ok(partitions) => return Ok(partitions),
                 Err(Retry::Fatal(e)) => return Err(e),
                 Err(Retry::Again(reason)) => reason,
             };
@@ -296,7 +313,7 @@ impl Sink {
         }
     }
 
-    fn check_topic(&self, name: &str) -> Result<(), Retry> {
+    fn check_topic(&self, name: &str) -> Result<i32, Retry> {
         let metadata = match self.producer.client().fetch_metadata(Some(name), METADATA_TIMEOUT) {
             Ok(metadata) => metadata,
             Err(e) => return Err(self.unreachable(&e)),
@@ -306,7 +323,7 @@ impl Sink {
         };
         let servers = self.servers.clone();
         match topic.error().map(RDKafkaErrorCode::from) {
-            None if !topic.partitions().is_empty() => Ok(()),
+            None if !topic.partitions().is_empty() => Ok(topic.partitions().len() as i32),
             None => Err(Retry::Again("the topic has no partitions yet".into())),
             Some(RDKafkaErrorCode::UnknownTopicOrPartition) => {
                 Err(Retry::Fatal(SinkError::NoTopic { topic: name.to_owned(), servers }))
@@ -330,12 +347,15 @@ impl Sink {
         }
     }
 
-    /// Hands one message to the producer, waiting while its queue is full.
+    /// Hands one message to the producer, waiting while its queue is full:
+    /// to the topic and partition it names, else to `--topic` and the
+    /// partitioner's choice. Check its route first ([`Sink::route`]).
     pub fn send(&self, msg: &Message<'_>, ticket: Ticket, shutdown: &Shutdown) -> Result<(), SendError> {
-        self.send_to(&self.topic, msg, ticket, shutdown)
+        self.send_to(msg.topic.unwrap_or(&self.topic), msg, ticket, shutdown)
     }
 
-    /// Sends a message handed back for a retry, or a dead letter, to `topic`.
+    /// Sends a message handed back for a retry, or a dead letter, to
+    /// `topic`, and to the partition it names, if any.
     pub fn send_owned(
         &self,
         topic: &str,
@@ -350,14 +370,18 @@ impl Sink {
             headers,
             timestamp_ms: msg.timestamp_ms,
             topic: None,
-            partition: None,
+            partition: msg.partition,
         };
         self.send_to(topic, &borrowed, ticket, shutdown)
     }
 
     fn send_to(&self, topic: &str, msg: &Message<'_>, ticket: Ticket, shutdown: &Shutdown) -> Result<(), SendError> {
-        let ticket = Ticket { timestamp_set: msg.timestamp_ms.is_some(), ..ticket };
+        let ticket =
+            Ticket { timestamp_set: msg.timestamp_ms.is_some(), partition_set: msg.partition.is_some(), ..ticket };
         let mut record = BaseRecord::<[u8], [u8], usize>::with_opaque_to(topic, ticket.pack());
+        if let Some(partition) = msg.partition {
+            record = record.partition(partition);
+        }
         if let Some(key) = msg.key {
             record = record.key(key);
         }
@@ -385,9 +409,14 @@ impl Sink {
         }
     }
 
-    /// The topic records go to.
+    /// The topic records go to when their module names none.
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// The metadata cache of routed-to topics.
+    pub fn routes(&self) -> &Routes {
+        &self.routes
     }
 
     /// librdkafka's fatal error, if the producer has raised one: it cannot
@@ -426,9 +455,14 @@ impl Sink {
 fn send_error(error: &KafkaError, reason: String) -> SendError {
     use RDKafkaErrorCode as E;
     match error.rdkafka_error_code() {
-        Some(E::MessageSizeTooLarge | E::InvalidMessage | E::InvalidMessageSize | E::InvalidRecord) => {
-            SendError::Refused(reason)
-        }
+        Some(
+            E::MessageSizeTooLarge
+            | E::InvalidMessage
+            | E::InvalidMessageSize
+            | E::InvalidRecord
+            | E::UnknownPartition
+            | E::UnknownTopic,
+        ) => SendError::Refused(reason),
         Some(E::Fatal) => SendError::ProducerFailed(reason),
         _ => SendError::Failed(format!("cannot produce to Kafka: {reason}")),
     }

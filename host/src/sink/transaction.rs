@@ -18,7 +18,7 @@ use super::{Sink, SinkError};
 use crate::shutdown::Shutdown;
 
 /// The delivery opaque of a progress record (never a packed [`super::Ticket`],
-/// whose sequence numbers do not reach 2^46).
+/// whose sequence numbers do not reach 2^45).
 pub const PROGRESS_OPAQUE: usize = usize::MAX;
 /// How long one transactional call may block before it is retried.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);

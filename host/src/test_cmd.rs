@@ -1,0 +1,408 @@
+//! `sluice test`: what a module makes of a sample file, without a broker.
+//!
+//! The input is read by the same line reader as `sluice run` ([`Tail`]:
+//! blank lines skipped, a BOM and `\r` stripped, invalid UTF-8 and lines
+//! over `--max-record-bytes` refused) and run by the same [`Transformer`],
+//! with the same time and memory limits, so a trap, a timeout or the memory
+//! cap shows up here first. Each record's outcome is printed as a JSON line
+//! ([`Entry`]) or, on a terminal, as a table; a summary of counts goes to
+//! stderr. With `--expect`, the outcomes are compared with a file of the
+//! same JSON lines, where a field left out of an expected line is not
+//! compared, and each mismatch is shown as a diff.
+
+use std::fs::File;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+use serde_json::Value;
+use sluice_guest_sdk::abi::{Message, Outcome};
+
+use crate::cli::{OutputFormat, TestArgs};
+use crate::config::TransformConfig;
+use crate::progress::FileId;
+use crate::shutdown::Shutdown;
+use crate::source::Batch;
+use crate::source::tail::{ReadStatus, Tail};
+use crate::transform::Transformer;
+
+/// Longest text shown in a table cell; the JSON lines hold everything.
+const CELL_CHARS: usize = 60;
+
+/// What the module made of one input line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    /// The 1-based line number in the input file.
+    pub line: u64,
+    /// `drop`, `emit` or `error`.
+    pub outcome: &'static str,
+    /// The messages of an emit, in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<Msg>>,
+    /// Why the record failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One message as `sluice test` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Msg {
+    /// The key, `null` for none.
+    pub key: Option<Bytes>,
+    /// The value, `null` for a tombstone.
+    pub value: Option<Bytes>,
+    /// The headers, by name.
+    pub headers: Headers,
+    /// The timestamp in epoch ms, `null` for the producer's clock.
+    pub timestamp: Option<i64>,
+    /// The topic, `null` for `--topic`.
+    pub topic: Option<String>,
+    /// The partition, `null` for the partitioner's choice.
+    pub partition: Option<i32>,
+}
+
+/// Bytes as text when they are UTF-8, else as `{"base64": "..."}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Bytes {
+    /// Valid UTF-8.
+    Text(String),
+    /// Anything else, in standard base64.
+    Binary {
+        /// The bytes.
+        base64: String,
+    },
+}
+
+impl Bytes {
+    fn of(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Bytes::Text(text.to_owned()),
+            Err(_) => Bytes::Binary { base64: crate::deadletter::base64(bytes) },
+        }
+    }
+
+    fn display(&self) -> String {
+        match self {
+            Bytes::Text(text) => text.clone(),
+            Bytes::Binary { base64 } => format!("base64:{base64}"),
+        }
+    }
+}
+
+/// Headers in the module's order, serialized as a JSON object.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Headers(pub Vec<(String, Option<Bytes>)>);
+
+impl Serialize for Headers {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl Msg {
+    fn of(msg: &Message<'_>) -> Self {
+        Msg {
+            key: msg.key.map(Bytes::of),
+            value: msg.value.map(Bytes::of),
+            headers: Headers(msg.headers.iter().map(|(k, v)| ((*k).to_owned(), v.map(Bytes::of))).collect()),
+            timestamp: msg.timestamp_ms,
+            topic: msg.topic.map(str::to_owned),
+            partition: msg.partition,
+        }
+    }
+}
+
+impl Entry {
+    fn of(line: u64, outcome: &Outcome<'_>) -> Self {
+        let entry = |outcome, messages, reason| Entry { line, outcome, messages, reason };
+        match outcome {
+            Outcome::Error(reason) => entry("error", None, Some((*reason).to_owned())),
+            _ if outcome.messages().is_empty() => entry("drop", None, None),
+            _ => entry("emit", Some(outcome.messages().iter().map(Msg::of).collect()), None),
+        }
+    }
+}
+
+/// Runs `sluice test`; whether every outcome matched `--expect` (true
+/// without it).
+pub fn run(args: &TestArgs) -> anyhow::Result<bool> {
+    let config = TransformConfig::from_args(&args.transform)?;
+    let expected = args.expect.as_deref().map(read_expected).transpose()?;
+    let mut transformer = Transformer::new(&config)?;
+    let entries = run_file(&mut transformer, &args.input, args.max_record_bytes)?;
+    let format =
+        args.format.unwrap_or(if std::io::stdout().is_terminal() { OutputFormat::Table } else { OutputFormat::Json });
+    print_entries(&entries, format)?;
+    eprintln!("{}", summary(&entries));
+    let Some(expected) = expected else { return Ok(true) };
+    let path = args.expect.as_deref().expect("read above").display();
+    let mismatches = compare(&expected, &entries);
+    for mismatch in &mismatches {
+        eprint!("{mismatch}");
+    }
+    match mismatches.len() {
+        0 => eprintln!("{path}: all {} outcomes match", expected.len()),
+        n => eprintln!("{path}: {n} of {} outcomes do not match", expected.len().max(entries.len())),
+    }
+    Ok(mismatches.is_empty())
+}
+
+/// Every record of `input` through `transformer`, in line order.
+pub fn run_file(transformer: &mut Transformer, input: &Path, max_record_bytes: usize) -> anyhow::Result<Vec<Entry>> {
+    let file = File::open(input).with_context(|| format!("cannot open --input {}", input.display()))?;
+    let id = FileId::of(&file.metadata()?);
+    let path: Arc<str> = input.display().to_string().into();
+    let mut tail = Tail::new(file, id, path.clone(), 0, 0, max_record_bytes)?;
+    let shutdown = Shutdown::new();
+    let mut entries = Vec::new();
+    loop {
+        let mut batch = Batch::new(id, path.clone());
+        let status = tail.read(&mut batch).with_context(|| format!("cannot read --input {}", input.display()))?;
+        if status == ReadStatus::Eof {
+            tail.finish(&mut batch);
+        }
+        let start = entries.len();
+        let reason = |r: &crate::source::Reject| Entry {
+            line: r.line,
+            outcome: "error",
+            messages: None,
+            reason: Some(r.reason.clone()),
+        };
+        entries.extend(batch.rejects.iter().map(reason));
+        let outcomes = transformer.process(&batch, u64::MAX, &shutdown)?;
+        entries.extend(outcomes.iter().zip(&batch.meta).map(|(o, meta)| Entry::of(meta.line, o)));
+        entries[start..].sort_by_key(|e| e.line);
+        if status == ReadStatus::Eof {
+            return Ok(entries);
+        }
+    }
+}
+
+fn read_expected(path: &Path) -> anyhow::Result<Vec<Value>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --expect {}", path.display()))?;
+    let mut expected = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let value: Value =
+            serde_json::from_str(line).with_context(|| format!("{}:{}: not a JSON line", path.display(), n + 1))?;
+        if !value.is_object() {
+            bail!("{}:{}: expected a JSON object such as {{\"line\":1,\"outcome\":\"drop\"}}", path.display(), n + 1);
+        }
+        expected.push(value);
+    }
+    Ok(expected)
+}
+
+/// The mismatches between `expected` and `actual`, taken in order, each as
+/// a readable diff.
+pub fn compare(expected: &[Value], actual: &[Entry]) -> Vec<String> {
+    let mut mismatches = Vec::new();
+    for (n, want) in expected.iter().enumerate() {
+        let Some(got) = actual.get(n) else {
+            let line = want.get("line").map_or_else(|| format!("entry {}", n + 1), |l| format!("line {l}"));
+            mismatches.push(format!("{line}: expected {want}, but the input has only {} records\n", actual.len()));
+            continue;
+        };
+        let got = serde_json::to_value(got).expect("entries serialize");
+        if !matches(want, &got) {
+            mismatches.push(diff(got["line"].as_u64().unwrap_or_default(), want, &project(&got, want)));
+        }
+    }
+    for extra in actual.iter().skip(expected.len()) {
+        let got = serde_json::to_string(extra).expect("entries serialize");
+        mismatches.push(format!("line {}: not in the expect file: {got}\n", extra.line));
+    }
+    mismatches
+}
+
+/// Whether `got` has every field of `want` with the same value; objects
+/// are compared field by field this way, arrays element by element.
+fn matches(want: &Value, got: &Value) -> bool {
+    match (want, got) {
+        (Value::Object(want), Value::Object(got)) => {
+            want.iter().all(|(k, w)| got.get(k).is_some_and(|g| matches(w, g)))
+        }
+        (Value::Array(want), Value::Array(got)) => {
+            want.len() == got.len() && want.iter().zip(got).all(|(w, g)| matches(w, g))
+        }
+        _ => want == got,
+    }
+}
+
+/// `got` cut down to the fields `want` names, so a diff shows only what
+/// was compared.
+fn project(got: &Value, want: &Value) -> Value {
+    match (got, want) {
+        (Value::Object(got), Value::Object(want)) => {
+            Value::Object(want.iter().filter_map(|(k, w)| got.get(k).map(|g| (k.clone(), project(g, w)))).collect())
+        }
+        (Value::Array(got), Value::Array(want)) => Value::Array(
+            got.iter().enumerate().map(|(i, g)| want.get(i).map_or_else(|| g.clone(), |w| project(g, w))).collect(),
+        ),
+        _ => got.clone(),
+    }
+}
+
+fn diff(line: u64, want: &Value, got: &Value) -> String {
+    let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("values serialize") + "\n";
+    let (want, got) = (pretty(want), pretty(got));
+    let mut out = format!("line {line}: the outcome differs (- expected, + actual)\n");
+    for change in similar::TextDiff::from_lines(&want, &got).iter_all_changes() {
+        let sign = match change.tag() {
+            similar::ChangeTag::Delete => '-',
+            similar::ChangeTag::Insert => '+',
+            similar::ChangeTag::Equal => ' ',
+        };
+        out.push_str(&format!("{sign} {change}"));
+    }
+    out
+}
+
+fn print_entries(entries: &[Entry], format: OutputFormat) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        OutputFormat::Json => {
+            for entry in entries {
+                serde_json::to_writer(&mut out, entry)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        OutputFormat::Table => writeln!(out, "{}", table(entries))?,
+    }
+    Ok(out.flush()?)
+}
+
+fn table(entries: &[Entry]) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    table.set_header(["line", "outcome", "key", "value / reason", "topic", "partition", "headers", "timestamp"]);
+    for entry in entries {
+        let line = entry.line.to_string();
+        match (&entry.messages, &entry.reason) {
+            (Some(messages), _) => {
+                for (n, msg) in messages.iter().enumerate() {
+                    let outcome =
+                        if messages.len() > 1 { format!("emit {}/{}", n + 1, messages.len()) } else { "emit".into() };
+                    table.add_row(message_row(&line, outcome, msg));
+                }
+            }
+            (None, reason) => {
+                let reason = reason.as_deref().map(cell).unwrap_or_default();
+                table.add_row([line, entry.outcome.to_owned(), String::new(), reason]);
+            }
+        }
+    }
+    table
+}
+
+fn message_row(line: &str, outcome: String, msg: &Msg) -> Vec<String> {
+    let bytes = |b: &Option<Bytes>| b.as_ref().map_or_else(|| "null".to_owned(), |b| cell(&b.display()));
+    let headers = msg.headers.0.iter().map(|(k, v)| format!("{k}={}", bytes(v))).collect::<Vec<_>>().join("\n");
+    let or_default = |v: Option<String>, default: &str| v.unwrap_or_else(|| default.to_owned());
+    vec![
+        line.to_owned(),
+        outcome,
+        bytes(&msg.key),
+        bytes(&msg.value),
+        or_default(msg.topic.clone(), "(--topic)"),
+        or_default(msg.partition.map(|p| p.to_string()), "(by key)"),
+        headers,
+        or_default(msg.timestamp.map(|t| t.to_string()), "(producer)"),
+    ]
+}
+
+/// `text` cut to [`CELL_CHARS`] characters.
+fn cell(text: &str) -> String {
+    match text.char_indices().nth(CELL_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+/// The counts line: records, and how many were emitted, dropped, failed.
+pub fn summary(entries: &[Entry]) -> String {
+    let count = |outcome| entries.iter().filter(|e| e.outcome == outcome).count();
+    let messages: usize = entries.iter().filter_map(|e| e.messages.as_ref()).map(Vec::len).sum();
+    format!(
+        "{} records: {} emitted ({messages} messages), {} dropped, {} failed",
+        entries.len(),
+        count("emit"),
+        count("drop"),
+        count("error")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn emit(line: u64, key: &str) -> Entry {
+        let msg = Msg {
+            key: Some(Bytes::Text(key.into())),
+            value: Some(Bytes::Binary { base64: "/w==".into() }),
+            headers: Headers(vec![("h".into(), None)]),
+            timestamp: None,
+            topic: Some("t".into()),
+            partition: Some(2),
+        };
+        Entry { line, outcome: "emit", messages: Some(vec![msg]), reason: None }
+    }
+
+    #[test]
+    fn entries_serialize_as_documented() {
+        let text = serde_json::to_string(&emit(2, "k")).unwrap();
+        assert_eq!(
+            text,
+            r#"{"line":2,"outcome":"emit","messages":[{"key":"k","value":{"base64":"/w=="},"headers":{"h":null},"timestamp":null,"topic":"t","partition":2}]}"#
+        );
+        let drop = Entry { line: 1, outcome: "drop", messages: None, reason: None };
+        assert_eq!(serde_json::to_string(&drop).unwrap(), r#"{"line":1,"outcome":"drop"}"#);
+    }
+
+    #[test]
+    fn fields_left_out_of_an_expectation_are_not_compared() {
+        let actual = [emit(1, "a"), emit(2, "b")];
+        let expected = [json!({"outcome": "emit"}), json!({"line": 2, "messages": [{"key": "b", "topic": "t"}]})];
+        assert_eq!(compare(&expected, &actual), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_mismatch_is_shown_as_a_diff_of_the_compared_fields() {
+        let actual = [emit(4, "a")];
+        let mismatches = compare(&[json!({"line": 4, "messages": [{"key": "b"}]})], &actual);
+        let diff = [
+            "line 4: the outcome differs (- expected, + actual)",
+            "  {",
+            "    \"line\": 4,",
+            "    \"messages\": [",
+            "      {",
+            "-       \"key\": \"b\"",
+            "+       \"key\": \"a\"",
+            "      }",
+            "    ]",
+            "  }",
+            "",
+        ];
+        assert_eq!(mismatches, [diff.join("\n")]);
+        let missing = compare(&[json!({"line": 1}), json!({"line": 9})], &actual[..0]);
+        assert_eq!(missing[1], "line 9: expected {\"line\":9}, but the input has only 0 records\n");
+        let extra = compare(&[], &actual);
+        assert!(extra[0].starts_with("line 4: not in the expect file: {\"line\":4,"), "{extra:?}");
+    }
+
+    #[test]
+    fn message_counts_differ_when_arrays_differ_in_length() {
+        let actual = [emit(1, "a")];
+        assert_eq!(compare(&[json!({"messages": [{}, {}]})], &actual).len(), 1);
+        assert!(compare(&[json!({"messages": [{}]})], &actual).is_empty());
+    }
+
+    #[test]
+    fn the_summary_counts_outcomes_and_messages() {
+        let entries = [emit(1, "a"), Entry { line: 2, outcome: "drop", messages: None, reason: None }];
+        assert_eq!(summary(&entries), "2 records: 1 emitted (1 messages), 1 dropped, 0 failed");
+    }
+}
