@@ -11,14 +11,21 @@ Key and value are serialized as Spark's Kafka sink does: a string becomes its
 UTF-8 bytes, binary stays as it is; any other type is cast to a string first
 (the sink itself would refuse it; the cast is what its user writes).
 
+Speed: each fixture is read (and its schema inferred) once per way of reading
+it, which is the only Spark job a case group costs; the rows are then held in
+the driver as a local relation, so each case's query is analyzed and
+evaluated on the driver (Spark's ConvertToLocalRelation rule) without a job.
+A query that fails at run time is rerun on each record alone, again over a
+one-row local relation, to tell which records fail. Only FAILFAST reads, whose
+failure is in the reader, read each record alone with a job of its own.
+
 Writes one JSON object per case, in corpus order:
   {"id", "status": "ok", "rows": [[key_hex|null, value_hex|null], ...],
    "key_type", "value_type"}
   {"id", "status": "rejected", "error"}   the query does not analyze
   {"id", "status": "failed", "error", "records": [...]?}   it fails at run time
 For a failed case on a small fixture, "records" holds each record's own
-outcome (["emit", key_hex, value_hex], ["drop"] or ["error", text]), found by
-running the query on that record alone with the fixture's schema.
+outcome (["emit", key_hex, value_hex], ["drop"] or ["error", text]).
 """
 
 import json
@@ -28,14 +35,11 @@ import time
 import tomllib
 
 from pyspark.errors import AnalysisException
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import BinaryType, StringType
 
 # Fixtures up to this many records get per-record outcomes when a query fails.
-# Each such record is a job of its own, so keep it to the hand-made fixtures.
 PER_RECORD_LIMIT = 12
-# Cases evaluated together in one job (see Evaluator.run_all).
-GROUP_SIZE = 40
 
 
 def hexed(value):
@@ -51,16 +55,39 @@ def first_line(error):
     return text.splitlines()[0] if text else type(error).__name__
 
 
+class Fixture:
+    """One fixture read one way: its schema and its rows as local relations."""
+
+    def __init__(self, spark, rows, schema):
+        self.spark = spark
+        self.schema = schema
+        self.rows = rows  # a java.util.List[Row]
+
+    def frame(self, rows=None):
+        """A DataFrame over these rows (all, or a java list of some), held in the driver."""
+        jdf = self.spark._jsparkSession.createDataFrame(rows if rows is not None else self.rows, self.schema)
+        return DataFrame(jdf, self.spark)
+
+    def each_row(self):
+        jvm = self.spark._jvm
+        for i in range(self.rows.size()):
+            yield jvm.java.util.Collections.singletonList(self.rows.get(i))
+
+
 class Evaluator:
     def __init__(self, spark, corpus, fixtures_dir):
         self.spark = spark
         self.schemas = corpus.get("schemas", {})
         self.fixtures_dir = fixtures_dir
         self.inferred = {}
-        self.frames = {}
+        self.fixtures = {}
 
     def path(self, fixture):
         return os.path.join(self.fixtures_dir, fixture + ".json")
+
+    def lines(self, case):
+        with open(self.path(case.get("fixture", "invoices")), encoding="utf-8") as f:
+            return [line for line in f.read().splitlines() if line.strip()]
 
     def schema_of(self, case):
         """The case's DDL schema, or the fixture's inferred one (inferred once)."""
@@ -83,15 +110,20 @@ class Evaluator:
             reader = reader.option("mode", case["mode"])
         return reader
 
-    def frame(self, case):
-        """The fixture read as the case reads it, parsed once per read setting."""
-        fixture = case.get("fixture", "invoices")
+    def settings(self, case):
+        return (case.get("fixture", "invoices"), case.get("schema"), case.get("mode"),
+                case.get("timezone", "UTC"), bool(case.get("case_sensitive")))
+
+    def fixture(self, case):
+        """The fixture read as the case reads it: one job per way of reading."""
         settings = self.settings(case)
-        if settings not in self.frames:
-            self.frames[settings] = self.reader(case).json(self.path(fixture)).cache()
-        return self.frames[settings]
+        if settings not in self.fixtures:
+            df = self.reader(case).json(self.path(case.get("fixture", "invoices")))
+            self.fixtures[settings] = Fixture(self.spark, df._jdf.collectAsList(), df._jdf.schema())
+        return self.fixtures[settings]
 
     def query(self, case, df):
+        """The case's query over `df`: (DataFrame of key/value for the sink, key type, value type)."""
         if "where" in case:
             df = df.where(case["where"])
         exprs = ["(%s) AS key" % case["key"] if "key" in case else "CAST(NULL AS STRING) AS key",
@@ -102,96 +134,40 @@ class Evaluator:
                  for c in ("key", "value")]
         return df.selectExpr(*casts), types["key"].simpleString(), types["value"].simpleString()
 
-    def settings(self, case):
-        return (case.get("fixture", "invoices"), case.get("schema"), case.get("mode"),
-                case.get("timezone", "UTC"), bool(case.get("case_sensitive")))
-
-    def run_all(self, cases):
-        """Answers by case id. Cases that read the fixture the same way run
-        together as one job, each case's keep/key/value as its own columns
-        (key and value under CASE WHEN, so they are only evaluated for kept
-        records, as after a filter); a job that fails reruns its cases one
-        in halves down to single cases, so one failing case cannot hide the
-        others' answers."""
-        groups = {}
-        for case in cases:
-            groups.setdefault(self.settings(case), []).append(case)
-        answers = {}
-        for group in groups.values():
-            for start in range(0, len(group), GROUP_SIZE):
-                answers.update(self.run_group(group[start:start + GROUP_SIZE]))
-        return answers
-
-    def run_group(self, cases):
-        self.configure(cases[0])
-        answers, columns, planned = {}, [], []
-        try:
-            frame = self.frame(cases[0])
-        except AnalysisException as e:
-            return {c["id"]: {"status": "rejected", "error": first_line(e)} for c in cases}
-        for case in cases:
-            try:
-                _, key_type, value_type = self.query(case, frame)
-            except AnalysisException as e:
-                answers[case["id"]] = {"status": "rejected", "error": first_line(e)}
-                continue
-            n = len(planned)
-            cond = "(%s)" % case["where"] if "where" in case else "TRUE"
-            key, value = self.typed(case, key_type, value_type)
-            columns += ["%s AS w%d" % (cond, n), "CASE WHEN %s THEN %s END AS k%d" % (cond, key, n),
-                        "CASE WHEN %s THEN %s END AS v%d" % (cond, value, n)]
-            planned.append((case, key_type, value_type))
-        if not planned:
-            return answers
-        try:
-            rows = frame.selectExpr(*columns).collect()
-        except Exception:  # a run-time error in one of them: halve the group
-            if len(planned) == 1:
-                answers[planned[0][0]["id"]] = self.run(planned[0][0])
-                return answers
-            half = len(planned) // 2
-            answers.update(self.run_group([c for c, _, _ in planned[:half]]))
-            answers.update(self.run_group([c for c, _, _ in planned[half:]]))
-            return answers
-        for n, (case, key_type, value_type) in enumerate(planned):
-            kept = [[hexed(r["k%d" % n]), hexed(r["v%d" % n])] for r in rows if r["w%d" % n] is True]
-            answers[case["id"]] = {"status": "ok", "rows": kept, "key_type": key_type, "value_type": value_type}
-        return answers
-
-    def typed(self, case, key_type, value_type):
-        """The key and value expressions, cast to string when the sink needs it."""
-        key = "(%s)" % case["key"] if "key" in case else "CAST(NULL AS STRING)"
-        value = "(%s)" % case.get("value", "to_json(struct(*))")
-        if key_type not in ("string", "binary"):
-            key = "CAST(%s AS STRING)" % key
-        if value_type not in ("string", "binary"):
-            value = "CAST(%s AS STRING)" % value
-        return key, value
-
     def run(self, case):
         self.configure(case)
         try:
-            df, key_type, value_type = self.query(case, self.frame(case))
+            fixture = self.fixture(case)
+        except AnalysisException as e:
+            return {"status": "rejected", "error": first_line(e)}
+        except Exception as e:  # the reader itself fails (FAILFAST)
+            return self.failed(case, e, None)
+        try:
+            df, key_type, value_type = self.query(case, fixture.frame())
         except AnalysisException as e:
             return {"status": "rejected", "error": first_line(e)}
         try:
             rows = [[hexed(r["key"]), hexed(r["value"])] for r in df.collect()]
-        except Exception as e:  # a run-time error of the query (ANSI mode, FAILFAST)
-            result = {"status": "failed", "error": first_line(e)}
-            records = self.per_record(case)
-            if records is not None:
-                result["records"] = records
-            return result
+        except Exception as e:  # a run-time error of the query (ANSI mode)
+            return self.failed(case, e, fixture)
         return {"status": "ok", "rows": rows, "key_type": key_type, "value_type": value_type}
 
-    def per_record(self, case):
-        with open(self.path(case.get("fixture", "invoices")), encoding="utf-8") as f:
-            lines = [line for line in f.read().splitlines() if line.strip()]
-        if len(lines) > PER_RECORD_LIMIT:
-            return None
+    def failed(self, case, error, fixture):
+        result = {"status": "failed", "error": first_line(error)}
+        lines = self.lines(case)
+        if len(lines) <= PER_RECORD_LIMIT:
+            result["records"] = self.per_record(case, fixture, lines)
+        return result
+
+    def per_record(self, case, fixture, lines):
+        """Each record's outcome alone: over one-row local relations, or, when
+        the reader failed, read alone."""
+        if fixture is not None:
+            frames = (fixture.frame(row) for row in fixture.each_row())
+        else:
+            frames = (self.reader(case).json(self.spark.sparkContext.parallelize([line], 1)) for line in lines)
         outcomes = []
-        for line in lines:
-            df = self.reader(case).json(self.spark.sparkContext.parallelize([line], 1))
+        for df in frames:
             try:
                 rows = self.query(case, df)[0].collect()
             except Exception as e:
@@ -216,12 +192,11 @@ def main():
     spark.sparkContext.setLogLevel("ERROR")
     try:
         evaluator = Evaluator(spark, corpus, fixtures_dir)
+        started = time.monotonic()
         with open(out_path, "w", encoding="utf-8") as out:
-            started = time.monotonic()
-            answers = evaluator.run_all(corpus["case"])
-            print("evaluated %d cases in %.1f s" % (len(answers), time.monotonic() - started), file=sys.stderr)
             for case in corpus["case"]:
-                out.write(json.dumps({"id": case["id"], **answers[case["id"]]}) + "\n")
+                out.write(json.dumps({"id": case["id"], **evaluator.run(case)}) + "\n")
+        print("evaluated %d cases in %.1f s" % (len(corpus["case"]), time.monotonic() - started), file=sys.stderr)
     finally:
         spark.stop()
 

@@ -533,8 +533,11 @@ impl Compiler<'_, '_> {
         let types: Vec<DataType> = compiled.iter().map(|c| c.1.clone()).collect();
         let data_type = (def.return_type)(&types).map_err(|m| self.error(e, m))?;
         let nodes: Vec<Node> = compiled.into_iter().map(|c| c.0).collect();
-        let node = Node::Call(def, nodes);
-        Ok((self.fold(node), data_type))
+        let node = self.fold(Node::Call(def, nodes));
+        if def.cast_result && is_concrete(&data_type) {
+            return Ok((Node::Cast { value: Box::new(node), to: data_type.clone(), try_: false }, data_type));
+        }
+        Ok((node, data_type))
     }
 
     /// A call whose arguments are all literals, evaluated now when that
@@ -549,6 +552,15 @@ impl Compiler<'_, '_> {
             Ok(v) => Node::Literal(v),
             Err(_) => node,
         }
+    }
+}
+
+/// Whether a compiled type is fully known (no `Any` inside, not NULL's).
+fn is_concrete(t: &DataType) -> bool {
+    match t {
+        DataType::Any | DataType::Null | DataType::Struct(_) | DataType::Map(..) | DataType::Interval => false,
+        DataType::Array(e) => is_concrete(e),
+        _ => true,
     }
 }
 

@@ -59,8 +59,12 @@ impl Dialect for SparkDialect {
         self.inner.supports_comparison_in_between_low_bound()
     }
 
-    /// `struct(*)` as a bare wildcard.
+    /// `struct(*)` as a bare wildcard, and numbers with Spark's type
+    /// suffixes (`1.5D`, `2F`, `3S`, `4Y`, `5BD`).
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+        if let Some(number) = suffixed_number(parser) {
+            return Some(Ok(number));
+        }
         let [a, b, c, d] = parser.peek_tokens();
         let is_struct = matches!(&a, Token::Word(w) if w.value.eq_ignore_ascii_case("struct"));
         if !(is_struct && b == Token::LParen && c == Token::Mul && d == Token::RParen) {
@@ -85,4 +89,21 @@ impl Dialect for SparkDialect {
             right: Box::new(right),
         }))
     }
+}
+
+/// A number token followed, with no space between, by a Spark type suffix
+/// (the tokenizer reads `1.5D` as `1.5` then `D`): one number literal,
+/// `1.5D`, that the compiler types by its suffix.
+fn suffixed_number(parser: &mut Parser) -> Option<Expr> {
+    let [number, suffix] = parser.peek_tokens_with_location();
+    let (Token::Number(digits, false), Token::Word(word)) = (&number.token, &suffix.token) else { return None };
+    let known = ["D", "F", "S", "Y", "BD"].iter().any(|s| word.value.eq_ignore_ascii_case(s));
+    if !known || word.quote_style.is_some() || number.span.end != suffix.span.start {
+        return None;
+    }
+    let text = format!("{digits}{}", word.value);
+    let span = number.span.union(&suffix.span);
+    parser.next_token();
+    parser.next_token();
+    Some(Expr::Value(sqlparser::ast::Value::Number(text, false).with_span(span)))
 }

@@ -52,9 +52,12 @@ pub enum EvalError {
     /// An integer or decimal result that does not fit its type.
     #[error("[ARITHMETIC_OVERFLOW] {0} overflow")]
     Overflow(String),
-    /// `x / 0`, `x % 0`, `x div 0` and the like.
+    /// `x / 0`, `x div 0`.
     #[error("[DIVIDE_BY_ZERO] division by zero")]
     DivideByZero,
+    /// `x % 0`, `mod(x, 0)`, `pmod(x, 0)`.
+    #[error("[REMAINDER_BY_ZERO] remainder by zero")]
+    RemainderByZero,
     /// `CAST` (or an implicit cast) of a value that does not read as the
     /// target type.
     #[error("[CAST_INVALID_INPUT] the value {value} of the type {from} cannot be cast to {to} because it is malformed")]

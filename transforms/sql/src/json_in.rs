@@ -25,6 +25,11 @@ pub fn untyped(raw: &[u8]) -> Value {
     }
 }
 
+/// Any JSON text read as an untyped value; `None` when it is not valid JSON.
+pub fn parse(text: &str) -> Option<Value> {
+    serde_json::from_str::<Inferred>(text).ok().map(|v| v.0)
+}
+
 /// A JSON number's text as a `BIGINT` or a `DOUBLE`.
 pub fn number(text: &str) -> Value {
     let integral = !text.contains(['.', 'e', 'E']);

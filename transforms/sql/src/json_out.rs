@@ -11,8 +11,18 @@ use std::fmt::Write;
 use crate::ctx::TimeZone;
 use crate::value::{Value, format_double, format_float, write_text};
 
-/// Appends `value` as JSON.
+/// Appends `value` as JSON, NULL struct members left out.
 pub fn write(value: &Value, zone: &TimeZone, out: &mut String) {
+    write_json(value, zone, true, out);
+}
+
+/// Appends `value` as JSON with its NULL struct members kept
+/// (`get_json_object` copies JSON as it is).
+pub fn write_keeping_nulls(value: &Value, zone: &TimeZone, out: &mut String) {
+    write_json(value, zone, false, out);
+}
+
+fn write_json(value: &Value, zone: &TimeZone, skip_nulls: bool, out: &mut String) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Float(f) if !f.is_finite() => write_string(&format_float(*f), out),
@@ -35,21 +45,21 @@ pub fn write(value: &Value, zone: &TimeZone, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                write(item, zone, out);
+                write_json(item, zone, skip_nulls, out);
             }
             out.push(']');
         }
         Value::Struct(fields) => {
             out.push('{');
             let mut first = true;
-            for (name, v) in fields.iter().filter(|(_, v)| !v.is_null()) {
+            for (name, v) in fields.iter().filter(|(_, v)| !skip_nulls || !v.is_null()) {
                 if !first {
                     out.push(',');
                 }
                 first = false;
                 write_string(name, out);
                 out.push(':');
-                write(v, zone, out);
+                write_json(v, zone, skip_nulls, out);
             }
             out.push('}');
         }
@@ -63,7 +73,7 @@ pub fn write(value: &Value, zone: &TimeZone, out: &mut String) {
                 write_text(k, zone, &mut key);
                 write_string(&key, out);
                 out.push(':');
-                write(v, zone, out);
+                write_json(v, zone, skip_nulls, out);
             }
             out.push('}');
         }

@@ -97,7 +97,13 @@
 //! - Left out: subqueries, aggregates and window functions (one record at
 //!   a time has nothing to aggregate), `LIKE ANY/ALL`, `r'raw'` strings
 //!   (the Databricks dialect does not read them), and year-month/day-time
-//!   interval types beyond adding an `INTERVAL` literal to a timestamp.
+//!   interval types beyond adding an `INTERVAL` literal to a timestamp;
+//!   functions that are not deterministic per record (`current_timestamp`,
+//!   `rand`, `uuid`: a replayed record must give the same message), map
+//!   constructors, `ceil`/`floor` with a scale, and JSON paths beyond `$`,
+//!   `.a`, `['a']`, `[n]`, `[*]`.
+//! - `get_json_object` writes a selected number as it reads back (`1e20`
+//!   as `1.0E20`), not byte for byte; `base64` never breaks lines.
 //!
 //! ```
 //! use sluice_guest_sdk::testing::{Harness, Outcome};

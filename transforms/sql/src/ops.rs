@@ -130,14 +130,23 @@ fn date_arith(op: ArithOp, left: &Value, right: &Value) -> Result<Option<Value>,
     })
 }
 
+/// The ANSI error of dividing by a zero divisor, if `op` divides.
+fn zero_divisor(op: ArithOp) -> Result<(), EvalError> {
+    match op {
+        ArithOp::Div | ArithOp::IntDiv => Err(EvalError::DivideByZero),
+        ArithOp::Rem => Err(EvalError::RemainderByZero),
+        _ => Ok(()),
+    }
+}
+
 fn overflow(what: &str) -> EvalError {
     EvalError::Overflow(what.to_owned())
 }
 
 fn int_arith(op: ArithOp, a: i64, b: i64, rank: u8) -> Result<Value, EvalError> {
     let name = ["tinyint", "smallint", "integer", "long"][usize::from(rank.clamp(1, 4) - 1)];
-    if matches!(op, ArithOp::Div | ArithOp::Rem | ArithOp::IntDiv) && b == 0 {
-        return Err(EvalError::DivideByZero);
+    if b == 0 {
+        zero_divisor(op)?;
     }
     let result = match op {
         ArithOp::Add => a.checked_add(b),
@@ -159,8 +168,8 @@ fn int_arith(op: ArithOp, a: i64, b: i64, rank: u8) -> Result<Value, EvalError> 
 }
 
 fn float_arith(op: ArithOp, a: f64, b: f64, single: bool) -> Result<Value, EvalError> {
-    if matches!(op, ArithOp::Div | ArithOp::Rem | ArithOp::IntDiv) && b == 0.0 {
-        return Err(EvalError::DivideByZero);
+    if b == 0.0 {
+        zero_divisor(op)?;
     }
     let x = match op {
         ArithOp::Add => a + b,
@@ -197,8 +206,8 @@ fn adjust(precision: u32, scale: u32) -> (u8, u8) {
 
 fn decimal_arith(op: ArithOp, a: Decimal, b: Decimal) -> Result<Value, EvalError> {
     let (p1, s1, p2, s2) = (u32::from(a.precision), u32::from(a.scale), u32::from(b.precision), u32::from(b.scale));
-    if matches!(op, ArithOp::Div | ArithOp::Rem | ArithOp::IntDiv) && b.unscaled == 0 {
-        return Err(EvalError::DivideByZero);
+    if b.unscaled == 0 {
+        zero_divisor(op)?;
     }
     let (precision, scale) = match op {
         ArithOp::Add | ArithOp::Sub => {

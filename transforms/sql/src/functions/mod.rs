@@ -32,7 +32,13 @@
 //! (`cast`, `to_f64`, `to_boolean`, `parse_date`, `parse_timestamp`,
 //! `date_of`, `days_of`); comparison and arithmetic: `crate::ops`.
 
+mod array;
 mod conditional;
+mod datetime;
+mod format;
+mod hash;
+mod json;
+mod math;
 mod string;
 
 use crate::ctx::Ctx;
@@ -57,6 +63,61 @@ pub struct FunctionDef {
     pub return_type: fn(&[DataType]) -> Result<DataType, String>,
     /// How to compute it.
     pub eval: Eval,
+    /// The result is cast to `return_type` when that is known at init (the
+    /// conditionals: `coalesce(amount, 0)` of a `DOUBLE` is `0.0`).
+    pub cast_result: bool,
+}
+
+impl FunctionDef {
+    /// A null-intolerant function of evaluated arguments.
+    pub const fn scalar(
+        names: &'static [&'static str],
+        min_args: usize,
+        max_args: Option<usize>,
+        return_type: fn(&[DataType]) -> Result<DataType, String>,
+        eval: fn(&[Value], &Ctx<'_>) -> Result<Value, EvalError>,
+    ) -> FunctionDef {
+        FunctionDef {
+            names,
+            min_args,
+            max_args,
+            null_intolerant: true,
+            return_type,
+            eval: Eval::Scalar(eval),
+            cast_result: false,
+        }
+    }
+
+    /// A function that evaluates its argument nodes itself.
+    pub const fn lazy(
+        names: &'static [&'static str],
+        min_args: usize,
+        max_args: Option<usize>,
+        return_type: fn(&[DataType]) -> Result<DataType, String>,
+        eval: fn(&[Node], &Ctx<'_>) -> Result<Value, EvalError>,
+    ) -> FunctionDef {
+        FunctionDef {
+            names,
+            min_args,
+            max_args,
+            null_intolerant: false,
+            return_type,
+            eval: Eval::Lazy(eval),
+            cast_result: false,
+        }
+    }
+
+    /// The same function, called with NULL arguments too.
+    pub const fn null_tolerant(mut self) -> FunctionDef {
+        self.null_intolerant = false;
+        self
+    }
+
+    /// The same function, its result cast to its type when known.
+    pub const fn casting_result(mut self) -> FunctionDef {
+        self.cast_result = true;
+        self
+    }
 }
 
 /// How a function computes its value.
@@ -69,7 +130,15 @@ pub enum Eval {
 }
 
 /// Every group's table.
-const GROUPS: &[&[FunctionDef]] = &[string::FUNCTIONS, conditional::FUNCTIONS];
+const GROUPS: &[&[FunctionDef]] = &[
+    conditional::FUNCTIONS,
+    string::FUNCTIONS,
+    hash::FUNCTIONS,
+    math::FUNCTIONS,
+    datetime::FUNCTIONS,
+    array::FUNCTIONS,
+    json::FUNCTIONS,
+];
 
 /// The function called `name` (any case), if there is one.
 pub fn lookup(name: &str) -> Option<&'static FunctionDef> {
@@ -86,7 +155,73 @@ impl FunctionDef {
 
 /// Shared helpers for writing functions.
 pub mod util {
-    use crate::value::DataType;
+    use std::rc::Rc;
+
+    use crate::cast::{self, cast};
+    use crate::ctx::Ctx;
+    use crate::error::EvalError;
+    use crate::value::{DataType, Value};
+
+    /// Always a `STRING`.
+    pub fn string(_: &[DataType]) -> Result<DataType, String> {
+        Ok(DataType::String)
+    }
+
+    /// Always a `BOOLEAN`.
+    pub fn boolean(_: &[DataType]) -> Result<DataType, String> {
+        Ok(DataType::Boolean)
+    }
+
+    /// Always an `INT`.
+    pub fn int(_: &[DataType]) -> Result<DataType, String> {
+        Ok(DataType::Int)
+    }
+
+    /// Always a `BIGINT`.
+    pub fn long(_: &[DataType]) -> Result<DataType, String> {
+        Ok(DataType::Long)
+    }
+
+    /// Always a `DOUBLE`.
+    pub fn double(_: &[DataType]) -> Result<DataType, String> {
+        Ok(DataType::Double)
+    }
+
+    /// The first argument's type.
+    pub fn first(args: &[DataType]) -> Result<DataType, String> {
+        Ok(args.first().cloned().unwrap_or(DataType::Any))
+    }
+
+    /// A non-NULL argument's text, cast to a string as Spark's implicit casts do.
+    pub fn text(value: &Value, ctx: &Ctx<'_>) -> Rc<str> {
+        cast::text_of(value, ctx.timezone()).unwrap_or_else(|| Rc::from(""))
+    }
+
+    /// A non-NULL argument as a `BIGINT` (an ANSI error when it is not one).
+    pub fn long_arg(value: &Value, ctx: &Ctx<'_>) -> Result<i64, EvalError> {
+        Ok(cast(value, &DataType::Long, ctx.timezone())?.as_i64().unwrap_or_default())
+    }
+
+    /// A non-NULL argument as an `INT` (an ANSI error when it is not one).
+    pub fn int_arg(value: &Value, ctx: &Ctx<'_>) -> Result<i32, EvalError> {
+        Ok(cast(value, &DataType::Int, ctx.timezone())?.as_i64().unwrap_or_default() as i32)
+    }
+
+    /// A non-NULL argument as a `DOUBLE`.
+    pub fn f64_arg(value: &Value, ctx: &Ctx<'_>) -> Result<f64, EvalError> {
+        match cast(value, &DataType::Double, ctx.timezone())? {
+            Value::Double(x) => Ok(x),
+            _ => Ok(f64::NAN),
+        }
+    }
+
+    /// A non-NULL argument's bytes: binary as it is, anything else as its text's UTF-8.
+    pub fn bytes(value: &Value, ctx: &Ctx<'_>) -> Rc<[u8]> {
+        match value {
+            Value::Binary(b) => Rc::clone(b),
+            other => Rc::from(text(other, ctx).as_bytes()),
+        }
+    }
 
     /// `Ok(String)` when `arg` may be a string, else the standard message.
     pub fn string_arg(function: &str, position: usize, arg: &DataType) -> Result<(), String> {
@@ -102,6 +237,32 @@ pub mod util {
     /// `CASE` branches and comparisons; `None` when they have none.
     pub fn common_type(a: &DataType, b: &DataType) -> Option<DataType> {
         crate::coerce::common_type(a, b)
+    }
+}
+
+/// Evaluating expressions without a record, for the groups' tests.
+#[cfg(test)]
+pub mod testing {
+    use crate::compile::{Scope, compile};
+    use crate::ctx::{Ctx, Session, TimeZone};
+    use crate::error::EvalError;
+    use crate::value::Value;
+
+    /// `src` compiled and evaluated in a UTC session.
+    pub fn eval(src: &str) -> Result<Value, EvalError> {
+        eval_in(src, &Session::default())
+    }
+
+    /// `src` compiled (it must compile) and evaluated in `session`.
+    pub fn eval_in(src: &str, session: &Session) -> Result<Value, EvalError> {
+        let compiled = compile(src, &Scope { session, schema: None }).unwrap_or_else(|e| panic!("{src}: {e}"));
+        compiled.node.eval(&Ctx::without_record(session))
+    }
+
+    /// `src`'s value as Spark casts it to a string (`NULL` for NULL); panics on an error.
+    pub fn text(src: &str) -> String {
+        let value = eval(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+        value.to_text_in(&TimeZone::utc()).unwrap_or_else(|| "NULL".to_owned())
     }
 }
 
