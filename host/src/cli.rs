@@ -132,6 +132,11 @@ pub struct TransformArgs {
     /// Memory cap for the module instance.
     #[arg(long = "transform-memory-mb", value_name = "MB", default_value_t = crate::config::default_transform_memory_mb())]
     pub memory_mb: u64,
+
+    /// Directory of compiled modules, so a module compiles once [default:
+    /// `$XDG_CACHE_HOME/sluice`, else `~/.cache/sluice`]; `off` turns it off.
+    #[arg(long = "module-cache-dir", value_name = "DIR", env = "SLUICE_MODULE_CACHE_DIR")]
+    pub module_cache_dir: Option<PathBuf>,
 }
 
 /// Flags of `sluice check`.

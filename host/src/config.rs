@@ -218,6 +218,8 @@ pub struct TransformConfig {
     pub timeout: Duration,
     /// Memory cap in bytes.
     pub memory_bytes: usize,
+    /// Where compiled modules are cached; `None` is off.
+    pub module_cache: Option<PathBuf>,
 }
 
 /// The Kafka producer.
@@ -281,6 +283,11 @@ impl TransformConfig {
             config,
             timeout: Duration::from_millis(positive("--transform-timeout-ms", args.timeout_ms)?),
             memory_bytes: (memory_mb as usize) << 20,
+            module_cache: match &args.module_cache_dir {
+                Some(dir) if dir.as_os_str() == crate::transform::cache::OFF => None,
+                Some(dir) => Some(dir.clone()),
+                None => crate::transform::cache::default_dir(),
+            },
         })
     }
 }

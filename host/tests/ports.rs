@@ -60,6 +60,7 @@ fn transformer(name: &str, config: &[(&str, &str)]) -> Result<Instance, Transfor
         config: config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         timeout: Duration::from_secs(5),
         memory_bytes: 256 << 20,
+        module_cache: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/module-cache")),
     })?
     .instance()
 }

@@ -12,6 +12,7 @@
 //! and the batch is retried record by record on fresh instances, so only the
 //! poison record fails.
 
+pub mod cache;
 pub mod log;
 pub mod module;
 pub mod wasi;
@@ -104,7 +105,7 @@ impl Runtime {
         let mut wasm = wasmtime::Config::new();
         wasm.epoch_interruption(true);
         let engine = Engine::new(&wasm).expect("static wasmtime config is valid");
-        let module = module::load(&engine, &config.path)?;
+        let module = module::load(&engine, &config.path, config.module_cache.as_deref())?;
         let path = config.path.display().to_string();
         let start = |e: wasmtime::Error| TransformError::Start { path: path.clone(), reason: format!("{e:#}") };
         let name = config.path.file_name().map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned());

@@ -76,17 +76,37 @@ const REQUIRED: [(&str, &[ValType], &[ValType], &str); 4] = [
     (abi::EXPORT_PROCESS, &[ValType::I32, ValType::I32], &[ValType::I64], "func(i32, i32) -> i64"),
 ];
 
-/// Reads, compiles and checks the module at `path`.
-pub fn load(engine: &wasmtime::Engine, path: &Path) -> Result<Module, ModuleError> {
-    let bytes = std::fs::read(path).map_err(|source| ModuleError::Read { path: path.to_owned(), source })?;
-    if !bytes.starts_with(b"\0asm") {
-        return Err(ModuleError::NotWasm { path: path.to_owned() });
-    }
-    let module = Module::new(engine, &bytes)
-        .map_err(|e| ModuleError::Compile { path: path.to_owned(), reason: format!("{e:#}") })?;
+/// Reads, compiles (or takes from the cache in `cache`, see
+/// [`super::cache`]) and checks the module at `path`.
+pub fn load(engine: &wasmtime::Engine, path: &Path, cache: Option<&Path>) -> Result<Module, ModuleError> {
+    let bytes = read(path)?;
+    let module = compile(engine, path, &bytes, cache)?;
     check_imports(&module, path)?;
     check_exports(&module, path)?;
     Ok(module)
+}
+
+/// The bytes of the wasm file at `path`, refused unless they start with the
+/// wasm magic.
+pub fn read(path: &Path) -> Result<Vec<u8>, ModuleError> {
+    let bytes = std::fs::read(path).map_err(|source| ModuleError::Read { path: path.to_owned(), source })?;
+    match bytes.starts_with(b"\0asm") {
+        true => Ok(bytes),
+        false => Err(ModuleError::NotWasm { path: path.to_owned() }),
+    }
+}
+
+/// Compiles `bytes` (the file `path`) as an `A`, through the cache.
+pub fn compile<A: super::cache::Artifact>(
+    engine: &wasmtime::Engine,
+    path: &Path,
+    bytes: &[u8],
+    cache: Option<&Path>,
+) -> Result<A, ModuleError> {
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    super::cache::load::<A>(cache, engine, bytes, &name)
+        .map(|(artifact, _)| artifact)
+        .map_err(|e| ModuleError::Compile { path: path.to_owned(), reason: format!("{e:#}") })
 }
 
 fn check_imports(module: &Module, path: &Path) -> Result<(), ModuleError> {

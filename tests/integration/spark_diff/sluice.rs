@@ -37,8 +37,13 @@ pub enum Run {
 
 /// Runs `lines` through a fresh sql.wasm configured with `config`.
 pub fn run(module: &Path, config: Vec<(String, String)>, lines: &[String]) -> Run {
-    let config =
-        TransformConfig { path: module.to_owned(), config, timeout: Duration::from_secs(10), memory_bytes: 256 << 20 };
+    let config = TransformConfig {
+        path: module.to_owned(),
+        config,
+        timeout: Duration::from_secs(10),
+        memory_bytes: 256 << 20,
+        module_cache: None,
+    };
     let mut transformer = match Transformer::new(&config) {
         Ok(t) => t,
         Err(e) => return Run::Refused(e.to_string()),
