@@ -286,7 +286,7 @@ impl Tracker {
 
     /// Messages sent and not yet acknowledged.
     pub fn in_flight(&self) -> usize {
-        self.lock().pending.iter().map(|p| p.outstanding).sum()
+        self.lock().in_flight()
     }
 
     /// Waits up to `timeout` until nothing is in flight, or a delivery
@@ -295,7 +295,7 @@ impl Tracker {
         let deadline = Instant::now() + timeout;
         let mut state = self.lock();
         loop {
-            let in_flight: usize = state.pending.iter().map(|p| p.outstanding).sum();
+            let in_flight = state.in_flight();
             let left = deadline.saturating_duration_since(Instant::now());
             if in_flight == 0 || state.failure.is_some() || !state.redo.is_empty() || left.is_zero() {
                 return in_flight == 0;
@@ -347,6 +347,11 @@ impl Tracker {
 }
 
 impl State {
+    /// Messages sent and not yet acknowledged.
+    fn in_flight(&self) -> usize {
+        self.pending.iter().map(|p| p.outstanding).sum()
+    }
+
     /// Where batch `seq` is in `pending`; `None` for a batch a rewind dropped.
     fn index(&self, seq: u64) -> Option<usize> {
         let index = usize::try_from(seq.checked_sub(self.front)?).ok()?;
