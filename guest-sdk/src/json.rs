@@ -52,215 +52,256 @@ impl std::error::Error for JsonError {}
 /// Validates `text` as one JSON object and indexes its top-level members.
 pub fn index_object(text: &[u8], index: &mut Index) -> Result<(), JsonError> {
     index.members.clear();
-    let mut s = Scanner { b: text, pos: 0, compact: true, depth: 0 };
-    s.ws();
-    if s.peek() != Some(b'{') {
-        return Err(s.err("a record must be a JSON object"));
-    }
-    s.object(Some(&mut index.members))?;
-    s.ws();
-    if s.pos != text.len() {
-        return Err(s.err("unexpected text after the object"));
-    }
-    index.compact = s.compact;
+    index.compact = scan(text, &mut index.members)?;
     Ok(())
 }
 
-struct Scanner<'a> {
-    b: &'a [u8],
-    pos: usize,
-    compact: bool,
-    depth: u32,
+/// What the scanner expects next.
+#[derive(Clone, Copy)]
+enum Expect {
+    /// A value (after `:`, `[` or an array's `,`).
+    Value,
+    /// A key, or `}` (just after `{`).
+    KeyOrClose,
+    /// A key (after an object's `,`).
+    Key,
+    /// A value, or `]` (just after `[`).
+    ValueOrClose,
+    /// `,` or the container's close, after a value.
+    Next,
+    /// The container's close, at `pos`.
+    Close,
 }
 
-impl Scanner<'_> {
-    fn err(&self, reason: &'static str) -> JsonError {
-        JsonError { offset: self.pos, reason }
+/// The scan itself; true if the text has no whitespace outside strings.
+///
+/// One loop over the bytes, its state in locals and the nesting in a bit
+/// stack (a 1 for each level that is an object), so that in wasm everything
+/// stays in registers; a recursive descent kept its position in memory
+/// and cost three times as much. This is most of the time a transform spends
+/// on a record.
+fn scan(b: &[u8], members: &mut Vec<Member>) -> Result<bool, JsonError> {
+    let mut pos = 0;
+    let mut compact = true;
+    let mut depth = 0u32;
+    // The current level is an object; `outer` holds that bit of each
+    // enclosing level, innermost lowest.
+    let (mut in_object, mut outer) = (false, 0u128);
+    let (mut key, mut value_start) = (0..0, 0);
+    macro_rules! fail {
+        ($reason:expr) => {
+            return Err(JsonError { offset: pos, reason: $reason })
+        };
     }
-
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.pos).copied()
-    }
-
-    fn ws(&mut self) {
-        let start = self.pos;
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.pos += 1;
-        }
-        self.compact &= self.pos == start;
-    }
-
-    fn expect(&mut self, byte: u8, reason: &'static str) -> Result<(), JsonError> {
-        if self.peek() != Some(byte) {
-            return Err(self.err(reason));
-        }
-        self.pos += 1;
-        Ok(())
-    }
-
-    fn value(&mut self) -> Result<(), JsonError> {
-        match self.peek() {
-            Some(b'{') => self.object(None),
-            Some(b'[') => self.array(),
-            Some(b'"') => self.string().map(drop),
-            Some(b't') => self.literal(b"true"),
-            Some(b'f') => self.literal(b"false"),
-            Some(b'n') => self.literal(b"null"),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(_) => Err(self.err("expected a value")),
-            None => Err(self.err("unexpected end of line, expected a value")),
-        }
-    }
-
-    fn enter(&mut self) -> Result<(), JsonError> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(self.err("nested more than 128 levels deep"));
-        }
-        self.pos += 1;
-        self.ws();
-        Ok(())
-    }
-
-    fn object(&mut self, mut members: Option<&mut Vec<Member>>) -> Result<(), JsonError> {
-        self.enter()?;
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            self.depth -= 1;
-            return Ok(());
-        }
-        loop {
-            if self.peek() != Some(b'"') {
-                return Err(self.err("expected a string key"));
+    macro_rules! ws {
+        () => {
+            if matches!(b.get(pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+                compact = false;
+                pos = skip_ws(b, pos);
             }
-            let key = self.string()?;
-            self.ws();
-            self.expect(b':', "expected ':' after the key")?;
-            self.ws();
-            let start = self.pos;
-            self.value()?;
-            if let Some(members) = members.as_deref_mut() {
-                members.push(Member { key, value: start..self.pos });
-            }
-            self.ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.ws();
+        };
+    }
+    ws!();
+    if b.get(pos) != Some(&b'{') {
+        fail!("a record must be a JSON object");
+    }
+    let mut expect = Expect::Value;
+    loop {
+        expect = match expect {
+            Expect::KeyOrClose if b.get(pos) == Some(&b'}') => Expect::Close,
+            Expect::ValueOrClose if b.get(pos) == Some(&b']') => Expect::Close,
+            Expect::Key | Expect::KeyOrClose => {
+                if b.get(pos) != Some(&b'"') {
+                    fail!("expected a string key");
                 }
-                Some(b'}') => break,
-                _ => return Err(self.err("expected ',' or '}' in the object")),
-            }
-        }
-        self.pos += 1;
-        self.depth -= 1;
-        Ok(())
-    }
-
-    fn array(&mut self) -> Result<(), JsonError> {
-        self.enter()?;
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-            self.depth -= 1;
-            return Ok(());
-        }
-        loop {
-            self.value()?;
-            self.ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.ws();
+                let name = string(b, pos)?;
+                pos = name.end + 1;
+                ws!();
+                if b.get(pos) != Some(&b':') {
+                    fail!("expected ':' after the key");
                 }
-                Some(b']') => break,
-                _ => return Err(self.err("expected ',' or ']' in the array")),
-            }
-        }
-        self.pos += 1;
-        self.depth -= 1;
-        Ok(())
-    }
-
-    /// Scans a string starting at its opening quote; returns its inner range.
-    fn string(&mut self) -> Result<Range<usize>, JsonError> {
-        self.pos += 1;
-        let start = self.pos;
-        loop {
-            let rest = &self.b[self.pos..];
-            let Some(i) = rest.iter().position(|&c| STRING_STOP[c as usize]) else {
-                self.pos = self.b.len();
-                return Err(self.err("unterminated string"));
-            };
-            self.pos += i;
-            match self.b[self.pos] {
-                b'"' => {
-                    self.pos += 1;
-                    return Ok(start..self.pos - 1);
+                pos += 1;
+                ws!();
+                if depth == 1 {
+                    (key, value_start) = (name, pos);
                 }
-                b'\\' => self.escape()?,
-                _ => return Err(self.err("control character in a string")),
+                Expect::Value
             }
-        }
-    }
-
-    fn escape(&mut self) -> Result<(), JsonError> {
-        self.pos += 1;
-        match self.peek() {
-            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
-            Some(b'u') => {
-                let hex = self.b.get(self.pos + 1..self.pos + 5);
-                if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                    return Err(self.err("\\u must be followed by four hex digits"));
+            Expect::Value | Expect::ValueOrClose => match b.get(pos) {
+                Some(b'"') => {
+                    pos = string(b, pos)?.end + 1;
+                    Expect::Next
                 }
-                self.pos += 5;
+                Some(b'-' | b'0'..=b'9') => {
+                    pos = number(b, pos)?;
+                    Expect::Next
+                }
+                Some(&open @ (b'{' | b'[')) => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        fail!("nested more than 128 levels deep");
+                    }
+                    outer = outer << 1 | u128::from(in_object);
+                    in_object = open == b'{';
+                    pos += 1;
+                    ws!();
+                    if in_object { Expect::KeyOrClose } else { Expect::ValueOrClose }
+                }
+                Some(&first @ (b't' | b'f' | b'n')) => {
+                    let word: &[u8] = match first {
+                        b't' => b"true",
+                        b'f' => b"false",
+                        _ => b"null",
+                    };
+                    if !b[pos..].starts_with(word) {
+                        fail!("expected true, false or null");
+                    }
+                    pos += word.len();
+                    Expect::Next
+                }
+                Some(_) => fail!("expected a value"),
+                None => fail!("unexpected end of line, expected a value"),
+            },
+            Expect::Next => {
+                if depth == 1 {
+                    members.push(Member { key: key.clone(), value: value_start..pos });
+                }
+                ws!();
+                match b.get(pos) {
+                    Some(b',') => {
+                        pos += 1;
+                        ws!();
+                        if in_object { Expect::Key } else { Expect::Value }
+                    }
+                    Some(b'}') if in_object => Expect::Close,
+                    Some(b']') if !in_object => Expect::Close,
+                    _ if in_object => fail!("expected ',' or '}' in the object"),
+                    _ => fail!("expected ',' or ']' in the array"),
+                }
             }
-            _ => return Err(self.err("invalid escape in a string")),
-        }
-        Ok(())
+            Expect::Close => {
+                pos += 1;
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+                in_object = outer & 1 == 1;
+                outer >>= 1;
+                Expect::Next
+            }
+        };
     }
+    ws!();
+    if pos != b.len() {
+        fail!("unexpected text after the object");
+    }
+    Ok(compact)
+}
 
-    fn literal(&mut self, word: &'static [u8]) -> Result<(), JsonError> {
-        if !self.b[self.pos..].starts_with(word) {
-            return Err(self.err("expected true, false or null"));
-        }
-        self.pos += word.len();
-        Ok(())
+fn skip_ws(b: &[u8], mut pos: usize) -> usize {
+    while matches!(b.get(pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        pos += 1;
     }
+    pos
+}
 
-    fn digits(&mut self) -> usize {
-        let start = self.pos;
-        while matches!(self.peek(), Some(b'0'..=b'9')) {
-            self.pos += 1;
+/// Scans the string whose opening quote is at `quote`; returns the range
+/// between its quotes.
+#[inline(always)]
+fn string(b: &[u8], quote: usize) -> Result<Range<usize>, JsonError> {
+    let start = quote + 1;
+    let mut pos = start;
+    loop {
+        pos += string_stop(&b[pos..]);
+        match b.get(pos) {
+            Some(b'"') => return Ok(start..pos),
+            Some(b'\\') => pos = escape(b, pos + 1)?,
+            Some(_) => return Err(JsonError { offset: pos, reason: "control character in a string" }),
+            None => return Err(JsonError { offset: pos, reason: "unterminated string" }),
         }
-        self.pos - start
     }
+}
 
-    fn number(&mut self) -> Result<(), JsonError> {
-        if self.peek() == Some(b'-') {
-            self.pos += 1;
-        }
-        match self.peek() {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => drop(self.digits()),
-            _ => return Err(self.err("expected a digit")),
-        }
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
-            if self.digits() == 0 {
-                return Err(self.err("expected a digit after '.'"));
-            }
-        }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            self.pos += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.pos += 1;
-            }
-            if self.digits() == 0 {
-                return Err(self.err("expected a digit in the exponent"));
-            }
-        }
-        Ok(())
+/// Checks the escape after a backslash (`pos` is just after it); returns
+/// where the string goes on.
+#[cold]
+fn escape(b: &[u8], pos: usize) -> Result<usize, JsonError> {
+    match b.get(pos) {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(pos + 1),
+        Some(b'u') if b.get(pos + 1..pos + 5).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) => Ok(pos + 5),
+        Some(b'u') => Err(JsonError { offset: pos, reason: "\\u must be followed by four hex digits" }),
+        _ => Err(JsonError { offset: pos, reason: "invalid escape in a string" }),
     }
+}
+
+/// Scans the number starting at `pos`; returns where it ends.
+#[inline(always)]
+fn number(b: &[u8], mut pos: usize) -> Result<usize, JsonError> {
+    let digits = |mut pos: usize| {
+        let start = pos;
+        while matches!(b.get(pos), Some(b'0'..=b'9')) {
+            pos += 1;
+        }
+        (pos, pos > start)
+    };
+    let fail = |offset, reason| Err(JsonError { offset, reason });
+    if b.get(pos) == Some(&b'-') {
+        pos += 1;
+    }
+    match b.get(pos) {
+        Some(b'0') => pos += 1,
+        Some(b'1'..=b'9') => pos = digits(pos).0,
+        _ => return fail(pos, "expected a digit"),
+    }
+    if b.get(pos) == Some(&b'.') {
+        let (end, any) = digits(pos + 1);
+        if !any {
+            return fail(pos + 1, "expected a digit after '.'");
+        }
+        pos = end;
+    }
+    if matches!(b.get(pos), Some(b'e' | b'E')) {
+        pos += 1;
+        if matches!(b.get(pos), Some(b'+' | b'-')) {
+            pos += 1;
+        }
+        let (end, any) = digits(pos);
+        if !any {
+            return fail(pos, "expected a digit in the exponent");
+        }
+        pos = end;
+    }
+    Ok(pos)
+}
+
+/// Every byte of a word set to `byte`.
+const fn splat(byte: u8) -> u64 {
+    u64::from_le_bytes([byte; 8])
+}
+
+/// The length of the run of plain string content (no quote, backslash or
+/// control character) at the start of `rest`: all of it if none ends it.
+///
+/// Eight bytes at a time (SWAR): strings are most of a record's bytes. Each
+/// test below flags the lowest matching byte of a word exactly (a borrow can
+/// only flag bytes above a true match), so the lowest flag of their union is
+/// the first stop.
+#[inline(always)]
+fn string_stop(rest: &[u8]) -> usize {
+    const HIGH: u64 = splat(0x80);
+    let zero = |v: u64| v.wrapping_sub(splat(1)) & !v & HIGH;
+    let mut offset = 0;
+    while let Some(chunk) = rest.get(offset..offset + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("a chunk of 8"));
+        let control = word.wrapping_sub(splat(0x20)) & !word & HIGH;
+        let stops = zero(word ^ splat(b'"')) | zero(word ^ splat(b'\\')) | control;
+        if stops != 0 {
+            return offset + (stops.trailing_zeros() / 8) as usize;
+        }
+        offset += 8;
+    }
+    let tail = &rest[offset..];
+    offset + tail.iter().position(|&c| STRING_STOP[c as usize]).unwrap_or(tail.len())
 }
 
 /// Bytes that end a run of plain string content: quote, backslash, controls.
@@ -331,13 +372,6 @@ pub fn key_matches(escaped_key: &[u8], name: &str) -> bool {
         return escaped_key == name.as_bytes();
     }
     unescape(escaped_key) == name
-}
-
-fn skip_ws(b: &[u8], mut pos: usize) -> usize {
-    while matches!(b.get(pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-        pos += 1;
-    }
-    pos
 }
 
 /// Returns the position just after the string whose quote is at `pos`.
@@ -483,6 +517,30 @@ mod tests {
             let valid_json_not_object = text == "[1,2]";
             assert_eq!(serde_json::from_str::<serde_json::Value>(text).is_ok(), valid_json_not_object, "{text}");
             assert_eq!(index(text).unwrap_err(), JsonError { offset, reason }, "{text}");
+        }
+    }
+
+    #[test]
+    fn string_stop_finds_the_first_stop_at_any_offset() {
+        // Plain bytes around every stop, at every offset of a word and of
+        // the tail, including UTF-8 bytes (0x80 and up) and 0x20 and 0x7F,
+        // which are plain.
+        let plain = [b'a', b' ', 0x7f, 0x80, 0xc3, 0xff, b'0'];
+        for len in 0..20 {
+            for &fill in &plain {
+                let run = vec![fill; len];
+                assert_eq!(string_stop(&run), len, "{fill:#x} x {len}");
+                for at in 0..len {
+                    for stop in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                        let mut text = run.clone();
+                        text[at] = stop;
+                        if at + 1 < len {
+                            text[at + 1] = b'"';
+                        }
+                        assert_eq!(string_stop(&text), at, "{stop:#x} at {at} in {fill:#x} x {len}");
+                    }
+                }
+            }
         }
     }
 

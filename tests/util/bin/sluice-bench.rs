@@ -49,6 +49,8 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use sluice_tests::{Broker, Host, HostArgs, TestDirs, read_topic, topic_name, transform};
 
+/// The ceiling's row name.
+const PLAIN_PRODUCER: &str = "plain rdkafka producer, no transform (ceiling)";
 /// Partitions of every topic the bench creates.
 const PARTITIONS: i32 = 1;
 /// How often `checkpoint.json` is read while a run is timed.
@@ -105,6 +107,9 @@ const PORTS: [(&str, &str); 5] = [
     ("sluice invoice_by_store, Go", "invoice_by_store_go"),
 ];
 
+/// One `sluice run` measurement: row name, module, config, messages expected.
+type Run<'a> = (&'static str, &'a str, &'a [(&'a str, &'a str)], u64);
+
 /// Runs every measurement and prints the tables; false if a check failed.
 fn bench(path: &Path) -> anyhow::Result<bool> {
     let input = Input::scan(path)?;
@@ -112,33 +117,34 @@ fn bench(path: &Path) -> anyhow::Result<bool> {
     let broker_dir = tempfile::Builder::new().prefix("sluice-bench-").tempdir().context("create a temp dir")?;
     let broker = Broker::start(broker_dir.path());
     let filter = [("where", "StoreID = 'STR7188'"), ("key", "StoreID")];
-    let mut rows = vec![
-        sluice_run(&broker, &input, "sluice sql.wasm, keep all", "sql", &[], input.records)?,
-        sluice_run(
-            &broker,
-            &input,
-            "sluice sql.wasm, where StoreID = 'STR7188', key=StoreID",
-            "sql",
-            &filter,
-            input.target,
-        )?,
-        sluice_run(&broker, &input, "sluice sql.wasm, keep all, exactly once", "sql", &[EOS], input.records)?,
-        sluice_run(
-            &broker,
-            &input,
-            "sluice sql.wasm, STR7188, exactly once",
-            "sql",
-            &[&filter[..], &[EOS]].concat(),
-            input.target,
-        )?,
+    let eos_filter = [&filter[..], &[EOS]].concat();
+    let runs: [Run<'_>; 4] = [
+        ("sluice sql.wasm, keep all", "sql", &[], input.records),
+        ("sluice sql.wasm, where StoreID = 'STR7188', key=StoreID", "sql", &filter, input.target),
+        ("sluice sql.wasm, keep all, exactly once", "sql", &[EOS], input.records),
+        ("sluice sql.wasm, STR7188, exactly once", "sql", &eos_filter, input.target),
     ];
-    for (name, module) in PORTS {
-        rows.push(sluice_run(&broker, &input, name, module, &[("store_id", "STR7188")], input.target)?);
+    let port_config = [("store_id", "STR7188")];
+    let ports = PORTS.map(|(name, module)| (name, module, &port_config[..], input.target));
+    let mut rows = Vec::new();
+    for (name, module, config, published) in runs.into_iter().chain(ports).filter(|(name, ..)| wanted(name)) {
+        rows.push(sluice_run(&broker, &input, name, module, config, published)?);
     }
-    rows.push(plain_producer(&broker, &input)?);
-    let latencies = [latency(&broker, &input, &[])?, latency(&broker, &input, &[EOS])?];
+    if wanted(PLAIN_PRODUCER) {
+        rows.push(plain_producer(&broker, &input)?);
+    }
+    let mut latencies = [Vec::new(), Vec::new()];
+    if wanted("latency") {
+        latencies = [latency(&broker, &input, &[])?, latency(&broker, &input, &[EOS])?];
+    }
     print!("{}", report(&input, &rows, &latencies));
     Ok(rows.iter().all(|r| r.in_topic == r.published))
+}
+
+/// Whether the measurement `name` runs: `$SLUICE_BENCH_ONLY` lists parts of
+/// the names to run, separated by `|` (`Go|latency`); unset runs them all.
+fn wanted(name: &str) -> bool {
+    std::env::var("SLUICE_BENCH_ONLY").map_or(true, |only| only.split('|').any(|part| name.contains(part.trim())))
 }
 
 fn progress(message: &str) {
@@ -374,7 +380,7 @@ fn log_threads(pid: u32) {
     let mut threads: Vec<(f64, String)> = tasks.flatten().filter_map(|t| thread_cpu(pid, &t.path())).collect();
     threads.sort_by(|a, b| b.0.total_cmp(&a.0));
     let busiest: Vec<String> = threads.iter().take(6).map(|(s, name)| format!("{name} {s:.2}s")).collect();
-    progress(&format!("sluice CPU by thread: {}", busiest.join(", ")));
+    progress(&format!("CPU by thread of {pid}: {}", busiest.join(", ")));
 }
 
 fn thread_cpu(pid: u32, task: &Path) -> Option<(f64, String)> {
@@ -411,7 +417,7 @@ impl ProducerContext for Deliveries {
 
 /// Times a plain producer sending every input line; see the module docs.
 fn plain_producer(broker: &Broker, input: &Input) -> anyhow::Result<Row> {
-    let name = "plain rdkafka producer, no transform (ceiling)";
+    let name = PLAIN_PRODUCER;
     progress(&format!("{name}: sending"));
     let topic = topic_name("bench-plain");
     broker.create_topic(&topic, PARTITIONS);
@@ -427,6 +433,7 @@ fn plain_producer(broker: &Broker, input: &Input) -> anyhow::Result<Row> {
     producer.flush(RUN_TIMEOUT).context("flush the producer")?;
     let elapsed = t0.elapsed();
     let (sender_cpu, broker_cpu) = cpu.stop();
+    log_threads(std::process::id());
     check_deliveries(producer.context(), sent)?;
     let in_topic = count_topic(&broker.bootstrap, &topic)?;
     progress(&format!("{name}: {:.2} s, {in_topic} of {sent} messages in the topic", elapsed.as_secs_f64()));
@@ -549,7 +556,8 @@ fn report(input: &Input, rows: &[Row], latencies: &[Vec<Duration>; 2]) -> String
         "\n| latency, {LATENCY_RECORDS}-record file landed → all readable | p50 ms | p90 ms | p99 ms | max ms |"
     );
     out.push_str("|---|--:|--:|--:|--:|\n");
-    for (latencies, mode) in latencies.iter().zip(["", ", exactly once, read_committed"]) {
+    for (latencies, mode) in latencies.iter().zip(["", ", exactly once, read_committed"]).filter(|(l, _)| !l.is_empty())
+    {
         let [p50, p90, p99, max] = [0.50, 0.90, 0.99, 1.0].map(|p| percentile_ms(latencies, p));
         let n = latencies.len();
         let _ = writeln!(
