@@ -243,3 +243,29 @@ fn a_module_that_refuses_its_config_fails_before_any_record() {
         run.stderr
     );
 }
+
+/// The Python and JavaScript components, through `sluice test --expect`:
+/// the Rust module's outcomes on the three invoice fixtures and malformed
+/// records, written as an expect file, are exactly theirs.
+#[test]
+fn the_python_and_javascript_components_match_the_rust_outcomes() {
+    let dirs = TestDirs::new();
+    let mut sample: String = (1..=3).map(|n| std::fs::read_to_string(invoice_file(n)).unwrap()).collect();
+    sample.push_str("{\"StoreID\":\"STR7188\",}\n[1]\n{ \"StoreID\" : \"STR7188\" , \"a\" : [ 1 , \"x \\\" y\" ] }\n");
+    let input = write(dirs.root(), "sample.jsonl", &sample);
+    let run_module = |name: &str, expect: Option<&str>| {
+        let module = transform(name);
+        let mut args = vec!["-w", module.to_str().unwrap(), "-C", "store_id=STR7188", "-i", &input];
+        args.extend(expect.map(|e| ["--expect", e]).into_iter().flatten());
+        sluice_test(dirs.root(), &args)
+    };
+    let rust = run_module("invoice_by_store", None);
+    assert_eq!(rust.code, Some(0), "{}", rust.stderr);
+    assert!(rust.stderr.contains("1052 records: 90 emitted (90 messages), 960 dropped, 2 failed"), "{}", rust.stderr);
+    let expect = write(dirs.root(), "expected.jsonl", &rust.stdout);
+    for name in ["invoice_by_store_py", "invoice_by_store_js"] {
+        let run = run_module(name, Some(&expect));
+        assert_eq!(run.code, Some(0), "{name}: {}", run.stderr);
+        assert_eq!(run.stdout, rust.stdout, "{name}");
+    }
+}
