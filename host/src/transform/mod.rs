@@ -122,7 +122,7 @@ impl Runtime {
     /// A fresh instance, checked and initialized with the config.
     pub fn instance(&self) -> Result<Instance, TransformError> {
         Ok(match &self.kind {
-            Kind::Core(runtime) => Instance::Core(runtime.instance()?),
+            Kind::Core(runtime) => Instance::Core(Box::new(runtime.instance()?)),
             Kind::Component(runtime) => Instance::Component(runtime.instance()?),
         })
     }
@@ -211,8 +211,9 @@ impl CallFailure {
 /// One sandboxed instance of the module or component.
 #[derive(Debug)]
 pub enum Instance {
-    /// Of a core module.
-    Core(core_module::Instance),
+    /// Of a core module (boxed: its store and typed functions make it
+    /// several times the size of a component's).
+    Core(Box<core_module::Instance>),
     /// Of a component.
     Component(component::Instance),
 }
