@@ -198,7 +198,7 @@ build_language_ports() {
 stale() {
   local out="$1"
   shift
-  [ ! -f "$out" ] || [ -n "$(find "$@" "$ROOT/guest-sdk/wit" -newer "$out" -type f -not -path "*/__pycache__/*" -print -quit)" ]
+  [ ! -f "$out" ] || [ -n "$(find "$@" "$ROOT/guest-sdk/wit" -newer "$out" -type f -not -path "*/__pycache__/*" -not -name "*.md" -print -quit)" ]
 }
 
 # The Python and JavaScript ports, components of guest-sdk/wit/sluice.wit
