@@ -1,7 +1,8 @@
 //! Loading a transform module and checking it against the ABI before any
 //! record is read: the file is wasm, it imports nothing outside the allowed
 //! set (the WASI preview 1 stubs of [`super::wasi`]), and it exports every
-//! required function with its exact signature.
+//! required function with its exact signature. [`read`] and [`compile`]
+//! serve components too ([`super::component`] checks their imports).
 
 use std::path::{Path, PathBuf};
 
