@@ -220,12 +220,13 @@ build_component_ports() {
   done
   ensure_componentize_js
   log "building the JavaScript port"
-  for app in "$ROOT/transforms/invoice_by_store_js/invoice_by_store.js:invoice_by_store_js" \
-    "$js/examples/fan_out.js:fan_out_js"; do
+  for app in "transforms/invoice_by_store_js/invoice_by_store.js:invoice_by_store_js" \
+    "sdk/js/examples/fan_out.js:fan_out_js"; do
     IFS=: read -r app name <<<"$app"
-    if stale "$out/$name.wasm" "$(dirname "$app")" "$js"; then
-      "$COMPONENTIZE_JS" "$app" --wit "$wit" --world-name transform \
-        --disable stdio random clocks http fetch-event -o "$out/$name.wasm" >/dev/null
+    # componentize-js resolves a module's imports from the directory it runs in.
+    if stale "$out/$name.wasm" "$ROOT/$(dirname "$app")" "$js"; then
+      (cd "$ROOT" && "$COMPONENTIZE_JS" "$app" --wit "$wit" --world-name transform \
+        --disable stdio random clocks http fetch-event -o "$out/$name.wasm" >/dev/null)
     fi
   done
 }
