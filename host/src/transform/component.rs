@@ -96,20 +96,21 @@ impl Runtime {
 
     /// A fresh instance, initialized with the config.
     pub fn instance(&self) -> Result<Instance, TransformError> {
-        let start = |reason: String| TransformError::Start { path: self.path.clone(), reason };
-        let guest = Guest { limits: super::limits(self.config.memory_bytes, MEMORIES), log: self.log.clone() };
+        let (timeout, memory_cap) = (self.config.timeout, self.config.memory_bytes);
+        let failed = |e: wasmtime::Error| TransformError::Start {
+            path: self.path.clone(),
+            reason: CallFailure::from_error(&e, timeout, memory_cap).0,
+        };
+        let guest = Guest { limits: super::limits(memory_cap, MEMORIES), log: self.log.clone() };
         let mut store = Store::new(&self.engine, guest);
         store.limiter(|guest| &mut guest.limits);
-        let deadline_ticks = super::deadline_ticks(self.config.timeout);
+        let deadline_ticks = super::deadline_ticks(timeout);
         store.set_epoch_deadline(deadline_ticks);
-        let limits = (self.config.timeout, self.config.memory_bytes);
-        let failure = |e: &wasmtime::Error| CallFailure::from_error(e, limits.0, limits.1).0;
-        let bindings = self.template.instantiate(&mut store).map_err(|e| start(failure(&e)))?;
+        let bindings = self.template.instantiate(&mut store).map_err(failed)?;
         let pairs: Vec<(&str, &str)> = self.config.config.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        match bindings.call_init(&mut store, &pairs) {
-            Ok(Ok(())) => Ok(Instance { store, bindings, deadline_ticks, timeout: limits.0, memory_cap: limits.1 }),
-            Ok(Err(message)) => Err(TransformError::InitRefused { path: self.path.clone(), message }),
-            Err(e) => Err(start(failure(&e))),
+        match bindings.call_init(&mut store, &pairs).map_err(failed)? {
+            Ok(()) => Ok(Instance { store, bindings, deadline_ticks, timeout, memory_cap }),
+            Err(message) => Err(TransformError::InitRefused { path: self.path.clone(), message }),
         }
     }
 }
