@@ -115,12 +115,17 @@ build_transforms() {
 }
 
 # The toolchains of the other SDKs (sdk/<lang>/), each into .tools/: zig
-# (which also compiles C, as `zig cc`) from PyPI, AssemblyScript from npm;
-# Go is the machine's own, 1.24 or newer (`//go:wasmexport`).
+# (which also compiles C, as `zig cc`) and componentize-py from PyPI,
+# AssemblyScript and componentize-js from npm; Go is the machine's own,
+# 1.24 or newer (`//go:wasmexport`).
 ZIG_WHEEL="ziglang==0.17.0"
 ASC_PACKAGE="assemblyscript@0.28.20"
+COMPONENTIZE_PY_WHEEL="componentize-py==0.25.1"
+COMPONENTIZE_JS_PACKAGES=("@bytecodealliance/componentize-js@0.23.0" "@bytecodealliance/preview2-shim@0.25.0")
 export ZIG="${ZIG:-$TOOLS/zig/ziglang/zig}"
 export ASC="${ASC:-$TOOLS/assemblyscript/node_modules/.bin/asc}"
+COMPONENTIZE_PY_DIR="$TOOLS/componentize-py"
+export COMPONENTIZE_JS="${COMPONENTIZE_JS:-$TOOLS/componentize-js/node_modules/.bin/componentize-js}"
 ensure_zig() {
   if [ -x "$ZIG" ]; then return; fi
   log "installing zig ($ZIG_WHEEL) into $TOOLS/zig"
@@ -132,6 +137,23 @@ ensure_asc() {
   log "installing AssemblyScript ($ASC_PACKAGE) into $TOOLS/assemblyscript"
   mkdir -p "$TOOLS/assemblyscript"
   npm install --silent --no-audit --no-fund --prefix "$TOOLS/assemblyscript" "$ASC_PACKAGE"
+}
+ensure_componentize_py() {
+  if [ -f "$COMPONENTIZE_PY_DIR/componentize_py/__init__.py" ]; then return; fi
+  log "installing componentize-py ($COMPONENTIZE_PY_WHEEL) into $COMPONENTIZE_PY_DIR"
+  python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$COMPONENTIZE_PY_DIR" "$COMPONENTIZE_PY_WHEEL"
+}
+# The wheel's own `bin/componentize-py` names the Python that installed it;
+# run its entry point with whichever python3 is on PATH instead.
+componentize_py() {
+  PYTHONPATH="$COMPONENTIZE_PY_DIR" python3 -c \
+    'import sys; from componentize_py import script; sys.argv[0] = "componentize-py"; sys.exit(script())' "$@"
+}
+ensure_componentize_js() {
+  if [ -x "$COMPONENTIZE_JS" ]; then return; fi
+  log "installing componentize-js (${COMPONENTIZE_JS_PACKAGES[*]}) into $TOOLS/componentize-js"
+  mkdir -p "$TOOLS/componentize-js"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS/componentize-js" "${COMPONENTIZE_JS_PACKAGES[@]}"
 }
 ensure_go() {
   local v
@@ -169,6 +191,44 @@ build_language_ports() {
     GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-s -o "$out/invoice_by_store_go.wasm" .)
   (cd "$ROOT/sdk/go" &&
     GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-s -o "$out/fan_out_go.wasm" ./examples/fan_out)
+  build_component_ports
+}
+
+# Whether component $1 is missing or older than a file under the dirs after it.
+stale() {
+  local out="$1"
+  shift
+  [ ! -f "$out" ] || [ -n "$(find "$@" "$ROOT/guest-sdk/wit" -newer "$out" -type f -not -path "*/__pycache__/*" -not -name "*.md" -print -quit)" ]
+}
+
+# The Python and JavaScript ports, components of guest-sdk/wit/sluice.wit
+# (guest-sdk/COMPONENTS.md) with no WASI imports: componentize-py's
+# --stub-wasi and componentize-js's --disable of every WASI feature. Each
+# takes tens of seconds, so it is rebuilt only when its sources changed.
+build_component_ports() {
+  local out="$ROOT/target/transforms" wit="$ROOT/guest-sdk/wit" py="$ROOT/sdk/py" js="$ROOT/sdk/js"
+  ensure_componentize_py
+  log "building the Python port"
+  local app dir name
+  for app in "invoice_by_store:$ROOT/transforms/invoice_by_store_py:invoice_by_store_py" \
+    "fan_out:$py/examples:fan_out_py"; do
+    IFS=: read -r app dir name <<<"$app"
+    if stale "$out/$name.wasm" "$dir" "$py/sluice"; then
+      componentize_py -d "$wit" -w transform componentize --stub-wasi -p "$py" -p "$dir" "$app" \
+        -o "$out/$name.wasm" >/dev/null
+    fi
+  done
+  ensure_componentize_js
+  log "building the JavaScript port"
+  for app in "transforms/invoice_by_store_js/invoice_by_store.js:invoice_by_store_js" \
+    "sdk/js/examples/fan_out.js:fan_out_js"; do
+    IFS=: read -r app name <<<"$app"
+    # componentize-js resolves a module's imports from the directory it runs in.
+    if stale "$out/$name.wasm" "$ROOT/$(dirname "$app")" "$js"; then
+      (cd "$ROOT" && "$COMPONENTIZE_JS" "$app" --wit "$wit" --world-name transform \
+        --disable stdio random clocks http fetch-event -o "$out/$name.wasm" >/dev/null)
+    fi
+  done
 }
 
 # Builds the host and the helper tools the demo, tests and bench use.

@@ -47,7 +47,7 @@ fn run(args: &sluice::cli::RunArgs) -> anyhow::Result<()> {
 fn check(args: &sluice::cli::TransformArgs) -> anyhow::Result<()> {
     let config = TransformConfig::from_args(args)?;
     let transformer = sluice::transform::Transformer::new(&config)?;
-    println!("{}: ok (ABI version {})", transformer.path().display(), transformer.abi_version());
+    println!("{}: ok ({})", transformer.path().display(), transformer.interface());
     Ok(())
 }
 

@@ -1,4 +1,5 @@
-//! The language ports of `invoice_by_store` (C, Zig, AssemblyScript, Go)
+//! The language ports of `invoice_by_store` (C, Zig, AssemblyScript, Go,
+//! and the Python and JavaScript components)
 //! against the Rust original, through the host's own transform stage: the
 //! same outcome for every record (fixtures and edge cases: escapes,
 //! duplicate keys, whitespace, malformed JSON) and the same refusals of bad
@@ -12,7 +13,7 @@ use sluice::transform::{Instance, Runtime, TransformError};
 use sluice_guest_sdk::abi;
 
 /// The ports, by the suffix of `target/transforms/invoice_by_store_<lang>.wasm`.
-const LANGUAGES: [&str; 4] = ["c", "zig", "as", "go"];
+const LANGUAGES: [&str; 6] = ["c", "zig", "as", "go", "py", "js"];
 
 /// Records chosen to tell a faithful port from a near miss.
 const EDGE_CASES: &[&str] = &[
@@ -126,7 +127,7 @@ fn every_port_refuses_bad_config_like_the_rust_module() {
 
 #[test]
 fn every_sdk_emits_several_messages_with_topic_and_partition() {
-    for module in ["fan_out_c", "fan_out_zig", "fan_out_as", "fan_out_go"] {
+    for module in ["fan_out_c", "fan_out_zig", "fan_out_as", "fan_out_go", "fan_out_py", "fan_out_js"] {
         fan_out(module);
     }
 }

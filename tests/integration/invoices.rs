@@ -146,6 +146,55 @@ fn invoice_by_store_in_go_gives_the_same_counts() {
 }
 
 #[test]
+fn invoice_by_store_in_python_gives_the_same_counts() {
+    invoice_suite("invoice_by_store_py", &[("store_id", "STR7188")]);
+}
+
+#[test]
+fn invoice_by_store_in_javascript_gives_the_same_counts() {
+    invoice_suite("invoice_by_store_js", &[("store_id", "STR7188")]);
+}
+
+/// A component's per-record error outcome (the Python and JavaScript SDKs'
+/// strict JSON check) dead-letters that record with the module's text, and
+/// the records around it are published.
+#[test]
+fn a_component_error_outcome_is_dead_lettered_with_its_text() {
+    for module in ["invoice_by_store_py", "invoice_by_store_js"] {
+        let dirs = TestDirs::new();
+        let broker = Broker::start(dirs.root());
+        let topic = topic_name("component-errors");
+        broker.create_topic(&topic, 1);
+        let start = now_ms();
+        let args = HostArgs::new(&dirs, &transform(module), &topic, &broker.bootstrap).config("store_id", "STR7188");
+        let mut host = Host::start(&args, dirs.root());
+        host.wait_for_log("streaming", VISIBLE_WITHIN);
+        let good = [r#"{"StoreID":"STR7188","n":1}"#, r#"{"StoreID":"STR7188","n":2}"#];
+        let text = format!("{}\n{{\"StoreID\":\"STR7188\",}}\n[1]\n{}\n", good[0], good[1]);
+        std::fs::write(dirs.landing().join("errors.json"), text).unwrap();
+        let records = wait_for_count(&broker.bootstrap, &topic, start, 2, VISIBLE_WITHIN);
+        let values: Vec<_> = records.iter().map(|r| r.value.as_deref().unwrap()).collect();
+        assert_eq!(values, good, "{module}");
+        let letters_file = dirs.checkpoint().join("dead-letters.jsonl");
+        let letters: Vec<Value> = sluice_tests::poll_until(VISIBLE_WITHIN, "two dead letters", || {
+            let text = std::fs::read_to_string(&letters_file).ok()?;
+            let letters: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+            (letters.len() == 2).then_some(letters)
+        });
+        assert!(host.stop().success(), "sluice did not exit cleanly");
+        let reasons: Vec<_> = letters.iter().map(|l| (&l["line"], l["reason"].as_str().unwrap())).collect();
+        assert_eq!(
+            reasons,
+            [
+                (&2.into(), "malformed JSON at byte 21: expected a string key"),
+                (&3.into(), "malformed JSON at byte 0: a record must be a JSON object"),
+            ],
+            "{module}"
+        );
+    }
+}
+
+#[test]
 fn restart_after_the_first_file_neither_loses_nor_repeats() {
     let dirs = TestDirs::new();
     let broker = Broker::start(dirs.root());

@@ -110,6 +110,30 @@ fn a_module_importing_outside_the_allowed_set_is_refused_naming_the_import() {
 }
 
 #[test]
+fn a_component_importing_what_the_world_does_not_grant_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = wat::parse_str(
+        r#"(component
+            (import "sluice:transform/host@1.0.0" (instance))
+            (import "wasi:cli/environment@0.2.6" (instance))
+            (import "wasi:filesystem/preopens@0.2.6" (instance)))"#,
+    )
+    .expect("valid wat");
+    let path = dir.path().join("wants-wasi.wasm");
+    std::fs::write(&path, wasm).unwrap();
+    let error = refused(&path, &[]);
+    assert_eq!(
+        error,
+        format!(
+            "transform {} is a component that imports `wasi:cli/environment@0.2.6`, \
+             `wasi:filesystem/preopens@0.2.6`, which sluice does not provide; a component may import only \
+             `sluice:transform/host@1.0.0` (see guest-sdk/COMPONENTS.md): no WASI",
+            path.display()
+        )
+    );
+}
+
+#[test]
 fn a_bad_where_expression_fails_at_init_and_points_at_it() {
     let sql = transform("sql");
     let error = refused(&sql, &[("where", "StoreID = ")]);

@@ -1,7 +1,8 @@
 //! `sluice test`, the real binary with no broker: a module run over a
 //! sample file, its outcomes as JSON lines, `--expect` passing and failing
 //! with a diff, the limits of `sluice run` (a trap, a timeout, the memory
-//! cap), and the stock modules on the invoice fixtures.
+//! cap), the same limits for a component, the stock modules on the invoice
+//! fixtures, and the Python and JavaScript components against the Rust one.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -242,4 +243,66 @@ fn a_module_that_refuses_its_config_fails_before_any_record() {
         "{}",
         run.stderr
     );
+}
+
+/// The Python and JavaScript components, through `sluice test --expect`:
+/// the Rust module's outcomes on the three invoice fixtures and malformed
+/// records, written as an expect file, are exactly theirs.
+#[test]
+fn the_python_and_javascript_components_match_the_rust_outcomes() {
+    let dirs = TestDirs::new();
+    let mut sample: String = (1..=3).map(|n| std::fs::read_to_string(invoice_file(n)).unwrap()).collect();
+    sample.push_str("{\"StoreID\":\"STR7188\",}\n[1]\n{ \"StoreID\" : \"STR7188\" , \"a\" : [ 1 , \"x \\\" y\" ] }\n");
+    let input = write(dirs.root(), "sample.jsonl", &sample);
+    let run_module = |name: &str, expect: Option<&str>| {
+        let module = transform(name);
+        let mut args = vec!["-w", module.to_str().unwrap(), "-C", "store_id=STR7188", "-i", &input];
+        args.extend(expect.map(|e| ["--expect", e]).into_iter().flatten());
+        sluice_test(dirs.root(), &args)
+    };
+    let rust = run_module("invoice_by_store", None);
+    assert_eq!(rust.code, Some(0), "{}", rust.stderr);
+    assert!(rust.stderr.contains("1052 records: 90 emitted (90 messages), 960 dropped, 2 failed"), "{}", rust.stderr);
+    let expect = write(dirs.root(), "expected.jsonl", &rust.stdout);
+    for name in ["invoice_by_store_py", "invoice_by_store_js"] {
+        let run = run_module(name, Some(&expect));
+        assert_eq!(run.code, Some(0), "{name}: {}", run.stderr);
+        assert_eq!(run.stdout, rust.stdout, "{name}");
+    }
+}
+
+/// A component (a hand-written one, `fault_component.wat`) runs under the
+/// same limits as a core module: a trap, the time limit, the memory cap and
+/// a malformed result (one outcome too many) each fail only their record
+/// after the batch is retried record by record, and an error outcome
+/// carries its text.
+#[test]
+fn a_component_breaking_its_limits_fails_only_the_poison_records() {
+    let dirs = TestDirs::new();
+    let wasm = wat::parse_str(include_str!("fault_component.wat")).expect("valid wat");
+    let module = write(dirs.root(), "fault_component.wasm", wasm);
+    let input = write(
+        dirs.root(),
+        "faults.jsonl",
+        "{\"ok\":1}\n{\"trap\":1}\n{\"loop\":1}\n{\"grow\":1}\n{\"err\":1}\n{\"count\":1}\n{\"ok\":2}\n",
+    );
+    let limits = ["--transform-timeout-ms", "300", "--transform-memory-mb", "32"];
+    let run = sluice_test(dirs.root(), &[&["--transform", &module, "--input", &input], &limits[..]].concat());
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let outcomes = run.outcomes();
+    let summary: Vec<(&str, &str)> =
+        outcomes.iter().map(|o| (o["outcome"].as_str().unwrap(), o["reason"].as_str().unwrap_or(""))).collect();
+    assert_eq!(
+        summary,
+        [
+            ("drop", ""),
+            ("error", "transform trapped: wasm trap: wasm `unreachable` instruction executed"),
+            ("error", "transform exceeded the time limit of 300 ms"),
+            ("error", "transform exceeded the memory cap of 32 MiB"),
+            ("error", "the record asked to fail"),
+            ("error", "transform returned 2 outcomes for 1 records"),
+            ("drop", ""),
+        ]
+    );
+    assert!(run.stderr.contains("retrying record by record"), "{}", run.stderr);
 }

@@ -1,18 +1,23 @@
 //! The wasm transform stage: runs each [`Batch`] through the operator's
 //! module and hands back one ABI outcome per record.
 //!
-//! [`Runtime::load`] compiles and checks the module once ([`module`]) and
-//! keeps a pre-instantiated template; [`Runtime::instance`] makes a fresh
-//! sandboxed instance from it and calls `sluice_init`. Each call runs under
-//! an epoch deadline (`--transform-timeout-ms`) and each instance under a
+//! [`Runtime::load`] reads the file and hands it to one of two loaders by
+//! what it is: a core module against the byte ABI ([`core_module`]) or a
+//! component of the WIT world ([`component`]). Either compiles and checks
+//! it once ([`module`], through the [`cache`]) and keeps a pre-instantiated
+//! template; [`Runtime::instance`] makes a fresh sandboxed instance from it
+//! and runs the module's init. Both produce the same ABI outcomes, so what
+//! is above them does not know which it runs. Each call runs under an
+//! epoch deadline (`--transform-timeout-ms`) and each instance under a
 //! memory cap (`--transform-memory-mb`). [`Transformer`] owns the current
-//! instance: a batch crosses into guest memory with one copy and its
-//! outcomes come back with one copy. When a batch fails as a whole (trap,
-//! panic, timeout, memory cap, malformed result) the instance is discarded
-//! and the batch is retried record by record on fresh instances, so only the
-//! poison record fails.
+//! instance. When a batch fails as a whole (trap, panic, timeout, memory
+//! cap, malformed result) the instance is discarded and the batch is
+//! retried record by record on fresh instances, so only the poison record
+//! fails.
 
 pub mod cache;
+pub mod component;
+pub mod core_module;
 pub mod log;
 pub mod module;
 pub mod wasi;
@@ -23,14 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sluice_guest_sdk::abi::{self, Outcome};
-use wasmtime::{Engine, InstancePre, Linker, Memory, Store, StoreLimits, StoreLimitsBuilder, Trap, TypedFunc};
-
-/// What each instance's store holds: its limits and its WASI stub state.
-#[derive(Debug)]
-pub struct Guest {
-    limits: StoreLimits,
-    wasi: wasi::Wasi,
-}
+use wasmtime::{Engine, StoreLimits, StoreLimitsBuilder, Trap};
 
 use crate::config::TransformConfig;
 use crate::shutdown::Shutdown;
@@ -81,16 +79,17 @@ pub enum TransformError {
     },
 }
 
-/// A compiled, checked module and the engine that runs it.
+/// A compiled, checked module or component, ready to make instances.
 pub struct Runtime {
-    engine: Engine,
-    template: InstancePre<Guest>,
-    config: TransformConfig,
+    kind: Kind,
     path: String,
     ticker: Arc<AtomicBool>,
-    /// Whether the module imports `sluice.log`, which version 1 may not.
-    imports_log: bool,
-    log: Arc<log::GuestLog>,
+}
+
+/// The two loaders, chosen by what the file is.
+enum Kind {
+    Core(core_module::Runtime),
+    Component(component::Runtime),
 }
 
 impl std::fmt::Debug for Runtime {
@@ -100,23 +99,19 @@ impl std::fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// Compiles and checks the module; starts the epoch ticker.
+    /// Reads the file, compiles and checks it as a core module or as a
+    /// component (by its header's layer field), and starts the epoch ticker.
     pub fn load(config: &TransformConfig) -> Result<Self, TransformError> {
         let mut wasm = wasmtime::Config::new();
         wasm.epoch_interruption(true);
         let engine = Engine::new(&wasm).expect("static wasmtime config is valid");
-        let module = module::load(&engine, &config.path, config.module_cache.as_deref())?;
-        let path = config.path.display().to_string();
-        let start = |e: wasmtime::Error| TransformError::Start { path: path.clone(), reason: format!("{e:#}") };
-        let name = config.path.file_name().map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned());
-        let log = log::GuestLog::new(name);
-        let mut linker = Linker::new(&engine);
-        log.define(&mut linker).map_err(start)?;
-        wasi::add_to_linker(&engine, &mut linker, |guest: &mut Guest| &mut guest.wasi).map_err(start)?;
-        let template = linker.instantiate_pre(&module).map_err(start)?;
-        let imports_log = module.imports().any(|i| i.module() == abi::IMPORT_MODULE);
-        let ticker = start_ticker(engine.clone());
-        Ok(Runtime { engine, template, config: config.clone(), path, ticker, imports_log, log })
+        let bytes = module::read(&config.path)?;
+        let kind = match wasmparser::Parser::is_component(&bytes) {
+            true => Kind::Component(component::Runtime::load(&engine, config, &bytes)?),
+            false => Kind::Core(core_module::Runtime::load(&engine, config, &bytes)?),
+        };
+        let ticker = start_ticker(engine);
+        Ok(Runtime { kind, path: config.path.display().to_string(), ticker })
     }
 
     /// The module's path, for messages.
@@ -124,63 +119,12 @@ impl Runtime {
         &self.path
     }
 
-    /// A fresh instance, version-checked and initialized with the config.
+    /// A fresh instance, checked and initialized with the config.
     pub fn instance(&self) -> Result<Instance, TransformError> {
-        let start = |e: wasmtime::Error| TransformError::Start { path: self.path.clone(), reason: describe_error(&e) };
-        // The cap holds per memory, so allow one memory and bounded tables.
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.config.memory_bytes)
-            .memories(1)
-            .tables(4)
-            .table_elements(1 << 20)
-            .trap_on_grow_failure(true)
-            .build();
-        let mut store = Store::new(&self.engine, Guest { limits, wasi: wasi::Wasi::new(self.log.clone()) });
-        store.limiter(|guest| &mut guest.limits);
-        store.set_epoch_deadline(self.deadline_ticks());
-        let instance = self.template.instantiate(&mut store).map_err(start)?;
-        // A WASI reactor (Go's `-buildmode=c-shared`) starts its runtime here.
-        if let Ok(initialize) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
-            initialize.call(&mut store, ()).map_err(start)?;
-        }
-        let mut instance = Instance {
-            memory: instance.get_memory(&mut store, abi::EXPORT_MEMORY).expect("checked at load"),
-            version: instance.get_typed_func(&mut store, abi::EXPORT_ABI_VERSION).map_err(start)?,
-            buffer: instance.get_typed_func(&mut store, abi::EXPORT_BUFFER).map_err(start)?,
-            init: instance.get_typed_func(&mut store, abi::EXPORT_INIT).map_err(start)?,
-            process: instance.get_typed_func(&mut store, abi::EXPORT_PROCESS).map_err(start)?,
-            panic_message: instance.get_typed_func(&mut store, abi::EXPORT_PANIC_MESSAGE).ok(),
-            store,
-            abi_version: abi::Version::LATEST,
-            deadline_ticks: self.deadline_ticks(),
-            timeout: self.config.timeout,
-            memory_cap: self.config.memory_bytes,
-        };
-        self.check_version(&mut instance)?;
-        let config = abi::encode_config(self.config.config.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        match instance.init(&config) {
-            Ok(Ok(())) => Ok(instance),
-            Ok(Err(message)) => Err(TransformError::InitRefused { path: self.path.clone(), message }),
-            Err(failure) => Err(TransformError::Start { path: self.path.clone(), reason: failure.0 }),
-        }
-    }
-
-    fn check_version(&self, instance: &mut Instance) -> Result<(), TransformError> {
-        instance.store.set_epoch_deadline(self.deadline_ticks());
-        let found = instance
-            .version
-            .call(&mut instance.store, ())
-            .map_err(|e| TransformError::Start { path: self.path.clone(), reason: describe_error(&e) })?;
-        instance.abi_version =
-            abi::Version::from_export(found).ok_or(TransformError::AbiVersion { path: self.path.clone(), found })?;
-        if self.imports_log && instance.abi_version == abi::Version::V1 {
-            return Err(TransformError::LogNeedsV2 { path: self.path.clone() });
-        }
-        Ok(())
-    }
-
-    fn deadline_ticks(&self) -> u64 {
-        (self.config.timeout.as_millis() / EPOCH_TICK.as_millis()) as u64 + 1
+        Ok(match &self.kind {
+            Kind::Core(runtime) => Instance::Core(Box::new(runtime.instance()?)),
+            Kind::Component(runtime) => Instance::Component(runtime.instance()?),
+        })
     }
 }
 
@@ -206,103 +150,90 @@ fn start_ticker(engine: Engine) -> Arc<AtomicBool> {
     stop
 }
 
+/// Epoch ticks for a time limit: the limit, rounded up to a tick.
+fn deadline_ticks(timeout: Duration) -> u64 {
+    (timeout.as_millis() / EPOCH_TICK.as_millis()) as u64 + 1
+}
+
+/// An instance's limits: `memories` memories (and bounded tables), each
+/// capped at `memory_bytes`.
+fn limits(memory_bytes: usize, memories: usize) -> StoreLimits {
+    StoreLimitsBuilder::new()
+        .memory_size(memory_bytes)
+        .memories(memories)
+        .tables(4 * memories)
+        .table_elements(1 << 20)
+        .trap_on_grow_failure(true)
+        .build()
+}
+
+/// The file name of the module at `path`, for its log lines.
+fn module_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// What an instance speaks, as `sluice check` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interface {
+    /// A core module speaking this ABI version.
+    Abi(abi::Version),
+    /// A component of the world in guest-sdk/wit/sluice.wit.
+    World,
+}
+
+impl std::fmt::Display for Interface {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Interface::Abi(version) => write!(f, "ABI version {version}"),
+            Interface::World => write!(f, "component of the world {}", component::WORLD),
+        }
+    }
+}
+
 /// Why a call into the module failed as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallFailure(pub String);
 
-/// One sandboxed instance of the module.
-pub struct Instance {
-    store: Store<Guest>,
-    memory: Memory,
-    version: TypedFunc<(), i32>,
-    buffer: TypedFunc<i32, i32>,
-    init: TypedFunc<i32, i64>,
-    process: TypedFunc<(i32, i32), i64>,
-    panic_message: Option<TypedFunc<(), i64>>,
-    /// What `sluice_abi_version` returned; its outcomes are checked against it.
-    abi_version: abi::Version,
-    deadline_ticks: u64,
-    timeout: Duration,
-    memory_cap: usize,
-}
-
-impl std::fmt::Debug for Instance {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Instance").finish_non_exhaustive()
-    }
-}
-
-impl Instance {
-    fn init(&mut self, config: &[u8]) -> Result<Result<(), String>, CallFailure> {
-        let region = self.call(config, |this, len| this.init.call(&mut this.store, len))?;
-        abi::decode_init_result(region).map_err(|e| CallFailure(format!("returned a malformed init result: {e}")))
-    }
-
-    /// The ABI version the module speaks.
-    pub fn abi_version(&self) -> abi::Version {
-        self.abi_version
-    }
-
-    /// Runs `count` ABI-encoded records and appends the checked outcomes to
-    /// `out`. They are checked against the module's version, so `out` always
-    /// reads as the latest version.
-    pub fn process_into(&mut self, records: &[u8], count: usize, out: &mut Vec<u8>) -> Result<(), CallFailure> {
-        let count_i32 = i32::try_from(count).map_err(|_| CallFailure("batch too large".into()))?;
-        let version = self.abi_version;
-        let region = self.call(records, |this, len| this.process.call(&mut this.store, (count_i32, len)))?;
-        abi::decode_outcomes_as(version, region, count)
-            .map_err(|e| CallFailure(format!("returned a malformed result: {e}")))?;
-        out.extend_from_slice(region);
-        Ok(())
-    }
-
-    /// Copies `input` into the guest buffer, calls `f`, returns the result region.
-    fn call(
-        &mut self,
-        input: &[u8],
-        f: impl FnOnce(&mut Self, i32) -> wasmtime::Result<i64>,
-    ) -> Result<&[u8], CallFailure> {
-        let len = i32::try_from(input.len()).map_err(|_| CallFailure("input over 2 GiB".into()))?;
-        self.store.set_epoch_deadline(self.deadline_ticks);
-        let ptr = self.buffer.call(&mut self.store, len).map_err(|e| self.failure(&e))?;
-        self.memory
-            .write(&mut self.store, ptr as u32 as usize, input)
-            .map_err(|_| CallFailure(format!("sluice_buffer returned {ptr:#x}, outside its memory")))?;
-        let packed = f(self, len).map_err(|e| self.failure(&e))?;
-        let (ptr, len) = abi::unpack_region(packed);
-        let data = self.memory.data(&self.store);
-        let range = ptr as usize..ptr as usize + len as usize;
-        data.get(range).ok_or_else(|| {
-            CallFailure(format!("returned a region {ptr:#x}+{len} outside its {} bytes of memory", data.len()))
-        })
-    }
-
-    /// Describes a failed call, with the guest's panic message if it left one.
-    fn failure(&mut self, error: &wasmtime::Error) -> CallFailure {
-        match error.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => {
-                return CallFailure(format!("exceeded the time limit of {} ms", self.timeout.as_millis()));
-            }
-            Some(Trap::UnreachableCodeReached) => {
-                if let Some(message) = self.panic_message() {
-                    return CallFailure(format!("panicked: {message}"));
-                }
-            }
-            _ => {}
+impl CallFailure {
+    /// Names the limit a failed call broke, else describes the error.
+    fn from_error(error: &wasmtime::Error, timeout: Duration, memory_cap: usize) -> Self {
+        if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
+            return CallFailure(format!("exceeded the time limit of {} ms", timeout.as_millis()));
         }
         let text = describe_error(error);
         if text.contains("forcing trap when growing memory") || text.contains("memory minimum size") {
-            return CallFailure(format!("exceeded the memory cap of {} MiB", self.memory_cap >> 20));
+            return CallFailure(format!("exceeded the memory cap of {} MiB", memory_cap >> 20));
         }
         CallFailure(text)
     }
+}
 
-    fn panic_message(&mut self) -> Option<String> {
-        let func = self.panic_message.clone()?;
-        self.store.set_epoch_deadline(self.deadline_ticks);
-        let (ptr, len) = abi::unpack_region(func.call(&mut self.store, ()).ok()?);
-        let bytes = self.memory.data(&self.store).get(ptr as usize..ptr as usize + len as usize)?;
-        (!bytes.is_empty()).then(|| String::from_utf8_lossy(bytes).into_owned())
+/// One sandboxed instance of the module or component.
+#[derive(Debug)]
+pub enum Instance {
+    /// Of a core module (boxed: its store and typed functions make it
+    /// several times the size of a component's).
+    Core(Box<core_module::Instance>),
+    /// Of a component.
+    Component(component::Instance),
+}
+
+impl Instance {
+    /// What the instance speaks.
+    pub fn interface(&self) -> Interface {
+        match self {
+            Instance::Core(instance) => Interface::Abi(instance.abi_version()),
+            Instance::Component(_) => Interface::World,
+        }
+    }
+
+    /// Runs `count` ABI-encoded records and appends one checked outcome per
+    /// record to `out`, in the latest ABI version's encoding.
+    pub fn process_into(&mut self, records: &[u8], count: usize, out: &mut Vec<u8>) -> Result<(), CallFailure> {
+        match self {
+            Instance::Core(instance) => instance.process_into(records, count, out),
+            Instance::Component(instance) => instance.process_into(records, count, out),
+        }
     }
 }
 
@@ -330,9 +261,9 @@ impl Transformer {
         Ok(Transformer { runtime, instance, out: Vec::new() })
     }
 
-    /// The ABI version the module speaks.
-    pub fn abi_version(&self) -> abi::Version {
-        self.instance.abi_version()
+    /// What the module speaks.
+    pub fn interface(&self) -> Interface {
+        self.instance.interface()
     }
 
     /// The module's path.

@@ -1,7 +1,8 @@
 //! Loading a transform module and checking it against the ABI before any
 //! record is read: the file is wasm, it imports nothing outside the allowed
 //! set (the WASI preview 1 stubs of [`super::wasi`]), and it exports every
-//! required function with its exact signature.
+//! required function with its exact signature. [`read`] and [`compile`]
+//! serve components too ([`super::component`] checks their imports).
 
 use std::path::{Path, PathBuf};
 
@@ -44,6 +45,19 @@ pub enum ModuleError {
         /// The imports, `module.name`.
         imports: String,
     },
+    /// A component imports something the world does not grant.
+    #[error(
+        "transform {path} is a component that imports {imports}, which sluice does not provide; a component \
+         may import only `{host}` (see guest-sdk/COMPONENTS.md): no WASI"
+    )]
+    ComponentImports {
+        /// The component file.
+        path: PathBuf,
+        /// The imports, by name.
+        imports: String,
+        /// The one interface a component may import.
+        host: &'static str,
+    },
     /// A required export is missing.
     #[error("transform {path} does not export `{name}` ({expected}); see guest-sdk/ABI.md")]
     MissingExport {
@@ -76,11 +90,10 @@ const REQUIRED: [(&str, &[ValType], &[ValType], &str); 4] = [
     (abi::EXPORT_PROCESS, &[ValType::I32, ValType::I32], &[ValType::I64], "func(i32, i32) -> i64"),
 ];
 
-/// Reads, compiles (or takes from the cache in `cache`, see
-/// [`super::cache`]) and checks the module at `path`.
-pub fn load(engine: &wasmtime::Engine, path: &Path, cache: Option<&Path>) -> Result<Module, ModuleError> {
-    let bytes = read(path)?;
-    let module = compile(engine, path, &bytes, cache)?;
+/// Compiles (or takes from the cache in `cache`, see [`super::cache`]) and
+/// checks the module in `bytes`, read from `path`.
+pub fn load(engine: &wasmtime::Engine, path: &Path, bytes: &[u8], cache: Option<&Path>) -> Result<Module, ModuleError> {
+    let module = compile(engine, path, bytes, cache)?;
     check_imports(&module, path)?;
     check_exports(&module, path)?;
     Ok(module)
@@ -118,12 +131,15 @@ fn check_imports(module: &Module, path: &Path) -> Result<(), ModuleError> {
     if imports.is_empty() {
         return Ok(());
     }
-    let shown = if imports.len() > 3 {
-        format!("{} and {} more", imports[..3].join(", "), imports.len() - 3)
-    } else {
-        imports.join(", ")
-    };
-    Err(ModuleError::Imports { path: path.to_owned(), imports: shown })
+    Err(ModuleError::Imports { path: path.to_owned(), imports: list_imports(&imports) })
+}
+
+/// Names the first three refused imports and counts the rest.
+pub fn list_imports(imports: &[String]) -> String {
+    match imports.len() > 3 {
+        true => format!("{} and {} more", imports[..3].join(", "), imports.len() - 3),
+        false => imports.join(", "),
+    }
 }
 
 /// `sluice.log`, the one import a version-2 module may have, with its exact

@@ -99,12 +99,14 @@ fn main() -> ExitCode {
 }
 
 /// The STR7188 example in each language: row name, module.
-const PORTS: [(&str, &str); 5] = [
+const PORTS: [(&str, &str); 7] = [
     ("sluice invoice_by_store, Rust", "invoice_by_store"),
     ("sluice invoice_by_store, C", "invoice_by_store_c"),
     ("sluice invoice_by_store, Zig", "invoice_by_store_zig"),
     ("sluice invoice_by_store, AssemblyScript", "invoice_by_store_as"),
     ("sluice invoice_by_store, Go", "invoice_by_store_go"),
+    ("sluice invoice_by_store, Python", "invoice_by_store_py"),
+    ("sluice invoice_by_store, JavaScript", "invoice_by_store_js"),
 ];
 
 /// One `sluice run` measurement: row name, module, config, messages expected.
