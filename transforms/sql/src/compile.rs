@@ -677,6 +677,22 @@ fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
     (0..padded.len()).step_by(2).map(|i| u8::from_str_radix(&padded[i..i + 2], 16).ok()).collect()
 }
 
+/// An integer literal against a decimal is the decimal of its own digits
+/// (`3` is `DECIMAL(1,0)`, not `INT`'s `DECIMAL(10,0)`), as Spark's
+/// `DecimalPrecision` casts it, so `price / 3` has Spark's scale.
+fn tight_decimal_literal(node: Node, t: DataType, other: &DataType) -> (Node, DataType) {
+    let Node::Literal(literal) = &node else { return (node, t) };
+    let Some(n) = literal.as_i64().filter(|_| {
+        matches!(other, DataType::Decimal(..))
+            && matches!(t, DataType::Byte | DataType::Short | DataType::Int | DataType::Long)
+    }) else {
+        return (node, t);
+    };
+    let precision = n.unsigned_abs().checked_ilog10().map_or(1, |d| d as u8 + 1);
+    let decimal = crate::value::Decimal { unscaled: i128::from(n), precision, scale: 0 };
+    (Node::Literal(Value::Decimal(decimal)), DataType::Decimal(precision, 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -705,20 +721,4 @@ mod tests {
         let err = compile("nope(StoreID) = 1", &scope).unwrap_err();
         assert_eq!(err.to_string(), "unknown function `nope` at column 1: nope(StoreID) = 1");
     }
-}
-
-/// An integer literal against a decimal is the decimal of its own digits
-/// (`3` is `DECIMAL(1,0)`, not `INT`'s `DECIMAL(10,0)`), as Spark's
-/// `DecimalPrecision` casts it, so `price / 3` has Spark's scale.
-fn tight_decimal_literal(node: Node, t: DataType, other: &DataType) -> (Node, DataType) {
-    let Node::Literal(literal) = &node else { return (node, t) };
-    let Some(n) = literal.as_i64().filter(|_| {
-        matches!(other, DataType::Decimal(..))
-            && matches!(t, DataType::Byte | DataType::Short | DataType::Int | DataType::Long)
-    }) else {
-        return (node, t);
-    };
-    let precision = n.unsigned_abs().checked_ilog10().map_or(1, |d| d as u8 + 1);
-    let decimal = crate::value::Decimal { unscaled: i128::from(n), precision, scale: 0 };
-    (Node::Literal(Value::Decimal(decimal)), DataType::Decimal(precision, 0))
 }

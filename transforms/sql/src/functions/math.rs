@@ -195,9 +195,11 @@ fn log(args: &[Value], ctx: &Ctx<'_>, f: fn(f64) -> f64) -> Result<Value, EvalEr
 /// last digit is Java's (`log10(40)` is `1.6020599913279625`, where the
 /// wasm `libm`'s gives `...623`).
 fn strict_log10(x: f64) -> f64 {
-    const IVLN10: f64 = 4.342_944_819_032_518_166_68e-1;
-    const LOG10_2HI: f64 = 3.010_299_956_636_117_713_06e-1;
-    const LOG10_2LO: f64 = 3.694_239_077_158_930_786_16e-13;
+    // fdlibm's constants, by their bits: log10(e), and log10(2) split in
+    // a high part with a zero low word and the rest.
+    const IVLN10: f64 = f64::from_bits(0x3FDB_CB7B_1526_E50E);
+    const LOG10_2HI: f64 = f64::from_bits(0x3FD3_4413_509F_6000);
+    const LOG10_2LO: f64 = f64::from_bits(0x3D59_FEF3_11F1_2B36);
     if !x.is_normal() || x < 0.0 {
         return x.log10();
     }
