@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sluice_tests::{
-    Broker, Host, HostArgs, Record, TestDirs, now_ms, poll_until, read_topic, topic_name, transform, wait_for_count,
-    watermarks,
+    Broker, Host, HostArgs, Record, TestDirs, poll_until, read_topic, topic_name, transform, wait_for_count, watermarks,
 };
 
 const WITHIN: Duration = Duration::from_secs(60);
@@ -303,31 +302,6 @@ fn exactly_once_fan_out_survives_a_sigkill_with_no_loss_and_no_duplicates() {
     assert_eq!(copies(&to_main), all(1));
     assert_eq!(copies(&to_other), all(0));
     assert_eq!(read_topic(&broker.bootstrap, &main, 0).unwrap().len(), expected);
-}
-
-/// sql.wasm's `topic` column (ABI v2 routing from a Spark expression):
-/// records go to the topic it names, nothing to `--topic`.
-#[test]
-fn sql_topic_expression_routes_records() {
-    let dirs = TestDirs::new();
-    let broker = Broker::start(dirs.root());
-    let topic = topic_name("route-sql");
-    let elsewhere = format!("{topic}-elsewhere");
-    broker.create_topic(&topic, 1);
-    broker.create_topic(&elsewhere, 1);
-    let start_ms = now_ms();
-    let args = HostArgs::new(&dirs, &transform("sql"), &topic, &broker.bootstrap)
-        .config("where", "id > 1")
-        .config("key", "id")
-        .config("topic", &format!("CASE WHEN id > 2 THEN '{elsewhere}' END"));
-    let host = start(&args, &dirs);
-    std::fs::write(dirs.landing().join("routed.json"), "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n{\"id\":4}\n").unwrap();
-    let routed = wait_for_count(&broker.bootstrap, &elsewhere, start_ms, 2, WITHIN);
-    let default = wait_for_count(&broker.bootstrap, &topic, start_ms, 1, WITHIN);
-    assert!(host.stop().success());
-    assert_eq!(pairs(&routed), [("3".into(), "{\"id\":3}".into()), ("4".into(), "{\"id\":4}".into())]);
-    assert_eq!(pairs(&default), [("2".to_owned(), "{\"id\":2}".to_owned())], "a NULL topic is --topic");
-    assert_eq!(dead_letters(&dirs.checkpoint()), Vec::<Value>::new());
 }
 
 /// sql.wasm's Kafka columns as expressions, end to end: `topic` routes
