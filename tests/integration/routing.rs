@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sluice_tests::{
-    Broker, Host, HostArgs, Record, TestDirs, now_ms, poll_until, read_topic, topic_name, transform, wait_for_count,
-    watermarks,
+    Broker, Host, HostArgs, Record, TestDirs, poll_until, read_topic, topic_name, transform, wait_for_count, watermarks,
 };
 
 const WITHIN: Duration = Duration::from_secs(60);
@@ -305,27 +304,66 @@ fn exactly_once_fan_out_survives_a_sigkill_with_no_loss_and_no_duplicates() {
     assert_eq!(read_topic(&broker.bootstrap, &main, 0).unwrap().len(), expected);
 }
 
-/// sql.wasm's `topic` column (ABI v2 routing from a Spark expression):
-/// records go to the topic it names, nothing to `--topic`.
+/// sql.wasm's Kafka columns as expressions, end to end: `topic` routes
+/// (NULL: `--topic`), `partition`, `header.NAME`, `timestamp` and `key`
+/// land on the broker; a NULL `value` is a tombstone; an ANSI overflow and
+/// a route to a missing topic dead-letter their records with the reason.
 #[test]
-fn sql_topic_expression_routes_records() {
+fn sql_wasm_columns_route_stamp_and_dead_letter_spark_errors() {
     let dirs = TestDirs::new();
     let broker = Broker::start(dirs.root());
     let topic = topic_name("route-sql");
-    let elsewhere = format!("{topic}-elsewhere");
+    let big = format!("{topic}-big");
     broker.create_topic(&topic, 1);
-    broker.create_topic(&elsewhere, 1);
-    let start_ms = now_ms();
-    let args = HostArgs::new(&dirs, &transform("sql"), &topic, &broker.bootstrap)
-        .config("where", "id > 1")
-        .config("key", "id")
-        .config("topic", &format!("CASE WHEN id > 2 THEN '{elsewhere}' END"));
+    broker.create_topic(&big, 3);
+    let columns = [
+        ("where", "qty IS NOT NULL"),
+        ("key", "concat(StoreID, '-', qty + 1)"),
+        ("value", "CASE WHEN qty > 0 THEN to_json(struct(StoreID, qty * 2 AS twice)) END"),
+        ("topic", "CASE WHEN qty >= 100 THEN concat('{topic}', '-', to) END"),
+        ("partition", "CASE WHEN qty >= 100 THEN qty % 3 END"),
+        ("header.store", "lower(StoreID)"),
+        ("timestamp", "ms"),
+    ];
+    let args = columns.iter().fold(HostArgs::new(&dirs, &transform("sql"), &topic, &broker.bootstrap), |a, (k, v)| {
+        a.config(k, &v.replace("{topic}", &topic))
+    });
     let host = start(&args, &dirs);
-    std::fs::write(dirs.landing().join("routed.json"), "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n{\"id\":4}\n").unwrap();
-    let routed = wait_for_count(&broker.bootstrap, &elsewhere, start_ms, 2, WITHIN);
-    let default = wait_for_count(&broker.bootstrap, &topic, start_ms, 1, WITHIN);
+    let lines = [
+        r#"{"StoreID":"STR1","qty":5,"ms":1700000000000}"#,
+        r#"{"StoreID":"STR2","qty":0,"ms":1700000000001}"#,
+        r#"{"StoreID":"STR3","qty":101,"to":"big","ms":1700000000002}"#,
+        r#"{"StoreID":"STR4","qty":9223372036854775807,"ms":1700000000003}"#,
+        r#"{"StoreID":"STR5","qty":200,"to":"nowhere","ms":1700000000004}"#,
+        r#"{"StoreID":"STR6"}"#,
+    ];
+    std::fs::write(dirs.landing().join("columns.json"), lines.join("\n") + "\n").unwrap();
+    let main = wait_for_count(&broker.bootstrap, &topic, 0, 2, WITHIN);
+    let routed = wait_for_count(&broker.bootstrap, &big, 0, 1, WITHIN);
+    let mut letters = wait_for_dead_letters(&dirs.checkpoint(), 2);
     assert!(host.stop().success());
-    assert_eq!(pairs(&routed), [("3".into(), "{\"id\":3}".into()), ("4".into(), "{\"id\":4}".into())]);
-    assert_eq!(pairs(&default), [("2".to_owned(), "{\"id\":2}".to_owned())], "a NULL topic is --topic");
-    assert_eq!(dead_letters(&dirs.checkpoint()), Vec::<Value>::new());
+    let seen = |r: &Record| (r.key.clone(), r.value.clone(), header(r, "store").map(str::to_owned), r.timestamp_ms);
+    let s = |t: &str| Some(t.to_owned());
+    assert_eq!(
+        main.iter().map(seen).collect::<Vec<_>>(),
+        [
+            (s("STR1-6"), s(r#"{"StoreID":"STR1","twice":10}"#), s("str1"), Some(1_700_000_000_000)),
+            (s("STR2-1"), None, s("str2"), Some(1_700_000_000_001)),
+        ]
+    );
+    assert_eq!(
+        routed.iter().map(seen).collect::<Vec<_>>(),
+        [(s("STR3-102"), s(r#"{"StoreID":"STR3","twice":202}"#), s("str3"), Some(1_700_000_000_002))]
+    );
+    assert_eq!(routed[0].partition, 101 % 3);
+    letters.sort_by_key(|l| l["line"].as_u64());
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    assert_eq!(
+        (letters[0]["line"].as_u64(), letters[0]["reason"].as_str()),
+        (Some(4), Some("`key`: [ARITHMETIC_OVERFLOW] long overflow"))
+    );
+    let missing = format!(
+        "topic `{topic}-nowhere` does not exist (Sluice does not create topics; create it, or route elsewhere)"
+    );
+    assert_eq!((letters[1]["line"].as_u64(), letters[1]["reason"].as_str()), (Some(5), Some(missing.as_str())));
 }

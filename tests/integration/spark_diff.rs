@@ -39,22 +39,25 @@ enum Verdict {
 }
 
 #[test]
-#[ignore = "not green: Spark's side now takes under a minute, but the last run took 17 min in all (one \
-            Transformer, so one compile of sql.wasm, per case) and panicked in the per-case loop before its report \
-            was written; run it with `-- --ignored spark_diff` (issue 6)"]
 fn sql_wasm_agrees_with_spark() {
     let corpus_path = workspace_root().join("tests/spark/corpus.toml");
     let corpus = Corpus::load(&corpus_path);
     let dirs = TestDirs::new();
     let fixtures = write_fixtures(dirs.root());
-    let answers = spark::evaluate(&corpus_path, &fixtures, dirs.root());
+    let spark = spark::start(&corpus_path, &fixtures, dirs.root());
     let module = transform("sql");
+    let module_cache = dirs.root().join("module-cache");
+    let runs: Vec<_> = corpus
+        .case
+        .iter()
+        .map(|case| sluice::run(&module, &module_cache, case.config(&corpus), &fixture_lines(&fixtures, &case.fixture)))
+        .collect();
+    let answers = spark.answers();
     let mut verdicts = Vec::new();
-    for case in &corpus.case {
+    for (case, run) in corpus.case.iter().zip(&runs) {
         let lines = fixture_lines(&fixtures, &case.fixture);
         let answer = answers.get(&case.id).unwrap_or_else(|| panic!("spark gave no answer for {}", case.id));
-        let run = sluice::run(&module, case.config(&corpus), &lines);
-        let verdict = match (compare::compare(case, answer, &run, &lines), case.expected_difference()) {
+        let verdict = match (compare::compare(case, answer, run, &lines), case.expected_difference()) {
             (Ok(()), None) => Verdict::Pass,
             (Ok(()), Some(_)) => Verdict::Stale,
             (Err(d), Some(_)) => Verdict::Expected(d),

@@ -80,13 +80,18 @@ fn same_messages(
         let key_same = hex(&row[0]) == *key;
         let value_same = case.passes_record_through() || hex(&row[1]) == *value;
         if !key_same || !value_same {
-            let spark = format!("message {}: {}", n + 1, show_row(row));
+            let (theirs, ours, what) = match key_same {
+                false => (hex(&row[0]), key.clone(), "key"),
+                true => (hex(&row[1]), value.clone(), "value"),
+            };
+            let spark = format!("message {}: {}; {what} {}", n + 1, show_row(row), near_difference(&theirs, &ours));
             let sluice = format!(
-                "message {} (record {}): key {}, value {}",
+                "message {} (record {}): key {}, value {}; {what} {}",
                 n + 1,
                 i + 1,
                 show(key.as_deref()),
-                show(value.as_deref())
+                show(value.as_deref()),
+                near_difference(&ours, &theirs)
             );
             return Err(differ(spark, sluice, false));
         }
@@ -175,6 +180,15 @@ fn show_record(record: &Record) -> String {
 
 fn show_row(row: &[Option<String>; 2]) -> String {
     format!("key {}, value {}", show(hex(&row[0]).as_deref()), show(hex(&row[1]).as_deref()))
+}
+
+/// Where `bytes` first differs from `other`: the byte offset and the text
+/// from a little before it, so a long value's difference shows.
+fn near_difference(bytes: &Option<Vec<u8>>, other: &Option<Vec<u8>>) -> String {
+    const BEFORE: usize = 20;
+    let (Some(a), Some(b)) = (bytes, other) else { return format!("is {}", show(bytes.as_deref())) };
+    let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    format!("from byte {at}: {}", show(Some(&a[at.saturating_sub(BEFORE)..])))
 }
 
 /// Bytes as a quoted, escaped, shortened string; `NULL` for none.

@@ -1,8 +1,10 @@
 //! The Spark side: one pyspark process (`tests/spark/spark_eval.py`)
-//! evaluates the whole corpus and writes one JSON line per case.
+//! evaluates the whole corpus and writes one JSON line per case. It runs in
+//! the background while the sluice side runs, so the suite takes about as
+//! long as Spark alone.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -53,8 +55,15 @@ fn python() -> std::path::PathBuf {
     python
 }
 
-/// Runs the corpus through Spark; answers by case id.
-pub fn evaluate(corpus: &Path, fixtures: &Path, work: &Path) -> BTreeMap<String, Answer> {
+/// Spark evaluating the corpus in the background, while sql.wasm runs it.
+pub struct Running {
+    spark: Process,
+    out: PathBuf,
+    log: PathBuf,
+}
+
+/// Starts Spark on the corpus; [`Running::answers`] collects its answers.
+pub fn start(corpus: &Path, fixtures: &Path, work: &Path) -> Running {
     let out = work.join("spark.jsonl");
     let log = work.join("spark.log");
     let log_file = std::fs::File::create(&log).expect("create spark.log");
@@ -65,15 +74,21 @@ pub fn evaluate(corpus: &Path, fixtures: &Path, work: &Path) -> BTreeMap<String,
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().expect("share spark.log"))
         .stderr(log_file);
-    let mut spark = Process::spawn(cmd);
-    let status = poll_until(SPARK_DEADLINE, "pyspark has evaluated the corpus", || spark.try_wait());
-    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(status.success(), "pyspark failed ({status}):\n{}", tail(&log_text));
-    let text = std::fs::read_to_string(&out).expect("read spark.jsonl");
-    text.lines()
-        .map(|l| serde_json::from_str::<Line>(l).unwrap_or_else(|e| panic!("bad spark.jsonl line {l}: {e}")))
-        .map(|l| (l.id, l.answer))
-        .collect()
+    Running { spark: Process::spawn(cmd), out, log }
+}
+
+impl Running {
+    /// Waits for Spark to finish; its answers by case id.
+    pub fn answers(mut self) -> BTreeMap<String, Answer> {
+        let status = poll_until(SPARK_DEADLINE, "pyspark has evaluated the corpus", || self.spark.try_wait());
+        let log_text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        assert!(status.success(), "pyspark failed ({status}):\n{}", tail(&log_text));
+        let text = std::fs::read_to_string(&self.out).expect("read spark.jsonl");
+        text.lines()
+            .map(|l| serde_json::from_str::<Line>(l).unwrap_or_else(|e| panic!("bad spark.jsonl line {l}: {e}")))
+            .map(|l| (l.id, l.answer))
+            .collect()
+    }
 }
 
 fn tail(text: &str) -> String {

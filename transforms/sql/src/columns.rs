@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use sluice_guest_sdk::{Config, Error, Header, Record, Result, Transform, export_transform};
+use sluice_guest_sdk::{Config, Emitter, Error, Header, Kind, Message, Record, Result, Transform, export_transform};
 
 use crate::compile::{Scope, compile};
 use crate::ctx::{Ctx, Session, TimeZone};
@@ -31,8 +31,8 @@ pub enum Mode {
 /// A column expression, with the fast path for a plain field.
 #[derive(Debug)]
 enum Column {
-    /// A top-level field with no schema: a string's content, any other
-    /// value's JSON text as written.
+    /// A top-level field with no schema: a string's content or a boolean's
+    /// text as written; any other value is evaluated and cast to a string.
     Raw(Rc<Field>),
     /// Any other expression.
     Expr(Node),
@@ -129,6 +129,31 @@ impl Transform for SqlTransform {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// A `value` expression may be NULL, which the `value` hook cannot say:
+    /// the message is built here, with a null value (a tombstone) as Spark's
+    /// Kafka sink writes a NULL `value`.
+    fn flat_map(&self, record: &Record<'_>, out: &mut Emitter<'_>) -> Result<()> {
+        if !self.filter(record)? {
+            return Ok(());
+        }
+        let Some(node) = &self.value else { return out.push_from_hooks(self, record) };
+        let key = self.key(record)?;
+        let headers = self.headers(record)?;
+        let timestamp_ms = self.timestamp(record)?;
+        let topic = self.topic(record)?;
+        let partition = self.partition(record)?;
+        let value = to_bytes(&self.eval("value", node, record)?, &self.session.timezone);
+        out.push(&Message {
+            key: key.as_deref(),
+            value: value.as_deref(),
+            headers: headers.iter().map(|h| (h.name.as_str(), h.value.as_deref())).collect(),
+            timestamp_ms,
+            topic: topic.as_deref(),
+            partition,
+        });
         Ok(())
     }
 
@@ -232,7 +257,20 @@ impl SqlTransform {
             Column::Raw(field) => {
                 let ctx = Ctx::new(&self.session, record);
                 let raw = field.raw(&ctx).map_err(|e| Error::new(format!("`{key}`: {e}")))?;
-                Ok(raw.filter(|v| !v.is_null()).map(|v| v.to_bytes().into_owned()))
+                match raw.map(|v| (v.kind(), v)) {
+                    None | Some((Kind::Null, _)) => Ok(None),
+                    Some((Kind::String | Kind::Bool, v)) => Ok(Some(v.to_bytes().into_owned())),
+                    // An integer's digits are Spark's text (one beyond BIGINT
+                    // too: Spark infers a DECIMAL(20,0)).
+                    Some((Kind::Number, v)) if is_integer(v.raw()) => Ok(Some(v.raw().to_vec())),
+                    // Any other number, struct or array prints as Spark casts
+                    // it to a string (`1e20` is `1.0E20`), not as the JSON wrote it.
+                    Some(_) => {
+                        let value =
+                            Node::Field(field.clone()).eval(&ctx).map_err(|e| Error::new(format!("`{key}`: {e}")))?;
+                        Ok(to_bytes(&value, &self.session.timezone))
+                    }
+                }
             }
             Column::Expr(node) => Ok(to_bytes(&self.eval(key, node, record)?, &self.session.timezone)),
         }
@@ -290,6 +328,13 @@ fn fast_where(node: Node) -> Node {
         Node::Or(l, r) => Node::Or(Box::new(fast_where(*l)), Box::new(fast_where(*r))),
         other => other,
     }
+}
+
+/// Whether a JSON number's text is an integer as Spark prints it: digits,
+/// maybe a minus (`-0` is printed `0`).
+fn is_integer(text: &[u8]) -> bool {
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) && text != b"-0"
 }
 
 /// A value as Kafka bytes: a string's UTF-8, binary as is, anything else

@@ -339,6 +339,14 @@ impl Compiler<'_, '_> {
         use BinaryOperator as B;
         let (l, lt) = self.expr(left)?;
         let (r, rt) = self.expr(right)?;
+        let is_arith = matches!(op, B::Plus | B::Minus | B::Multiply | B::Divide | B::Modulo | B::MyIntegerDivide);
+        let ((l, lt), (r, rt)) = match is_arith {
+            true => {
+                let (r_type, l_type) = (rt.clone(), lt.clone());
+                (tight_decimal_literal(l, lt, &r_type), tight_decimal_literal(r, rt, &l_type))
+            }
+            false => ((l, lt), (r, rt)),
+        };
         let (l, r) = (Box::new(l), Box::new(r));
         let cmp = |op| (Node::Cmp(op, l.clone(), r.clone()), DataType::Boolean);
         let arith = |op| {
@@ -667,6 +675,22 @@ fn unescape(raw: &str) -> String {
 fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
     let padded = if hex.len() % 2 == 1 { format!("0{hex}") } else { hex.to_owned() };
     (0..padded.len()).step_by(2).map(|i| u8::from_str_radix(&padded[i..i + 2], 16).ok()).collect()
+}
+
+/// An integer literal against a decimal is the decimal of its own digits
+/// (`3` is `DECIMAL(1,0)`, not `INT`'s `DECIMAL(10,0)`), as Spark's
+/// `DecimalPrecision` casts it, so `price / 3` has Spark's scale.
+fn tight_decimal_literal(node: Node, t: DataType, other: &DataType) -> (Node, DataType) {
+    let Node::Literal(literal) = &node else { return (node, t) };
+    let Some(n) = literal.as_i64().filter(|_| {
+        matches!(other, DataType::Decimal(..))
+            && matches!(t, DataType::Byte | DataType::Short | DataType::Int | DataType::Long)
+    }) else {
+        return (node, t);
+    };
+    let precision = n.unsigned_abs().checked_ilog10().map_or(1, |d| d as u8 + 1);
+    let decimal = crate::value::Decimal { unscaled: i128::from(n), precision, scale: 0 };
+    (Node::Literal(Value::Decimal(decimal)), DataType::Decimal(precision, 0))
 }
 
 #[cfg(test)]

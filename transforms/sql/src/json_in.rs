@@ -75,6 +75,11 @@ pub fn fit(value: Value, to: &DataType, zone: &TimeZone) -> Result<Value, String
         (Value::String(s), DataType::Double | DataType::Float) if ["NaN", "Infinity", "-Infinity"].contains(&&**s) => {
             cast::cast(&value, to, zone).map_err(|e| e.to_string())
         }
+        // Spark reads a decimal from a string too, commas (grouping) left out.
+        (Value::String(s), DataType::Decimal(..)) => {
+            let digits = Value::string(s.replace(',', ""));
+            cast::cast(&digits, to, zone).map_err(|_| format!("{} is not a valid {to}", describe(&value)))
+        }
         (Value::String(_), DataType::Date | DataType::Timestamp) => {
             cast::cast(&value, to, zone).map_err(|_| format!("{} is not a valid {to}", describe(&value)))
         }

@@ -82,12 +82,27 @@
 //!
 //! # Differences from Spark
 //!
+//! Each is a case marked `exception` in the differential corpus
+//! (`tests/spark/corpus.toml`), checked against Spark on every test run.
+//!
 //! - Fields are typed per record, not inferred over the whole input: with
 //!   no schema a field that holds `1` in one record and `1.5` in another is
-//!   a `BIGINT` then a `DOUBLE`, where Spark would read both as `DOUBLE`.
+//!   a `BIGINT` then a `DOUBLE`, where Spark would read both as `DOUBLE`;
+//!   and a NULL field has no type (`greatest(id, 5, amount)` stays an
+//!   integer where `amount` is NULL, Spark's is a `DOUBLE`).
 //! - Without a schema, `to_json(struct(*))` is the record as written
-//!   (members in their order, nulls kept); Spark's inferred schema sorts
-//!   the members and leaves nulls out. Give a `schema` to match Spark.
+//!   (members in their order, nulls kept), and `to_json` of a nested struct
+//!   keeps its members' order; Spark's inferred schema sorts the members
+//!   and leaves nulls out. Give a `schema` to match Spark.
+//! - Without a schema an unknown field reads NULL, where Spark refuses the
+//!   query at analysis; two fields differing only in case are found per
+//!   record (a name matching both fails that record), where Spark refuses
+//!   the inferred schema.
+//! - A lambda's accumulator is not typed before a record:
+//!   `aggregate(xs, 0, (acc, x) -> acc + x.n)` widens to `BIGINT` where
+//!   Spark refuses the `INT` start.
+//! - `FAILFAST` fails the record rather than stopping the stream; run with
+//!   `--max-consecutive-errors 1` to stop at the first one.
 //! - Regular expressions use Rust's `regex` syntax: no look-around or
 //!   back-references (a pattern using them fails the record naming it).
 //! - A type error Spark reports at analysis (comparing a boolean with a

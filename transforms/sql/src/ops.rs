@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 use crate::cast::{self, cast, rescale};
 use crate::ctx::TimeZone;
 use crate::error::EvalError;
-use crate::value::{DataType, Decimal, Value};
+use crate::value::{DataType, Decimal, Interval, Value};
 
 /// An arithmetic operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,7 @@ pub fn arith(op: ArithOp, left: &Value, right: &Value, zone: &TimeZone) -> Resul
     if left.is_null() || right.is_null() {
         return Ok(Value::Null);
     }
-    if let Some(v) = date_arith(op, left, right)? {
+    if let Some(v) = date_arith(op, left, right, zone)? {
         return Ok(v);
     }
     let operand = |v: &Value| {
@@ -98,10 +98,15 @@ fn symbol(op: ArithOp) -> &'static str {
     }
 }
 
-/// `DATE + n`, `DATE - n` (days), `DATE - DATE` (days as an `INT`).
-fn date_arith(op: ArithOp, left: &Value, right: &Value) -> Result<Option<Value>, EvalError> {
+/// `DATE + n`, `DATE - n` (days), `DATE - DATE` (days as an `INT`),
+/// `DATE ± INTERVAL`: a `DATE` for whole days and months, as Spark's
+/// `DateAdd`/`DateAddYMInterval`, else a `TIMESTAMP` from the date's
+/// midnight in the session zone.
+fn date_arith(op: ArithOp, left: &Value, right: &Value, zone: &TimeZone) -> Result<Option<Value>, EvalError> {
     let days = |v: &Value| v.as_i64().and_then(|d| i32::try_from(d).ok());
     Ok(match (op, left, right) {
+        (ArithOp::Add | ArithOp::Sub, Value::Date(d), Value::Interval(i))
+        | (ArithOp::Add, Value::Interval(i), Value::Date(d)) => Some(date_plus_interval(op, *d, i, zone)?),
         (ArithOp::Add, Value::Date(d), n) | (ArithOp::Add, n, Value::Date(d)) if n.as_i64().is_some() => {
             Some(Value::Date(d.checked_add(days(n).unwrap_or(i32::MAX)).ok_or_else(|| overflow("date"))?))
         }
@@ -128,6 +133,23 @@ fn date_arith(op: ArithOp, left: &Value, right: &Value) -> Result<Option<Value>,
         }
         _ => None,
     })
+}
+
+fn date_plus_interval(op: ArithOp, date: i32, i: &Interval, zone: &TimeZone) -> Result<Value, EvalError> {
+    if i.micros != 0 {
+        let midnight = cast::cast(&Value::Date(date), &DataType::Timestamp, zone)?;
+        let moved = date_arith(op, &midnight, &Value::Interval(*i), zone)?;
+        return Ok(moved.expect("a timestamp and an interval"));
+    }
+    let (months, days) = if op == ArithOp::Sub { (-i.months, -i.days) } else { (i.months, i.days) };
+    let day = cast::date_of(date);
+    let shifted = match months {
+        0 => Some(day),
+        m if m > 0 => day.checked_add_months(chrono::Months::new(m.unsigned_abs())),
+        m => day.checked_sub_months(chrono::Months::new(m.unsigned_abs())),
+    };
+    let shifted = cast::days_of(shifted.ok_or_else(|| overflow("date"))?);
+    Ok(Value::Date(shifted.checked_add(days).ok_or_else(|| overflow("date"))?))
 }
 
 /// The ANSI error of dividing by a zero divisor, if `op` divides.

@@ -48,16 +48,16 @@ fn without_config_keeps_everything_without_keys() {
 }
 
 #[test]
-fn field_keys_use_the_record_text() {
+fn field_keys_print_as_spark_casts_them_to_a_string() {
     let record = r#"{"S": "ST\"R", "N": 1.50, "E": 1e3, "Big": 12345678901234567890, "B": true,
         "O": { "a" : [1, 2] }, "Nul": null, "Addr": {"City": "Li\u00e8ge"}, "Store ID": "S 1", "a.b": 7}"#;
     let record = record.replace('\n', " ");
     assert_eq!(key("S", &record).as_deref(), Some("ST\"R"));
-    assert_eq!(key("N", &record).as_deref(), Some("1.50"));
-    assert_eq!(key("E", &record).as_deref(), Some("1e3"));
+    assert_eq!(key("N", &record).as_deref(), Some("1.5"));
+    assert_eq!(key("E", &record).as_deref(), Some("1000.0"));
     assert_eq!(key("Big", &record).as_deref(), Some("12345678901234567890"));
     assert_eq!(key("B", &record).as_deref(), Some("true"));
-    assert_eq!(key("O", &record).as_deref(), Some(r#"{"a":[1,2]}"#));
+    assert_eq!(key("O", &record).as_deref(), Some("{[1, 2]}"));
     assert_eq!(key("Addr.City", &record).as_deref(), Some("Liège"));
     assert_eq!(key("(Addr.City)", &record).as_deref(), Some("Liège"));
     assert_eq!(key("`Store ID`", &record).as_deref(), Some("S 1"));
@@ -302,4 +302,47 @@ fn the_seed_job_with_its_schema() {
     assert_eq!(key("InvoiceLineItems[0].itemcode").as_deref(), Some("158"));
     assert_eq!(key("deliveryaddress.city").as_deref(), Some("Kolkata"));
     assert_eq!(key("TotalAmount * 0.1").as_deref(), Some("189.18"));
+}
+
+#[test]
+fn a_null_value_is_a_null_message_value() {
+    let t = transform(&[("key", "id"), ("value", "name")]);
+    let m = emitted(t.run(r#"{"id": 3, "name": null}"#));
+    assert_eq!((m.key_str(), m.value.as_deref()), (Some("3"), None), "Spark's sink writes a NULL value as a tombstone");
+    assert_eq!(emitted(t.run(r#"{"id": 3, "name": "x"}"#)).value_str(), Some("x"));
+}
+
+#[test]
+fn a_plain_field_key_prints_numbers_and_structs_as_spark_casts_them() {
+    assert_eq!(key("amount", r#"{"amount": 2.5e-7}"#).as_deref(), Some("2.5E-7"));
+    assert_eq!(key("amount", r#"{"amount": 1e20}"#).as_deref(), Some("1.0E20"));
+    assert_eq!(key("amount", r#"{"amount": 12}"#).as_deref(), Some("12"));
+    assert_eq!(key("a", r#"{"a": {"City": "Pune", "Zip": null}}"#).as_deref(), Some("{Pune, null}"));
+    assert_eq!(key("s", r#"{"s": "t\u00e9"}"#).as_deref(), Some("té"));
+}
+
+#[test]
+fn a_date_plus_an_interval() {
+    let record = r#"{"day": "2024-01-31"}"#;
+    assert_eq!(key("CAST(day AS DATE) + INTERVAL '3' DAY", record).as_deref(), Some("2024-02-03"));
+    assert_eq!(key("CAST(day AS DATE) + INTERVAL 1 MONTH", record).as_deref(), Some("2024-02-29"));
+    assert_eq!(key("CAST(day AS DATE) - INTERVAL '1' DAY", record).as_deref(), Some("2024-01-30"));
+    assert_eq!(key("CAST(day AS DATE) + INTERVAL '90' MINUTE", record).as_deref(), Some("2024-01-31 01:30:00"));
+}
+
+#[test]
+fn a_schema_decimal_reads_a_string() {
+    let t = transform(&[("schema", "price DECIMAL(10,2)"), ("key", "price * 2")]);
+    let m = emitted(t.run(r#"{"price": "1,234.5"}"#));
+    assert_eq!((m.key_str(), m.value_str()), (Some("2469.00"), Some(r#"{"price":1234.50}"#)));
+    let drop = transform(&[("schema", "price DECIMAL(10,2)"), ("mode", "DROPMALFORMED")]);
+    assert!(matches!(drop.run(r#"{"price": "abc"}"#), Outcome::Error(e) if e.contains("`price`")));
+}
+
+#[test]
+fn an_integer_literal_against_a_decimal_has_its_own_precision() {
+    let t =
+        transform(&[("schema", "price DECIMAL(10,2)"), ("key", "price / 3"), ("value", "CAST(price * 100 AS STRING)")]);
+    let m = emitted(t.run(r#"{"price": 19.99}"#));
+    assert_eq!((m.key_str(), m.value_str()), (Some("6.663333"), Some("1999.00")));
 }

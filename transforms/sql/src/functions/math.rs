@@ -32,7 +32,7 @@ pub const FUNCTIONS: &[FunctionDef] = &[
     FunctionDef::scalar(&["sqrt"], 1, Some(1), double, |a, c| Ok(Value::Double(f64_arg(&a[0], c)?.sqrt()))),
     FunctionDef::scalar(&["exp"], 1, Some(1), double, |a, c| Ok(Value::Double(f64_arg(&a[0], c)?.exp()))),
     FunctionDef::scalar(&["ln"], 1, Some(1), double, |a, c| log(a, c, f64::ln)),
-    FunctionDef::scalar(&["log10"], 1, Some(1), double, |a, c| log(a, c, f64::log10)),
+    FunctionDef::scalar(&["log10"], 1, Some(1), double, |a, c| log(a, c, strict_log10)),
     FunctionDef::scalar(&["mod"], 2, Some(2), first, |a, c| ops::arith(ArithOp::Rem, &a[0], &a[1], c.timezone())),
     FunctionDef::scalar(&["pmod"], 2, Some(2), first, pmod),
     FunctionDef::scalar(&["sign", "signum"], 1, Some(1), double, |a, c| {
@@ -137,7 +137,9 @@ fn round_double(x: f64, scale: i32, half_even: bool) -> f64 {
         return x;
     }
     let (digits, point) = round_digits(x, scale, half_even);
-    digits_to_f64(&digits, point, x < 0.0)
+    let rounded = digits_to_f64(&digits, point, x < 0.0);
+    // Spark rounds through a `BigDecimal`, which has no negative zero.
+    if rounded == 0.0 { 0.0 } else { rounded }
 }
 
 /// `unscaled * 10^-from` rounded to `to` fraction digits, as an unscaled
@@ -188,6 +190,28 @@ fn log(args: &[Value], ctx: &Ctx<'_>, f: fn(f64) -> f64) -> Result<Value, EvalEr
     Ok(if x <= 0.0 { Value::Null } else { Value::Double(f(x)) })
 }
 
+/// `log10` as Java's `StrictMath.log10` (fdlibm's `e_log10.c`), which
+/// Spark calls: `log10(2^k * m) = k*log10(2) + log10(e)*ln(m)`, split so the
+/// last digit is Java's (`log10(40)` is `1.6020599913279625`, where the
+/// wasm `libm`'s gives `...623`).
+fn strict_log10(x: f64) -> f64 {
+    // fdlibm's constants, by their bits: log10(e), and log10(2) split in
+    // a high part with a zero low word and the rest.
+    const IVLN10: f64 = f64::from_bits(0x3FDB_CB7B_1526_E50E);
+    const LOG10_2HI: f64 = f64::from_bits(0x3FD3_4413_509F_6000);
+    const LOG10_2LO: f64 = f64::from_bits(0x3D59_FEF3_11F1_2B36);
+    if !x.is_normal() || x < 0.0 {
+        return x.log10();
+    }
+    let bits = x.to_bits();
+    let k = ((bits >> 52) & 0x7ff) as i32 - 1023;
+    let i = i32::from(k < 0);
+    let mantissa = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | (((0x3ff - i) as u64) << 52));
+    let y = f64::from(k + i);
+    let z = y * LOG10_2LO + IVLN10 * mantissa.ln();
+    z + y * LOG10_2HI
+}
+
 /// `pmod(a, b)`: the remainder made positive.
 fn pmod(args: &[Value], ctx: &Ctx<'_>) -> Result<Value, EvalError> {
     let zone = ctx.timezone();
@@ -224,6 +248,7 @@ mod tests {
         assert_eq!(text("round(1234, -2)"), "1200");
         assert_eq!(text("round(1.2345, 2)"), "1.23");
         assert_eq!(text("round(1e20D, 2)"), "1.0E20");
+        assert_eq!(text("concat(bround(-3.0D, -1), ' ', round(-0.4D))"), "0.0 0.0", "no negative zero");
     }
 
     #[test]
@@ -240,6 +265,10 @@ mod tests {
         assert_eq!(
             text("concat(pow(2, 10), ' ', sqrt(16), ' ', exp(0), ' ', ln(1), ' ', log10(1000))"),
             "1024.0 4.0 1.0 0.0 3.0"
+        );
+        assert_eq!(
+            text("concat(log10(40), ' ', log10(0.5), ' ', log10(7.7D))"),
+            "1.6020599913279625 -0.3010299956639812 0.8864907251724818"
         );
         assert_eq!(text("ln(0)"), "NULL");
         assert_eq!(text("ln(-1)"), "NULL");
