@@ -6,6 +6,7 @@ mod faults;
 mod invoices;
 mod kafka_faults;
 mod landing;
+mod metrics;
 mod modules;
 mod routing;
 mod slow;
