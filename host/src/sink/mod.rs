@@ -540,3 +540,27 @@ pub enum SendError {
     /// Nothing can be sent (the topic is gone, a forbidden state): stop.
     Failed(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::brokers_down;
+
+    #[test]
+    fn a_broker_is_up_when_librdkafka_says_one_is() {
+        let stats = |bootstrap: &str, learned: &str| {
+            format!(
+                r#"{{"name":"p","brokers":{{
+                    "127.0.0.1:9092/bootstrap":{{"source":"configured","state":"{bootstrap}","nodeid":-1}},
+                    "127.0.0.1:9092/1":{{"source":"learned","state":"{learned}","nodeid":1}},
+                    "GroupCoordinator":{{"source":"logical","state":"UP","nodeid":-1}},
+                    ":0/internal":{{"source":"internal","state":"UP","nodeid":-1}}}}}}"#
+            )
+        };
+        assert_eq!(brokers_down(stats("INIT", "UP").as_bytes()).unwrap(), None);
+        assert_eq!(
+            brokers_down(stats("DOWN", "TRY_CONNECT").as_bytes()).unwrap().as_deref(),
+            Some("no broker is up (127.0.0.1:9092/1 is TRY_CONNECT, 127.0.0.1:9092/bootstrap is DOWN)")
+        );
+        assert!(brokers_down(b"{}").is_err());
+    }
+}
