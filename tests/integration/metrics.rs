@@ -53,6 +53,29 @@ fn start_host(dirs: &TestDirs, bootstrap: &str, topic: &str) -> (Host, String) {
     (host, format!("http://{addr}"))
 }
 
+/// A test's directories, the shared broker, its own topic, the time it
+/// started and a host serving its metrics at `base`.
+struct Run {
+    dirs: TestDirs,
+    broker: Broker,
+    topic: String,
+    start: i64,
+    host: Host,
+    base: String,
+}
+
+impl Run {
+    fn start(name: &str, partitions: i32) -> Run {
+        let dirs = TestDirs::new();
+        let broker = Broker::start(dirs.root());
+        let topic = topic_name(name);
+        broker.create_topic(&topic, partitions);
+        let start = now_ms();
+        let (host, base) = start_host(&dirs, &broker.bootstrap, &topic);
+        Run { dirs, broker, topic, start, host, base }
+    }
+}
+
 /// Scrapes until `check` holds of the scrape; returns it.
 fn scrape_until(base: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
     poll_until(WITHIN, what, || {
@@ -64,12 +87,7 @@ fn scrape_until(base: &str, what: &str, check: impl Fn(&str) -> bool) -> String 
 
 #[test]
 fn metrics_agree_with_the_topic_during_and_after_the_invoice_suite() {
-    let dirs = TestDirs::new();
-    let broker = Broker::start(dirs.root());
-    let topic = topic_name("metrics");
-    broker.create_topic(&topic, 3);
-    let start = now_ms();
-    let (host, base) = start_host(&dirs, &broker.bootstrap, &topic);
+    let Run { dirs, broker, topic, start, host, base } = Run::start("metrics", 3);
     poll_until(WITHIN, "ready", || (get(&format!("{base}/health/ready")).status == 200).then_some(()));
 
     let (mut published, mut lines, mut expected) = (0, 0, Vec::new());
@@ -140,12 +158,7 @@ fn ready_turns_false_while_the_broker_is_away_and_true_when_it_is_back() {
 
 #[test]
 fn the_status_page_shows_the_pipeline_in_headless_chromium() {
-    let dirs = TestDirs::new();
-    let broker = Broker::start(dirs.root());
-    let topic = topic_name("status-page");
-    broker.create_topic(&topic, 1);
-    let start = now_ms();
-    let (host, base) = start_host(&dirs, &broker.bootstrap, &topic);
+    let Run { dirs, broker, topic, start, host, base } = Run::start("status-page", 1);
     copy_in(1, &dirs.landing());
     wait_for_count(&broker.bootstrap, &topic, start, 53, WITHIN);
     scrape_until(&base, "53 published", |t| sample(t, "sluice_records_published_total") == Some(53.0));

@@ -73,7 +73,7 @@ fn rates(history: &History, index: usize, now: Reading) -> Vec<Value> {
 pub(super) fn status(metrics: &Metrics, history: &History) -> Value {
     let pipelines: Vec<Value> =
         metrics.pipelines().iter().enumerate().map(|(i, p)| pipeline(p, rates(history, i, Reading::of(p)))).collect();
-    json!({ "pipelines": pipelines, "sample_seconds": SAMPLE_EVERY.as_secs() })
+    json!({ "pipelines": pipelines, "sample_seconds": SAMPLE_EVERY.as_secs(), "samples_kept": SAMPLES })
 }
 
 fn pipeline(p: &PipelineMetrics, rates: Vec<Value>) -> Value {
