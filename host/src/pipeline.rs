@@ -48,14 +48,14 @@ const FINAL_SAVE_ATTEMPTS: u32 = 5;
 /// Runs the stream until `shutdown` triggers or a stage fails, counting
 /// into `metrics`; a failure is also its health's reason.
 pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>) -> anyhow::Result<Summary> {
-    let health = metrics.clone();
+    let reported = metrics.clone();
     let ran = match config.exactly_once {
         Some(_) => exactly_once::run(config, shutdown, metrics),
         None => run_at_least_once(config, shutdown, metrics),
     };
     match &ran {
-        Ok(_) => health.health.stopped("shut down"),
-        Err(e) => health.health.stopped(&format!("{e:#}")),
+        Ok(_) => reported.health.stopped("shut down"),
+        Err(e) => reported.health.stopped(&format!("{e:#}")),
     }
     ran
 }

@@ -37,7 +37,8 @@ pub use health::Health;
 const RECENT_DEAD_LETTERS: usize = 20;
 
 /// Why a record went to the dead letters: the bounded set of values of the
-/// `reason` label (the full text is in the dead letter itself).
+/// `reason` label (the full text is in the dead letter itself). A reason's
+/// discriminant is its index in [`Reason::ALL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
     /// A line longer than `--max-record-bytes`.

@@ -59,6 +59,8 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(900);
 const LATENCY_SAMPLES: usize = 40;
 /// A pseudo-config that runs sluice with `--delivery exactly-once`.
 const EOS: (&str, &str) = ("--delivery", "exactly-once");
+/// A pseudo-config that runs sluice with `--metrics-addr` on a free port.
+const METRICS: (&str, &str) = ("--metrics-addr", "");
 
 /// Records per latency file.
 const LATENCY_RECORDS: usize = 500;
@@ -114,6 +116,7 @@ fn bench(path: &Path) -> anyhow::Result<bool> {
     let filter = [("where", "StoreID = 'STR7188'"), ("key", "StoreID")];
     let mut rows = vec![
         sluice_run(&broker, &input, "sluice sql.wasm, keep all", "sql", &[], input.records)?,
+        sluice_run(&broker, &input, "sluice sql.wasm, keep all, --metrics-addr", "sql", &[METRICS], input.records)?,
         sluice_run(
             &broker,
             &input,
@@ -269,7 +272,11 @@ fn stage(input: &Input, dir: &Path) -> anyhow::Result<(PathBuf, u64)> {
 fn start_host(dirs: &TestDirs, topic: &str, bootstrap: &str, module: &str, config: &[(&str, &str)]) -> Host {
     let mut args = HostArgs::new(dirs, &transform(module), topic, bootstrap);
     for (k, v) in config {
-        args = if (*k, *v) == EOS { exactly_once(args, topic, bootstrap) } else { args.config(k, v) };
+        args = match (*k, *v) {
+            EOS => exactly_once(args, topic, bootstrap),
+            METRICS => args.flags(&["--metrics-addr", &format!("127.0.0.1:{}", sluice_tests::free_port())]),
+            _ => args.config(k, v),
+        };
     }
     let mut host = Host::start(&args, dirs.root());
     host.wait_for_log("streaming", Duration::from_secs(60));
