@@ -41,13 +41,14 @@ fn sample(text: &str, name: &str) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum())
 }
 
-/// A host on `dirs` serving its metrics on a free port; its base URL.
-fn start_host(dirs: &TestDirs, bootstrap: &str, topic: &str) -> (Host, String) {
+/// A host on `dirs` serving its metrics on a free port, with `flags`; its base URL.
+fn start_host(dirs: &TestDirs, bootstrap: &str, topic: &str, flags: &[&str]) -> (Host, String) {
     let addr = format!("127.0.0.1:{}", free_port());
     let args = HostArgs::new(dirs, &transform("sql"), topic, bootstrap)
         .config("where", "StoreID = 'STR7188'")
         .config("key", "StoreID")
-        .flags(&["--metrics-addr", &addr, "--settle-ms", "200"]);
+        .flags(&["--metrics-addr", &addr, "--settle-ms", "200"])
+        .flags(flags);
     let mut host = Host::start(&args, dirs.root());
     host.wait_for_log("serving metrics", WITHIN);
     (host, format!("http://{addr}"))
@@ -65,13 +66,13 @@ struct Run {
 }
 
 impl Run {
-    fn start(name: &str, partitions: i32) -> Run {
+    fn start(name: &str, partitions: i32, flags: &[&str]) -> Run {
         let dirs = TestDirs::new();
         let broker = Broker::start(dirs.root());
         let topic = topic_name(name);
         broker.create_topic(&topic, partitions);
         let start = now_ms();
-        let (host, base) = start_host(&dirs, &broker.bootstrap, &topic);
+        let (host, base) = start_host(&dirs, &broker.bootstrap, &topic, flags);
         Run { dirs, broker, topic, start, host, base }
     }
 }
@@ -87,7 +88,7 @@ fn scrape_until(base: &str, what: &str, check: impl Fn(&str) -> bool) -> String 
 
 #[test]
 fn metrics_agree_with_the_topic_during_and_after_the_invoice_suite() {
-    let Run { dirs, broker, topic, start, host, base } = Run::start("metrics", 3);
+    let Run { dirs, broker, topic, start, host, base } = Run::start("metrics", 3, &[]);
     poll_until(WITHIN, "ready", || (get(&format!("{base}/health/ready")).status == 200).then_some(()));
 
     let (mut published, mut lines, mut expected) = (0, 0, Vec::new());
@@ -139,7 +140,7 @@ fn ready_turns_false_while_the_broker_is_away_and_true_when_it_is_back() {
     let dirs = TestDirs::new();
     let mut broker = OwnBroker::start(&dirs.root().join("kafka"));
     broker.create_topic("ready", 1);
-    let (host, base) = start_host(&dirs, &broker.bootstrap(), "ready");
+    let (host, base) = start_host(&dirs, &broker.bootstrap(), "ready", &[]);
     let ready = format!("{base}/health/ready");
     poll_until(WITHIN, "ready", || (get(&ready).status == 200).then_some(()));
     assert_eq!(get(&ready).body, "ready\n");
@@ -158,7 +159,7 @@ fn ready_turns_false_while_the_broker_is_away_and_true_when_it_is_back() {
 
 #[test]
 fn the_status_page_shows_the_pipeline_in_headless_chromium() {
-    let Run { dirs, broker, topic, start, host, base } = Run::start("status-page", 1);
+    let Run { dirs, broker, topic, start, host, base } = Run::start("status-page", 1, &[]);
     copy_in(1, &dirs.landing());
     wait_for_count(&broker.bootstrap, &topic, start, 53, WITHIN);
     scrape_until(&base, "53 published", |t| sample(t, "sluice_records_published_total") == Some(53.0));
@@ -177,5 +178,40 @@ fn the_status_page_shows_the_pipeline_in_headless_chromium() {
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the status page check failed ({}):\n{stdout}\n{stderr}", out.status);
     assert_eq!(stdout.trim(), "ok");
+    assert!(host.stop().success());
+}
+
+#[test]
+fn dead_letters_are_counted_by_reason_and_listed_on_the_status_page() {
+    let Run { dirs, host, base, .. } = Run::start("dead-letters", 1, &["--max-record-bytes", "200"]);
+    let long = format!("{{\"StoreID\":\"STR7188\",\"pad\":\"{}\"}}", "x".repeat(300));
+    let lines: [&[u8]; 4] =
+        [b"{\"StoreID\":\"STR7188\"}", b"{\"StoreID\":\"\xff\"}", long.as_bytes(), b"{\"StoreID\":"];
+    std::fs::write(dirs.landing().join("bad.json"), lines.join(&b'\n')).unwrap();
+
+    let text = scrape_until(&base, "four lines are done", |t| {
+        sample(t, "sluice_records_published_total") == Some(1.0)
+            && sample(t, "sluice_records_dead_lettered_total") == Some(3.0)
+    });
+    for reason in ["invalid_utf8", "record_too_large", "transform_error"] {
+        let series = format!("reason=\"{reason}\"}} 1");
+        assert!(
+            text.lines().any(|l| l.starts_with("sluice_records_dead_lettered_total") && l.ends_with(&series)),
+            "{text}"
+        );
+    }
+    let written = std::fs::read_to_string(dirs.checkpoint().join("dead-letters.jsonl")).unwrap();
+    assert_eq!(written.lines().count(), 3, "{written}");
+
+    let status: serde_json::Value = serde_json::from_str(&get(&format!("{base}/status.json")).body).unwrap();
+    let mut listed: Vec<(String, u64)> = status["pipelines"][0]["dead_letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["reason"].as_str().unwrap().to_owned(), d["line"].as_u64().unwrap()))
+        .collect();
+    listed.sort();
+    let want = [("invalid_utf8", 2), ("record_too_large", 3), ("transform_error", 4)];
+    assert_eq!(listed, want.map(|(r, l)| (r.to_owned(), l)));
     assert!(host.stop().success());
 }
