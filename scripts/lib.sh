@@ -258,3 +258,25 @@ ensure_pyspark() {
   python3 -m venv "$TOOLS/pyspark"
   "$TOOLS/pyspark/bin/python" -m pip install --quiet --disable-pip-version-check "pyspark==$PYSPARK_VERSION"
 }
+
+# Headless Chromium (Debian's package) and playwright-core from npm in
+# .tools/playwright, for the status-page test (tests/browser/). The test
+# finds them through SLUICE_CHROMIUM and SLUICE_PLAYWRIGHT_DIR.
+PLAYWRIGHT_PACKAGE="playwright-core@1.65.1"
+export SLUICE_CHROMIUM="${SLUICE_CHROMIUM:-/usr/bin/chromium}"
+export SLUICE_PLAYWRIGHT_DIR="${SLUICE_PLAYWRIGHT_DIR:-$TOOLS/playwright}"
+ensure_chromium() {
+  if [ -x "$SLUICE_CHROMIUM" ]; then return; fi
+  log "installing Chromium (Debian's chromium) for the status-page test"
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null
+}
+ensure_playwright() {
+  local stamp="$SLUICE_PLAYWRIGHT_DIR/.installed"
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$PLAYWRIGHT_PACKAGE" ]; then return; fi
+  log "installing $PLAYWRIGHT_PACKAGE into $SLUICE_PLAYWRIGHT_DIR"
+  mkdir -p "$SLUICE_PLAYWRIGHT_DIR"
+  # Only the driver: the browser is Debian's, so no download of Playwright's own.
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund \
+    --prefix "$SLUICE_PLAYWRIGHT_DIR" "$PLAYWRIGHT_PACKAGE"
+  echo "$PLAYWRIGHT_PACKAGE" >"$stamp"
+}

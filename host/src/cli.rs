@@ -16,6 +16,20 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// How log lines are written to stderr: `text` for people, `json` (one
+    /// object a line) for a log collector.
+    #[arg(long, value_enum, global = true, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The shape of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Sub-commands.
@@ -103,6 +117,11 @@ pub struct RunArgs {
     /// How often the open transaction commits (exactly-once mode).
     #[arg(long, value_name = "MS", default_value_t = crate::config::default_transaction_interval_ms())]
     pub transaction_interval_ms: u64,
+
+    /// Serve `/metrics` (Prometheus), `/health/live`, `/health/ready` and the
+    /// status page `/` on this address, e.g. `127.0.0.1:9898`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// What `--delivery` promises.

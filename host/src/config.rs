@@ -146,6 +146,10 @@ pub struct RunConfig {
     pub max_consecutive_errors: u64,
     /// Exactly-once settings; `None` in at-least-once mode.
     pub exactly_once: Option<ExactlyOnce>,
+    /// The pipeline's name: `--pipeline`, else `default`.
+    pub pipeline: String,
+    /// Where the metrics, health and status page are served, if anywhere.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// `--delivery exactly-once`: records, dead letters and progress commit
@@ -236,6 +240,7 @@ impl RunConfig {
     pub fn from_args(args: &RunArgs) -> Result<Self, ConfigError> {
         let glob = args.glob.as_deref().map(parse_glob).transpose()?;
         let exactly_once = ExactlyOnce::from_args(args)?;
+        let pipeline = args.pipeline.clone().map(checked_pipeline).transpose()?.unwrap_or_else(|| "default".into());
         Ok(RunConfig {
             source: SourceConfig {
                 dir: args.landing_zone.clone(),
@@ -250,6 +255,8 @@ impl RunConfig {
             dead_letter_topic: args.dead_letter_topic.clone().map(checked_topic).transpose()?,
             max_consecutive_errors: positive("--max-consecutive-errors", args.max_consecutive_errors)?,
             exactly_once,
+            pipeline,
+            metrics_addr: args.metrics_addr,
         })
     }
 }

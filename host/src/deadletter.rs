@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::metrics::Reason;
 use crate::sink::OwnedMessage;
 
 /// File name of the dead-letter file inside the checkpoint directory.
@@ -20,6 +21,9 @@ pub const FILE_NAME: &str = "dead-letters.jsonl";
 /// One refused record.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadLetter<'a> {
+    /// The kind of reason, for the metrics.
+    #[serde(skip)]
+    pub kind: Reason,
     /// Why it was refused.
     pub reason: &'a str,
     /// Source file path.
@@ -41,10 +45,10 @@ pub struct DeadLetter<'a> {
 
 impl<'a> DeadLetter<'a> {
     /// An entry for `record`, kept as text when it can be.
-    pub fn new(reason: &'a str, file: &'a str, line: u64, offset: u64, record: &'a [u8]) -> Self {
+    pub fn new(kind: Reason, reason: &'a str, file: &'a str, line: u64, offset: u64, record: &'a [u8]) -> Self {
         let text = std::str::from_utf8(record).ok();
         let base64 = text.is_none().then(|| base64(record));
-        DeadLetter { reason, file, line, offset, record: text, record_base64: base64, raw: record }
+        DeadLetter { kind, reason, file, line, offset, record: text, record_base64: base64, raw: record }
     }
 
     /// The dead letter as a message for the dead-letter topic: the record as
@@ -171,8 +175,8 @@ mod tests {
     fn appends_json_lines() {
         let dir = tempfile::tempdir().unwrap();
         let mut dl = DeadLetters::new(dir.path());
-        dl.write(&[DeadLetter::new("bad", "in/a b.json", 3, 120, b"{\"a\":")]).unwrap();
-        dl.write(&[DeadLetter::new("utf8", "in/c", 1, 0, b"\xff")]).unwrap();
+        dl.write(&[DeadLetter::new(Reason::TransformError, "bad", "in/a b.json", 3, 120, b"{\"a\":")]).unwrap();
+        dl.write(&[DeadLetter::new(Reason::InvalidUtf8, "utf8", "in/c", 1, 0, b"\xff")]).unwrap();
         let text = std::fs::read_to_string(dl.path()).unwrap();
         assert_eq!(
             text,

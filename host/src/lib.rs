@@ -19,12 +19,16 @@
 //! - [`pump`]: moves batches through the transform to the sink and the dead
 //!   letters, and applies the error-tolerance policy.
 //! - [`pipeline`]: wires them together.
+//! - [`metrics`]: counters, gauges and histograms every stage reports to,
+//!   readiness, and the HTTP server of `--metrics-addr` (`/metrics`,
+//!   `/health/*`, the status page).
 //! - [`test_cmd`]: `sluice test`, a module run over a sample file without a
 //!   broker.
 
 pub mod cli;
 pub mod config;
 pub mod deadletter;
+pub mod metrics;
 pub mod pipeline;
 pub mod progress;
 pub mod pump;

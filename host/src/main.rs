@@ -5,12 +5,17 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sluice::cli::{Cli, Command};
+use std::sync::Arc;
+
+use sluice::cli::LogFormat;
 use sluice::config::{RunConfig, TransformConfig};
+use sluice::metrics::Metrics;
+use sluice::metrics::server::Server;
 use sluice::shutdown::Shutdown;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing(cli.log_format);
     let result = match cli.command {
         Command::Run(args) => run(&args).map(|()| ExitCode::SUCCESS),
         Command::Check(args) => check(&args.transform).map(|()| ExitCode::SUCCESS),
@@ -31,9 +36,14 @@ fn main() -> ExitCode {
 
 fn run(args: &sluice::cli::RunArgs) -> anyhow::Result<()> {
     let config = RunConfig::from_args(args)?;
+    let metrics = Arc::new(Metrics::new());
+    let pipeline = metrics.pipeline(&config.pipeline, &config.kafka.topic, config.source.dir.clone());
+    // Bound before anything moves, so a taken port is a start-up error; it
+    // answers until the pipeline has stopped.
+    let _server = config.metrics_addr.map(|addr| Server::start(addr, metrics.clone())).transpose()?;
     let shutdown = Shutdown::new();
     shutdown.on_signals()?;
-    let summary = sluice::pipeline::run(config, shutdown)?;
+    let summary = sluice::pipeline::run(config, shutdown, pipeline)?;
     tracing::info!(
         records = summary.records,
         published = summary.published,
@@ -51,14 +61,14 @@ fn check(args: &sluice::cli::TransformArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match format {
+        LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).init(),
+        // One object a line; the event's fields flattened beside the message.
+        LogFormat::Json => fmt.json().flatten_event(true).with_current_span(false).init(),
+    }
 }

@@ -25,6 +25,7 @@ use crossbeam_channel::Receiver;
 
 use crate::config::RunConfig;
 use crate::deadletter::DeadLetters;
+use crate::metrics::PipelineMetrics;
 use crate::progress::{CheckpointStore, FileStore};
 use crate::pump::{Delivery, Pump, Summary};
 use crate::shutdown::Shutdown;
@@ -44,17 +45,29 @@ const SAVE_RETRY: Duration = Duration::from_secs(1);
 /// Attempts at the final checkpoint before giving up at shutdown.
 const FINAL_SAVE_ATTEMPTS: u32 = 5;
 
-/// Runs the stream until `shutdown` triggers or a stage fails.
-pub fn run(config: RunConfig, shutdown: Shutdown) -> anyhow::Result<Summary> {
-    if config.exactly_once.is_some() {
-        return exactly_once::run(config, shutdown);
+/// Runs the stream until `shutdown` triggers or a stage fails, counting
+/// into `metrics`; a failure is also its health's reason.
+pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>) -> anyhow::Result<Summary> {
+    let reported = metrics.clone();
+    let ran = match config.exactly_once {
+        Some(_) => exactly_once::run(config, shutdown, metrics),
+        None => run_at_least_once(config, shutdown, metrics),
+    };
+    match &ran {
+        Ok(_) => reported.health.stopped("shut down"),
+        Err(e) => reported.health.stopped(&format!("{e:#}")),
     }
+    ran
+}
+
+fn run_at_least_once(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>) -> anyhow::Result<Summary> {
     let transformer = Transformer::new(&config.transform)?;
     tracing::info!(module = %transformer.path().display(), "transform module loaded");
+    metrics.health.module_loaded();
     let mut store = FileStore::open(&config.checkpoint_dir)?;
     let checkpoint = store.load()?;
     tracing::info!(files = checkpoint.files.len(), dir = %config.checkpoint_dir.display(), "checkpoint loaded");
-    let tracker = Arc::new(Tracker::new(checkpoint.clone()));
+    let tracker = Arc::new(Tracker::with_metrics(checkpoint.clone(), metrics));
     tracing::info!(topic = %config.kafka.topic, properties = ?config.kafka.redacted(), "connecting to Kafka");
     let dlq = config.dead_letter_topic.as_deref();
     let sink = match Sink::connect(&config.kafka, dlq, tracker.clone(), &shutdown) {

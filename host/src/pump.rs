@@ -25,13 +25,14 @@ pub mod transaction;
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use crossbeam_channel::{Receiver, select};
 use sluice_guest_sdk::abi::{self, Message, Outcome};
 
 use crate::deadletter::DeadLetter;
+use crate::metrics::Reason;
 use crate::shutdown::Shutdown;
 use crate::sink::{OwnedMessage, RedoAction, RouteError, SendError, Ticket};
 use crate::source::Batch;
@@ -83,6 +84,7 @@ impl Pump {
             if self.delivery.rewinding() {
                 return Ok(());
             }
+            self.report_queues();
             let batch = select! {
                 recv(batches) -> batch => match batch {
                     Ok(batch) => batch,
@@ -95,22 +97,32 @@ impl Pump {
         }
     }
 
+    /// Reports the messages in flight and in the producer's queue.
+    fn report_queues(&self) {
+        let metrics = self.delivery.tracker.metrics();
+        metrics.in_flight.set(self.delivery.tracker.in_flight() as i64);
+        metrics.producer_queue.set(i64::from(self.delivery.sink.queued()));
+    }
+
     fn handle(&mut self, batch: &Batch, shutdown: &Shutdown) -> anyhow::Result<()> {
+        let started = Instant::now();
         let outcomes = match self.transformer.process(batch, self.max_consecutive_errors, shutdown) {
             Err(TransformError::Stopped) => return Ok(()),
             outcomes => outcomes?,
         };
+        let metrics = self.delivery.tracker.metrics().clone();
+        metrics.transform_seconds.observe(started.elapsed().as_secs_f64());
         let Some(plan) = Plan::make(&outcomes, &mut self.delivery, shutdown) else { return Ok(()) };
         let intolerable = tolerate(&mut self.consecutive_errors, self.max_consecutive_errors, &outcomes);
         let records: Vec<&[u8]> = abi::records(&batch.records, batch.len()).collect();
         let mut letters: Vec<DeadLetter<'_>> = batch
             .rejects
             .iter()
-            .map(|r| DeadLetter::new(&r.reason, &batch.path, r.line, r.offset, &r.sample))
+            .map(|r| DeadLetter::new(r.kind, &r.reason, &batch.path, r.line, r.offset, &r.sample))
             .collect();
-        for (index, reason) in &plan.dead {
+        for (index, kind, reason) in &plan.dead {
             let meta = batch.meta[*index];
-            letters.push(DeadLetter::new(reason, &batch.path, meta.line, meta.offset, records[*index]));
+            letters.push(DeadLetter::new(*kind, reason, &batch.path, meta.line, meta.offset, records[*index]));
         }
         self.summary.records += batch.len() as u64;
         self.summary.filtered += plan.filtered;
@@ -121,6 +133,8 @@ impl Pump {
         }
         let Some(seq) = delivery.begin(batch, plan.sends.len() + to_topic, shutdown)? else { return intolerable };
         self.summary.dead_letters += letters.len() as u64;
+        metrics.filtered.inc_by(plan.filtered);
+        metrics.dead_lettered(&letters);
         let mut unsent = plan.sends.len() + to_topic;
         for letter in letters.iter().take(to_topic) {
             if shutdown.is_triggered() {
@@ -147,7 +161,9 @@ impl Pump {
                 Err(SendError::Refused(reason)) => {
                     let reason = format!("Kafka refused the message: {reason}");
                     self.summary.dead_letters += 1;
-                    let letter = DeadLetter::new(&reason, &batch.path, meta.line, meta.offset, records[index]);
+                    let (kind, path) = (Reason::KafkaRefused, &batch.path);
+                    let letter = DeadLetter::new(kind, &reason, path, meta.line, meta.offset, records[index]);
+                    metrics.dead_lettered(std::slice::from_ref(&letter));
                     delivery.store_dead_letter(&letter, seq, shutdown);
                 }
                 Err(SendError::ProducerFailed(reason)) => {
@@ -186,9 +202,9 @@ impl Pump {
 struct Plan<'o, 'a> {
     /// `(record, message)`, in the order the module made them.
     sends: Vec<(usize, &'o Message<'a>)>,
-    /// `(record, reason)`: module errors, and records with a message that
-    /// cannot be routed.
-    dead: Vec<(usize, Cow<'o, str>)>,
+    /// `(record, kind, reason)`: module errors, and records with a message
+    /// that cannot be routed.
+    dead: Vec<(usize, Reason, Cow<'o, str>)>,
     /// Records that became no message.
     filtered: u64,
 }
@@ -203,7 +219,7 @@ impl<'o, 'a> Plan<'o, 'a> {
         for (index, outcome) in outcomes.iter().enumerate() {
             let messages = match outcome {
                 Outcome::Error(reason) => {
-                    plan.dead.push((index, Cow::Borrowed(*reason)));
+                    plan.dead.push((index, Reason::TransformError, Cow::Borrowed(*reason)));
                     continue;
                 }
                 _ => outcome.messages(),
@@ -224,7 +240,7 @@ impl<'o, 'a> Plan<'o, 'a> {
                 }
             }
             if let Some(reason) = unroutable {
-                plan.dead.push((index, Cow::Owned(reason)));
+                plan.dead.push((index, Reason::Unroutable, Cow::Owned(reason)));
             }
         }
         Some(plan)

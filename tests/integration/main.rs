@@ -6,6 +6,8 @@ mod faults;
 mod invoices;
 mod kafka_faults;
 mod landing;
+mod logs;
+mod metrics;
 mod modules;
 mod routing;
 mod slow;

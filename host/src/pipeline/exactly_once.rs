@@ -13,6 +13,7 @@
 //! scripts that watch it); it is never read in this mode, so it cannot make
 //! the stream skip or repeat records.
 
+use std::sync::Arc;
 use std::thread;
 
 use anyhow::{anyhow, bail};
@@ -20,6 +21,7 @@ use anyhow::{anyhow, bail};
 use super::READ_AHEAD_BATCHES;
 use crate::config::RunConfig;
 use crate::deadletter::DeadLetters;
+use crate::metrics::PipelineMetrics;
 use crate::progress::{Checkpoint, CheckpointStore, FileStore, KafkaStore};
 use crate::pump::transaction::Transactions;
 use crate::pump::{Delivery, Pump, Summary};
@@ -29,13 +31,14 @@ use crate::source::Source;
 use crate::transform::Transformer;
 
 /// Runs the stream exactly once until `shutdown` triggers or a stage fails.
-pub fn run(config: RunConfig, shutdown: Shutdown) -> anyhow::Result<Summary> {
+pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>) -> anyhow::Result<Summary> {
     let eos = config.exactly_once.clone().ok_or_else(|| anyhow!("exactly-once settings missing"))?;
     let transformer = Transformer::new(&config.transform)?;
     tracing::info!(module = %transformer.path().display(), "transform module loaded");
+    metrics.health.module_loaded();
     // The directory's lock and the operator's copy; never read here.
     let mut copy = FileStore::open(&config.checkpoint_dir)?;
-    let tracker = std::sync::Arc::new(Tracker::new(Checkpoint::default()));
+    let tracker = Arc::new(Tracker::with_metrics(Checkpoint::default(), metrics));
     tracing::info!(topic = %config.kafka.topic, pipeline = %eos.pipeline, properties = ?config.kafka.redacted(), "connecting to Kafka (exactly once)");
     let dlq = config.dead_letter_topic.as_deref();
     let sink = match Sink::connect(&config.kafka, dlq, tracker.clone(), &shutdown) {

@@ -19,16 +19,20 @@
 //! the backpressure that reaches the source through the batch channel.
 
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{Checkpoint, FileId, FileProgress};
+use crate::metrics::PipelineMetrics;
 use crate::source::{Batch, RecordMeta};
 
 /// Batches sent but not fully acknowledged. With batches of at most 1 MiB
 /// this bounds what librdkafka holds for us to about 32 MiB, while keeping
 /// enough in flight to fill the producer's pipeline.
 pub const MAX_IN_FLIGHT: usize = 32;
+/// Finished files awaiting their last acknowledgement, for the latency
+/// histogram; past this many (their batches were abandoned) the oldest go.
+const MAX_FINISHED_AWAITED: usize = 1024;
 
 /// Shared between the sender, librdkafka's callback thread and the
 /// checkpoint writer.
@@ -36,6 +40,7 @@ pub const MAX_IN_FLIGHT: usize = 32;
 pub struct Tracker {
     state: Mutex<State>,
     changed: Condvar,
+    metrics: Arc<PipelineMetrics>,
 }
 
 #[derive(Debug)]
@@ -51,6 +56,8 @@ struct State {
     redo: Vec<Redo>,
     /// The checkpoint cannot be saved (a full disk): no new batch starts.
     paused: bool,
+    /// Files read to their end: read up to this offset, found at this time.
+    finished: VecDeque<(FileId, u64, Instant)>,
 }
 
 impl State {
@@ -133,8 +140,14 @@ struct Pending {
 }
 
 impl Tracker {
-    /// A tracker starting from the loaded checkpoint.
+    /// A tracker starting from the loaded checkpoint, counting into no registry.
     pub fn new(checkpoint: Checkpoint) -> Self {
+        Self::with_metrics(checkpoint, PipelineMetrics::detached())
+    }
+
+    /// A tracker starting from the loaded checkpoint, and the pipeline's
+    /// metrics, which every stage reaches through it.
+    pub fn with_metrics(checkpoint: Checkpoint, metrics: Arc<PipelineMetrics>) -> Self {
         let state = State {
             front: 0,
             pending: VecDeque::new(),
@@ -143,8 +156,42 @@ impl Tracker {
             failure: None,
             redo: Vec::new(),
             paused: false,
+            finished: VecDeque::new(),
         };
-        Tracker { state: Mutex::new(state), changed: Condvar::new() }
+        Tracker { state: Mutex::new(state), changed: Condvar::new(), metrics }
+    }
+
+    /// The pipeline's metrics.
+    pub fn metrics(&self) -> &Arc<PipelineMetrics> {
+        &self.metrics
+    }
+
+    /// The source read `file` to its end at `read_to` (it is complete); it
+    /// was found at `found`. Its found-to-acknowledged time is observed once
+    /// every batch of it is acknowledged.
+    pub fn finished(&self, file: FileId, read_to: u64, found: Instant) {
+        let mut state = self.lock();
+        if state.finished.len() == MAX_FINISHED_AWAITED {
+            state.finished.pop_front();
+        }
+        state.finished.push_back((file, read_to, found));
+        self.observe_finished(&mut state);
+    }
+
+    /// Observes the latency of every finished file now fully acknowledged.
+    fn observe_finished(&self, state: &mut State) {
+        if state.finished.is_empty() {
+            return;
+        }
+        let pending: Vec<FileId> = state.pending.iter().map(|p| p.progress.0).collect();
+        let checkpoint = &state.checkpoint;
+        state.finished.retain(|(id, read_to, found)| {
+            let acked = checkpoint.files.get(id).is_some_and(|p| p.offset >= *read_to) && !pending.contains(id);
+            if acked {
+                self.metrics.file_ack_seconds.observe(found.elapsed().as_secs_f64());
+            }
+            !acked
+        });
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -184,6 +231,7 @@ impl Tracker {
         };
         state.pending.push_back(pending);
         state.advance();
+        self.observe_finished(&mut state);
         drop(state);
         self.changed.notify_all();
         Some(seq)
@@ -214,6 +262,7 @@ impl Tracker {
         pending.outstanding -= 1;
         if pending.outstanding == 0 && index == 0 {
             state.advance();
+            self.observe_finished(&mut state);
             drop(state);
             self.changed.notify_all();
         }
@@ -237,6 +286,7 @@ impl Tracker {
         }
         if index == 0 {
             state.advance();
+            self.observe_finished(&mut state);
         }
         drop(state);
         self.changed.notify_all();
@@ -275,6 +325,7 @@ impl Tracker {
     /// Pauses new batches while the checkpoint cannot be saved, so the
     /// stream does not run ahead of what a restart would know.
     pub fn set_paused(&self, paused: bool) {
+        self.metrics.health.checkpoint_blocked(paused);
         self.lock().paused = paused;
         self.changed.notify_all();
     }

@@ -20,6 +20,7 @@ use anyhow::{anyhow, bail};
 use super::transaction::Transactions;
 use crate::config::KafkaConfig;
 use crate::deadletter::{DeadLetter, DeadLetters};
+use crate::metrics::Reason;
 use crate::shutdown::Shutdown;
 use crate::sink::{OwnedMessage, Redo, RedoAction, RouteError, SendError, Sink, Ticket, Tracker};
 use crate::source::Batch;
@@ -106,6 +107,7 @@ impl Delivery {
         let retries = redo.iter().filter(|r| matches!(r.action, RedoAction::Retry { .. })).count();
         if let Some(why) = redo.iter().find_map(retry_reason) {
             tracing::warn!(messages = retries, reason = why, "deliveries failed; sending the messages again");
+            self.tracker.metrics().health.refusing(why);
         }
         for item in redo {
             self.redo_one(item, shutdown);
@@ -162,12 +164,16 @@ impl Delivery {
                         record,
                     ),
                 };
-                self.store_dead_letter(&DeadLetter::new(&reason, file, meta.line, meta.offset, record), seq, shutdown);
+                let letter = DeadLetter::new(Reason::KafkaRefused, &reason, file, meta.line, meta.offset, record);
+                self.tracker.metrics().dead_lettered(std::slice::from_ref(&letter));
+                self.store_dead_letter(&letter, seq, shutdown);
             }
             None => {
                 let reason = refused_by_dead_letter_topic(&reason, &message.header_text("sluice.error.reason"));
                 let (file, line, offset) = message.origin_from_headers();
-                self.write_or_abandon(&DeadLetter::new(&reason, &file, line, offset, record), seq, shutdown);
+                // Counted once already, when it was first dead-lettered.
+                let letter = DeadLetter::new(Reason::KafkaRefused, &reason, &file, line, offset, record);
+                self.write_or_abandon(&letter, seq, shutdown);
             }
         }
     }
@@ -221,9 +227,14 @@ impl Delivery {
     /// refuses (it is full); false if shutdown came first.
     pub fn write_durably(&mut self, letters: &[DeadLetter<'_>], shutdown: &Shutdown) -> bool {
         loop {
+            let health = &self.tracker.metrics().health;
             match self.dead.write(letters) {
-                Ok(()) => return true,
+                Ok(()) => {
+                    health.dead_letters_blocked(false);
+                    return true;
+                }
                 Err(e) => {
+                    health.dead_letters_blocked(true);
                     let file = self.dead.path().display().to_string();
                     tracing::error!(file, error = %e, "cannot write dead letters; the stream waits and retries");
                     if shutdown.signal().recv_timeout(WRITE_RETRY).is_err() && shutdown.is_triggered() {

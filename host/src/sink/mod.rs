@@ -38,6 +38,9 @@ pub mod transaction;
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest pause between attempts to reach the broker at start-up.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often librdkafka reports its brokers' states (for `/health/ready`),
+/// unless the operator set `statistics.interval.ms`.
+const STATISTICS_INTERVAL_MS: &str = "1000";
 
 /// Why the sink cannot go on.
 #[derive(Debug, thiserror::Error)]
@@ -122,11 +125,48 @@ impl ClientContext for Context {
     fn error(&self, error: KafkaError, reason: &str) {
         let reason = self.scrub(reason);
         tracing::warn!(target: "librdkafka", error = %self.scrub(&error.to_string()), "{reason}");
-        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Authentication) {
-            self.auth_failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(reason.clone());
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::Authentication) => {
+                self.auth_failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(reason.clone());
+            }
+            Some(RDKafkaErrorCode::AllBrokersDown) => self.tracker.metrics().health.brokers_down(&reason),
+            _ => {}
         }
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
     }
+
+    /// librdkafka's statistics: only the brokers' states are read, to tell
+    /// `/health/ready` whether one is up.
+    fn stats_raw(&self, statistics: &[u8]) {
+        let health = &self.tracker.metrics().health;
+        match brokers_down(statistics) {
+            Ok(None) => health.brokers_up(),
+            Ok(Some(why)) => health.brokers_down(&why),
+            Err(e) => tracing::debug!(error = %e, "cannot read librdkafka's statistics"),
+        }
+    }
+}
+
+/// Why no broker is up according to librdkafka's statistics JSON; `None`
+/// when one is.
+fn brokers_down(statistics: &[u8]) -> Result<Option<String>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Statistics {
+        brokers: std::collections::BTreeMap<String, Broker>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Broker {
+        source: String,
+        state: String,
+    }
+    let stats: Statistics = serde_json::from_slice(statistics)?;
+    let real: Vec<(&String, &Broker)> =
+        stats.brokers.iter().filter(|(_, b)| matches!(b.source.as_str(), "configured" | "learned")).collect();
+    if real.iter().any(|(_, b)| b.state == "UP") {
+        return Ok(None);
+    }
+    let states: Vec<String> = real.iter().map(|(name, b)| format!("{name} is {}", b.state)).collect();
+    Ok(Some(format!("no broker is up ({})", states.join(", "))))
 }
 
 impl ProducerContext for Context {
@@ -140,7 +180,12 @@ impl ProducerContext for Context {
         }
         let ticket = Ticket::unpack(opaque);
         let (error, message) = match result {
-            Ok(_) => return self.tracker.acked(ticket.seq),
+            Ok(_) => {
+                let metrics = self.tracker.metrics();
+                metrics.acked(u64::from(!ticket.dead_letter));
+                metrics.health.accepting();
+                return self.tracker.acked(ticket.seq);
+            }
             Err((error, message)) => (error, message),
         };
         let reason = self.scrub(&error.to_string());
@@ -280,10 +325,12 @@ impl Sink {
             auth_failure: Mutex::new(None),
             progress_reported: (Mutex::new(()), std::sync::Condvar::new()),
         };
-        let producer = config
-            .client_config()
-            .create_with_context(context)
-            .map_err(|e| SinkError::Config(scrub(&e.to_string(), &secrets)))?;
+        let mut client = config.client_config();
+        if config.get("statistics.interval.ms").is_none() {
+            client.set("statistics.interval.ms", STATISTICS_INTERVAL_MS);
+        }
+        let producer =
+            client.create_with_context(context).map_err(|e| SinkError::Config(scrub(&e.to_string(), &secrets)))?;
         let servers = config.get("bootstrap.servers").unwrap_or_default().to_owned();
         let mut sink = Sink { producer, topic: config.topic.clone(), servers, routes: Routes::default() };
         for topic in std::iter::once(config.topic.as_str()).chain(dead_letter_topic) {
@@ -293,6 +340,7 @@ impl Sink {
         if config.is_transactional() {
             sink.start_transactions(shutdown)?;
         }
+        sink.producer.context().tracker.metrics().health.connected();
         Ok(sink)
     }
 
@@ -491,4 +539,28 @@ pub enum SendError {
     ProducerFailed(String),
     /// Nothing can be sent (the topic is gone, a forbidden state): stop.
     Failed(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::brokers_down;
+
+    #[test]
+    fn a_broker_is_up_when_librdkafka_says_one_is() {
+        let stats = |bootstrap: &str, learned: &str| {
+            format!(
+                r#"{{"name":"p","brokers":{{
+                    "127.0.0.1:9092/bootstrap":{{"source":"configured","state":"{bootstrap}","nodeid":-1}},
+                    "127.0.0.1:9092/1":{{"source":"learned","state":"{learned}","nodeid":1}},
+                    "GroupCoordinator":{{"source":"logical","state":"UP","nodeid":-1}},
+                    ":0/internal":{{"source":"internal","state":"UP","nodeid":-1}}}}}}"#
+            )
+        };
+        assert_eq!(brokers_down(stats("INIT", "UP").as_bytes()).unwrap(), None);
+        assert_eq!(
+            brokers_down(stats("DOWN", "TRY_CONNECT").as_bytes()).unwrap().as_deref(),
+            Some("no broker is up (127.0.0.1:9092/1 is TRY_CONNECT, 127.0.0.1:9092/bootstrap is DOWN)")
+        );
+        assert!(brokers_down(b"{}").is_err());
+    }
 }

@@ -27,6 +27,7 @@ use crossbeam_channel::{Sender, select};
 use sluice_guest_sdk::abi;
 
 use crate::config::SourceConfig;
+use crate::metrics::{FileView, Reason};
 use crate::progress::Tracker;
 use crate::progress::{FileId, FileProgress, Head};
 use crate::shutdown::Shutdown;
@@ -37,6 +38,10 @@ use watch::{Change, Watch};
 const MAX_OPEN_FILES: usize = 64;
 /// Shortest wait between polls, so a busy loop cannot form.
 const MIN_WAIT: Duration = Duration::from_millis(5);
+/// How often the backlog and the files being read are reported to the
+/// metrics: often enough for a scrape, rarely enough that the `fstat` of
+/// each open file costs nothing.
+const REPORT_EVERY: Duration = Duration::from_millis(500);
 
 /// One record's origin, for dead letters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +61,8 @@ pub struct Reject {
     pub offset: u64,
     /// Why it was refused.
     pub reason: String,
+    /// The kind of reason, for the metrics.
+    pub kind: Reason,
     /// The line, or its first 4 KiB if it is over `--max-record-bytes`.
     pub sample: Vec<u8>,
 }
@@ -108,11 +115,12 @@ impl Batch {
         if text.len() > max_record_bytes {
             let reason = format!("line of {} bytes exceeds --max-record-bytes {max_record_bytes}", text.len() + 1);
             let sample = text[..text.len().min(tail::REJECT_SAMPLE)].to_vec();
-            return self.rejects.push(Reject { line, offset, reason, sample });
+            return self.rejects.push(Reject { line, offset, reason, kind: Reason::TooLarge, sample });
         }
         if let Err(e) = std::str::from_utf8(text) {
             let reason = format!("invalid UTF-8 at byte {} of the line", e.valid_up_to());
-            return self.rejects.push(Reject { line, offset, reason, sample: text.to_vec() });
+            let kind = Reason::InvalidUtf8;
+            return self.rejects.push(Reject { line, offset, reason, kind, sample: text.to_vec() });
         }
         abi::put_bytes(&mut self.records, text);
         self.meta.push(RecordMeta { line, offset });
@@ -147,6 +155,8 @@ struct Active {
     head: Head,
     read_pos: u64,
     last_growth: Instant,
+    /// When the file was found, for the found-to-acknowledged latency.
+    found: Instant,
 }
 
 /// The landing-zone reader; [`Source::run`] is its thread.
@@ -159,7 +169,11 @@ pub struct Source {
     /// First-bytes fingerprints of files read, to spot a reused inode.
     heads: HashMap<FileId, Head>,
     files: HashMap<FileId, FileState>,
-    queue: VecDeque<(PathBuf, FileId)>,
+    /// Files to open, with when they were found and their unread bytes.
+    queue: VecDeque<Queued>,
+    /// Unread bytes of the queued files, when they were queued.
+    queued_bytes: u64,
+    next_report: Instant,
     active: Vec<Active>,
     closed_early: Vec<FileId>,
     watch: Option<Watch>,
@@ -187,6 +201,8 @@ impl Source {
             heads,
             files: HashMap::new(),
             queue: VecDeque::new(),
+            queued_bytes: 0,
+            next_report: Instant::now(),
             active: Vec::new(),
             closed_early: Vec::new(),
             watch: None,
@@ -205,7 +221,9 @@ impl Source {
             }
             self.drain_changes();
             self.open_queued();
-            if !self.read_active()? {
+            let moved = self.read_active()?;
+            self.report();
+            if !moved {
                 self.wait();
             }
         }
@@ -293,9 +311,39 @@ impl Source {
         }
         let id = FileId::of(&meta);
         if let Some((offset, line)) = self.unread_from(id, meta.len(), &path) {
+            if !self.files.contains_key(&id) {
+                self.tracker.metrics().files_found.inc();
+            }
             self.files.insert(id, FileState::Queued { offset, line });
-            self.queue.push_back((path, id));
+            let unread = meta.len().saturating_sub(offset);
+            self.queued_bytes += unread;
+            self.queue.push_back(Queued { path, id, found: Instant::now(), unread });
+            self.next_report = Instant::now();
         }
+    }
+
+    /// Reports the backlog and the files being read to the metrics, every
+    /// [`REPORT_EVERY`] while reading, and at once when a file is queued or
+    /// retired (the source may then wait long for the next event).
+    fn report(&mut self) {
+        let now = Instant::now();
+        if now < self.next_report {
+            return;
+        }
+        self.next_report = now + REPORT_EVERY;
+        let files: Vec<FileView> = self
+            .active
+            .iter()
+            .map(|a| {
+                let size = a.tail.metadata().map_or(a.read_pos, |m| m.len());
+                FileView { path: a.tail.path.to_string(), read: a.tail.offset(), size }
+            })
+            .collect();
+        let unread: u64 = files.iter().map(|f| f.size.saturating_sub(f.read)).sum();
+        let metrics = self.tracker.metrics();
+        metrics.backlog_bytes.set((unread + self.queued_bytes) as i64);
+        metrics.files_in_progress.set((self.active.len() + self.queue.len()) as i64);
+        metrics.set_files(files);
     }
 
     /// Where the start-up checkpoint left `id`: `(offset, line)`.
@@ -349,8 +397,9 @@ impl Source {
 
     fn open_queued(&mut self) {
         while self.active.len() < MAX_OPEN_FILES {
-            let Some((path, id)) = self.queue.pop_front() else { return };
-            match self.open(&path) {
+            let Some(Queued { path, id, found, unread }) = self.queue.pop_front() else { return };
+            self.queued_bytes -= unread;
+            match self.open(&path, found) {
                 Ok(Some(active)) => self.active.push(active),
                 Ok(None) => {}
                 Err(e) => {
@@ -371,7 +420,7 @@ impl Source {
         }
     }
 
-    fn open(&mut self, path: &Path) -> std::io::Result<Option<Active>> {
+    fn open(&mut self, path: &Path, found: Instant) -> std::io::Result<Option<Active>> {
         let file = File::open(path)?;
         let meta = file.metadata()?;
         let id = FileId::of(&meta);
@@ -391,7 +440,7 @@ impl Source {
         let closed =
             self.closed_early.iter().position(|c| *c == id).map(|i| self.closed_early.swap_remove(i)).is_some();
         let closed_at = closed.then_some(meta.len());
-        Ok(Some(Active { tail, closed_at, head, read_pos: offset, last_growth: Instant::now() }))
+        Ok(Some(Active { tail, closed_at, head, read_pos: offset, last_growth: Instant::now(), found }))
     }
 
     /// Where to start reading the opened file `id` of `len` bytes, or `None`
@@ -421,6 +470,9 @@ impl Source {
                 Ok(Step { moved, done }) => {
                     progressed |= moved;
                     if done {
+                        let active = &self.active[i];
+                        self.tracker.finished(active.tail.id, active.tail.offset(), active.found);
+                        self.tracker.metrics().files_finished.inc();
                         self.retire(i);
                         continue;
                     }
@@ -439,6 +491,7 @@ impl Source {
     }
 
     fn retire(&mut self, i: usize) {
+        self.next_report = Instant::now();
         let active = self.active.remove(i);
         let (offset, line) = active.tail.resume_point();
         self.heads.insert(active.tail.id, active.head);
@@ -448,14 +501,18 @@ impl Source {
     fn read_file(&mut self, i: usize) -> Result<Step, ReadError> {
         let settle = self.config.settle;
         let out = &self.out;
+        let metrics = self.tracker.metrics();
         let active = &mut self.active[i];
         let start = active.tail.offset();
         loop {
             let mut batch = Batch::new(active.tail.id, active.tail.path.clone());
+            let before = active.tail.offset();
             let filled = active.fill(&mut batch, settle);
             // Lines taken into the batch are handed over even if reading
             // then failed: the tail's offset has already moved past them.
             if batch.end_offset > 0 || !batch.rejects.is_empty() {
+                metrics.records_read.inc_by((batch.len() + batch.rejects.len()) as u64);
+                metrics.bytes_read.inc_by(active.tail.offset().saturating_sub(before));
                 out.send(batch).map_err(|_| ReadError::Downstream)?;
             }
             let filled = filled?;
@@ -488,6 +545,14 @@ impl Source {
             default(timeout) => {},
         }
     }
+}
+
+/// A file waiting to be opened.
+struct Queued {
+    path: PathBuf,
+    id: FileId,
+    found: Instant,
+    unread: u64,
 }
 
 struct Step {

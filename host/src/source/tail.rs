@@ -138,7 +138,8 @@ impl Tail {
         if let Some((sample, start, first_line)) = self.skipping.take() {
             let total = self.offset + consumed - start;
             let reason = format!("line of {total} bytes exceeds --max-record-bytes {}", self.max_record_bytes);
-            batch.rejects.push(Reject { line: first_line, offset: start, reason, sample });
+            let kind = crate::metrics::Reason::TooLarge;
+            batch.rejects.push(Reject { line: first_line, offset: start, reason, kind, sample });
         } else {
             let text = strip_bom(text, offset);
             let text = text.strip_suffix(b"\r").unwrap_or(text);

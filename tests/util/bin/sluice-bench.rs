@@ -61,6 +61,8 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(900);
 const LATENCY_SAMPLES: usize = 40;
 /// A pseudo-config that runs sluice with `--delivery exactly-once`.
 const EOS: (&str, &str) = ("--delivery", "exactly-once");
+/// A pseudo-config that runs sluice with `--metrics-addr` on a free port.
+const METRICS: (&str, &str) = ("--metrics-addr", "");
 
 /// Records per latency file.
 const LATENCY_RECORDS: usize = 500;
@@ -120,8 +122,9 @@ fn bench(path: &Path) -> anyhow::Result<bool> {
     let broker = Broker::start(broker_dir.path());
     let filter = [("where", "StoreID = 'STR7188'"), ("key", "StoreID")];
     let eos_filter = [&filter[..], &[EOS]].concat();
-    let runs: [Run<'_>; 4] = [
+    let runs: [Run<'_>; 5] = [
         ("sluice sql.wasm, keep all", "sql", &[], input.records),
+        ("sluice sql.wasm, keep all, --metrics-addr", "sql", &[METRICS], input.records),
         ("sluice sql.wasm, where StoreID = 'STR7188', key=StoreID", "sql", &filter, input.target),
         ("sluice sql.wasm, keep all, exactly once", "sql", &[EOS], input.records),
         ("sluice sql.wasm, STR7188, exactly once", "sql", &eos_filter, input.target),
@@ -277,7 +280,11 @@ fn stage(input: &Input, dir: &Path) -> anyhow::Result<(PathBuf, u64)> {
 fn start_host(dirs: &TestDirs, topic: &str, bootstrap: &str, module: &str, config: &[(&str, &str)]) -> Host {
     let mut args = HostArgs::new(dirs, &transform(module), topic, bootstrap);
     for (k, v) in config {
-        args = if (*k, *v) == EOS { exactly_once(args, topic, bootstrap) } else { args.config(k, v) };
+        args = match (*k, *v) {
+            EOS => exactly_once(args, topic, bootstrap),
+            METRICS => args.flags(&["--metrics-addr", &format!("127.0.0.1:{}", sluice_tests::free_port())]),
+            _ => args.config(k, v),
+        };
     }
     let mut host = Host::start(&args, dirs.root());
     host.wait_for_log("streaming", Duration::from_secs(60));
