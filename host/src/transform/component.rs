@@ -29,8 +29,8 @@ wasmtime::component::bindgen!({
     ownership: Borrowing { duplicate_if_necessary: false },
 });
 
-use sluice::transform::host;
-use sluice::transform::types::Message;
+use self::sluice::transform::host;
+use self::sluice::transform::types::Message;
 
 /// The world, as `sluice check` names it.
 pub const WORLD: &str = "sluice:transform/transform@1.0.0";
