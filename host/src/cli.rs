@@ -32,24 +32,69 @@ pub enum LogFormat {
     Json,
 }
 
+/// The id of `--config FILE` (`config` is `--transform-config`'s).
+const CONFIG_FILE: &str = "config_file";
+
+impl Cli {
+    /// Parses the process's arguments, refusing a pipeline's flags beside
+    /// `--config` (clap's own conflicts count defaulted flags as given).
+    pub fn parse_checked() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Cli::command();
+        let matches = command.get_matches_mut();
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit());
+        if let Some((name, sub)) = matches.subcommand()
+            && sub.get_one::<std::path::PathBuf>(CONFIG_FILE).is_some()
+        {
+            let flags = command.find_subcommand(name).expect("the parsed subcommand").get_arguments();
+            let given: Vec<String> = flags
+                .filter(|arg| arg.get_id() != CONFIG_FILE && !arg.is_global_set())
+                .filter(|arg| sub.value_source(arg.get_id().as_str()) == Some(clap::parser::ValueSource::CommandLine))
+                .filter_map(|arg| arg.get_long().map(|long| format!("--{long}")))
+                .collect();
+            if !given.is_empty() {
+                let message =
+                    format!("`sluice {name} --config` takes every setting from the file; remove {}", given.join(", "));
+                command.error(clap::error::ErrorKind::ArgumentConflict, message).exit();
+            }
+        }
+        cli
+    }
+}
+
 /// Sub-commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the stream until SIGINT or SIGTERM.
-    Run(Box<RunArgs>),
-    /// Load and check a transform module, run `init` with the given config, and exit.
+    Run(Box<RunCmd>),
+    /// Load and check a transform module, run `init` with the given config,
+    /// and exit; with `--config`, check every pipeline of the file.
     Check(CheckArgs),
     /// Run a transform module over a sample JSON-lines file, no broker, and
     /// show what it made of each line (optionally checked against `--expect`).
     Test(TestArgs),
 }
 
-/// Flags of `sluice run`. The long names are the public contract.
+/// `sluice run`: one pipeline from flags, or the pipelines of a config file.
+#[derive(Debug, Args)]
+pub struct RunCmd {
+    /// Run the `[[pipeline]]`s of this TOML file instead (keys are the flags'
+    /// long names in snake_case; see the README).
+    #[arg(id = CONFIG_FILE, long = "config", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// One pipeline's flags.
+    #[command(flatten)]
+    pub pipeline: RunArgs,
+}
+
+/// Flags of one `sluice run` pipeline. The long names are the public
+/// contract, and the keys of a config file's `[[pipeline]]`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Directory to watch for new JSON-lines files.
+    /// Directory to watch for new JSON-lines files (required).
     #[arg(short = 'l', long, value_name = "DIR")]
-    pub landing_zone: PathBuf,
+    pub landing_zone: Option<PathBuf>,
 
     /// Only take files whose name matches this glob (e.g. `*.json`).
     #[arg(short = 'g', long, value_name = "GLOB")]
@@ -59,9 +104,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub transform: TransformArgs,
 
-    /// Kafka topic to publish to.
+    /// Kafka topic to publish to (required).
     #[arg(short = 't', long)]
-    pub topic: String,
+    pub topic: Option<String>,
 
     /// Kafka bootstrap servers, `host:port[,host:port...]`.
     #[arg(short = 'b', long, value_name = "SERVERS", env = "SLUICE_BOOTSTRAP_SERVERS")]
@@ -75,9 +120,9 @@ pub struct RunArgs {
     #[arg(long = "kafka", value_name = "KEY=VALUE")]
     pub kafka: Vec<String>,
 
-    /// Directory for the checkpoint and the dead-letter file.
+    /// Directory for the checkpoint and the dead-letter file (required).
     #[arg(short = 'c', long, value_name = "DIR")]
-    pub checkpoint_dir: PathBuf,
+    pub checkpoint_dir: Option<PathBuf>,
 
     /// How long a file must stop growing before its unterminated last line counts as complete.
     #[arg(long, value_name = "MS", default_value_t = crate::config::default_settle_ms())]
@@ -136,9 +181,9 @@ pub enum Delivery {
 /// Which module to run and how to configure and limit it.
 #[derive(Debug, Args)]
 pub struct TransformArgs {
-    /// Path of the transform module (`.wasm`).
+    /// Path of the transform module (`.wasm`) (required).
     #[arg(short = 'w', long = "transform", value_name = "WASM")]
-    pub path: PathBuf,
+    pub path: Option<PathBuf>,
 
     /// Configuration handed to the module's `init`, `KEY=VALUE`; repeatable.
     #[arg(short = 'C', long = "transform-config", value_name = "KEY=VALUE")]
@@ -161,6 +206,11 @@ pub struct TransformArgs {
 /// Flags of `sluice check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// Check every pipeline of this config file: its settings, and its
+    /// module loaded and `init` run with its config. Kafka is not contacted.
+    #[arg(id = CONFIG_FILE, long = "config", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+
     /// The wasm transform module.
     #[command(flatten)]
     pub transform: TransformArgs,

@@ -124,6 +124,12 @@ pub enum ConfigError {
         /// What it is for.
         why: &'static str,
     },
+    /// A setting every pipeline needs is missing.
+    #[error("{flag} is required (in a config file, `{}`)", key_of(flag))]
+    Missing {
+        /// The flag.
+        flag: &'static str,
+    },
     /// The pipeline name is not usable as a transactional id and key.
     #[error("--pipeline `{0}` is not a valid pipeline name (1-200 of [a-zA-Z0-9._-])")]
     Pipeline(String),
@@ -243,7 +249,7 @@ impl RunConfig {
         let pipeline = args.pipeline.clone().map(checked_pipeline).transpose()?.unwrap_or_else(|| "default".into());
         Ok(RunConfig {
             source: SourceConfig {
-                dir: args.landing_zone.clone(),
+                dir: required("--landing-zone", &args.landing_zone)?,
                 glob,
                 settle: Duration::from_millis(args.settle_ms),
                 rescan: Duration::from_millis(positive("--rescan-ms", args.rescan_ms)?),
@@ -251,7 +257,7 @@ impl RunConfig {
             },
             transform: TransformConfig::from_args(&args.transform)?,
             kafka: KafkaConfig::from_args(args, exactly_once.as_ref())?,
-            checkpoint_dir: args.checkpoint_dir.clone(),
+            checkpoint_dir: required("--checkpoint-dir", &args.checkpoint_dir)?,
             dead_letter_topic: args.dead_letter_topic.clone().map(checked_topic).transpose()?,
             max_consecutive_errors: positive("--max-consecutive-errors", args.max_consecutive_errors)?,
             exactly_once,
@@ -259,6 +265,15 @@ impl RunConfig {
             metrics_addr: args.metrics_addr,
         })
     }
+}
+
+/// The config-file key of `flag`.
+fn key_of(flag: &str) -> String {
+    flag.trim_start_matches("--").replace('-', "_")
+}
+
+fn required<T: Clone>(flag: &'static str, value: &Option<T>) -> Result<T, ConfigError> {
+    value.clone().ok_or(ConfigError::Missing { flag })
 }
 
 fn positive(flag: &'static str, value: u64) -> Result<u64, ConfigError> {
@@ -286,7 +301,7 @@ impl TransformConfig {
             });
         }
         Ok(TransformConfig {
-            path: args.path.clone(),
+            path: required("--transform", &args.path)?,
             config,
             timeout: Duration::from_millis(positive("--transform-timeout-ms", args.timeout_ms)?),
             memory_bytes: (memory_mb as usize) << 20,
@@ -332,7 +347,7 @@ const DEFAULTS: [(&str, &str); 6] = [
 
 impl KafkaConfig {
     fn from_args(args: &RunArgs, exactly_once: Option<&ExactlyOnce>) -> Result<Self, ConfigError> {
-        let topic = checked_topic(args.topic.clone())?;
+        let topic = checked_topic(required("--topic", &args.topic)?)?;
         let mut properties: Vec<(String, String)> =
             DEFAULTS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         if let Some(path) = &args.kafka_properties {
@@ -520,7 +535,7 @@ mod tests {
         let mut argv = vec!["sluice", "run", "-l", "in", "-w", "t.wasm", "-t", "invoices", "-c", "chk"];
         argv.extend_from_slice(extra);
         match crate::cli::Cli::try_parse_from(argv).unwrap().command {
-            crate::cli::Command::Run(args) => *args,
+            crate::cli::Command::Run(run) => run.pipeline,
             other => panic!("unexpected {other:?}"),
         }
     }

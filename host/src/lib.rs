@@ -6,7 +6,8 @@
 //!
 //! One module per pipeline stage, in the order a record meets them:
 //!
-//! - [`cli`] and [`config`]: flags, validated into a typed [`config::RunConfig`].
+//! - [`cli`] and [`config`]: flags, validated into a typed [`config::RunConfig`];
+//!   [`config_file`]: the same settings for several pipelines, from TOML.
 //! - [`source`]: scans and watches the landing zone, reads lines tail-style,
 //!   hands on [`source::Batch`]es.
 //! - [`transform`]: runs batches through the wasm module under time and
@@ -27,6 +28,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod config_file;
 pub mod deadletter;
 pub mod metrics;
 pub mod pipeline;

@@ -1,24 +1,34 @@
 //! The `sluice` command: parse flags, set up logging, run, map the outcome
 //! to an exit code.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use clap::Parser;
+use anyhow::Context;
+
 use sluice::cli::{Cli, Command};
 use std::sync::Arc;
 
 use sluice::cli::LogFormat;
 use sluice::config::{RunConfig, TransformConfig};
+use sluice::config_file::ConfigFile;
 use sluice::metrics::Metrics;
 use sluice::metrics::server::Server;
 use sluice::shutdown::Shutdown;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     init_tracing(cli.log_format);
     let result = match cli.command {
-        Command::Run(args) => run(&args).map(|()| ExitCode::SUCCESS),
-        Command::Check(args) => check(&args.transform).map(|()| ExitCode::SUCCESS),
+        // `parse_checked` refuses --config beside a pipeline's flags.
+        Command::Run(cmd) => match &cmd.config {
+            Some(path) => run_file(path),
+            None => run(&cmd.pipeline).map(|()| ExitCode::SUCCESS),
+        },
+        Command::Check(args) => match &args.config {
+            Some(path) => check_file(path).map(|()| ExitCode::SUCCESS),
+            None => check(&args.transform).map(|()| ExitCode::SUCCESS),
+        },
         // A mismatch with --expect is a failed test, not an error.
         Command::Test(args) => {
             sluice::test_cmd::run(&args).map(|all_match| if all_match { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -51,6 +61,93 @@ fn run(args: &sluice::cli::RunArgs) -> anyhow::Result<()> {
         dead_letters = summary.dead_letters,
         "stopped cleanly"
     );
+    Ok(())
+}
+
+/// Runs every pipeline of a config file, each on its own thread. One that
+/// fails stops with its reason and the others go on; the process exits
+/// when all have stopped, with failure if any failed.
+fn run_file(path: &Path) -> anyhow::Result<ExitCode> {
+    let file = ConfigFile::load(path)?;
+    let configs = pipeline_configs(&file)?;
+    let metrics = Arc::new(Metrics::new());
+    let _server = file.metrics_addr.map(|addr| Server::start(addr, metrics.clone())).transpose()?;
+    let shutdown = Shutdown::new();
+    shutdown.on_signals()?;
+    tracing::info!(file = %path.display(), pipelines = configs.len(), "running the config file's pipelines");
+    let mut running = Vec::new();
+    for (name, config) in configs {
+        let counters = metrics.pipeline(&name, &config.kafka.topic, config.source.dir.clone());
+        let stop = shutdown.child();
+        let span = tracing::info_span!("pipeline", name = %name);
+        let thread = std::thread::Builder::new()
+            .name(format!("pipeline {name}"))
+            .spawn(move || span.in_scope(|| run_pipeline(config, stop, counters)))?;
+        running.push((name, thread));
+    }
+    let mut failed = Vec::new();
+    for (name, thread) in running {
+        match thread.join() {
+            Ok(true) => {}
+            Ok(false) => failed.push(name),
+            Err(_) => {
+                tracing::error!(pipeline = %name, "the pipeline's thread panicked");
+                failed.push(name);
+            }
+        }
+    }
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let message = format!("{} of the file's pipelines failed: {}", failed.len(), failed.join(", "));
+    tracing::error!("{message}");
+    eprintln!("error: {message}");
+    Ok(ExitCode::FAILURE)
+}
+
+/// One pipeline of a file, to its end; whether it stopped cleanly.
+fn run_pipeline(config: RunConfig, stop: Shutdown, metrics: Arc<sluice::metrics::PipelineMetrics>) -> bool {
+    match sluice::pipeline::run(config, stop, metrics) {
+        Ok(summary) => {
+            tracing::info!(
+                records = summary.records,
+                published = summary.published,
+                filtered = summary.filtered,
+                dead_letters = summary.dead_letters,
+                "pipeline stopped cleanly"
+            );
+            true
+        }
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "pipeline failed and stopped; the others go on");
+            false
+        }
+    }
+}
+
+/// Every pipeline's validated config, an error naming the pipeline and line if any is bad.
+fn pipeline_configs(file: &ConfigFile) -> anyhow::Result<Vec<(String, RunConfig)>> {
+    let located = |entry: &sluice::config_file::PipelineEntry| {
+        format!("{}:{}: pipeline `{}`", file.path.display(), entry.line, entry.name)
+    };
+    let configs = file
+        .pipelines
+        .iter()
+        .map(|entry| RunConfig::from_args(&entry.args).map(|c| (entry.name.clone(), c)).with_context(|| located(entry)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(configs)
+}
+
+/// `sluice check --config`: every pipeline's settings and module, no broker.
+fn check_file(path: &Path) -> anyhow::Result<()> {
+    let file = ConfigFile::load(path)?;
+    let configs = pipeline_configs(&file)?;
+    for ((name, config), entry) in configs.iter().zip(&file.pipelines) {
+        let transformer = sluice::transform::Transformer::new(&config.transform)
+            .with_context(|| format!("{}:{}: pipeline `{name}`", path.display(), entry.line))?;
+        println!("pipeline {name}: ok ({}: {})", transformer.path().display(), transformer.interface());
+    }
+    println!("{}: ok ({} pipelines)", path.display(), configs.len());
     Ok(())
 }
 

@@ -81,13 +81,13 @@ fn run_at_least_once(config: RunConfig, shutdown: Shutdown, metrics: Arc<Pipelin
 
     let (tx, rx) = crossbeam_channel::bounded(READ_AHEAD_BATCHES);
     let source = Source::new(config.source.clone(), tracker.clone(), tx, shutdown.clone());
-    let source = thread::Builder::new().name("source".into()).spawn(move || source.run())?;
+    let source = thread::Builder::new().name("source".into()).spawn(in_current_span(move || source.run()))?;
     let (stop_checkpoints, stopped) = crossbeam_channel::bounded::<()>(0);
     let writer = {
         let tracker = tracker.clone();
         thread::Builder::new()
             .name("checkpoint".into())
-            .spawn(move || write_checkpoints(&mut store, &tracker, &stopped))?
+            .spawn(in_current_span(move || write_checkpoints(&mut store, &tracker, &stopped)))?
     };
 
     let delivery = Delivery {
@@ -113,6 +113,13 @@ fn run_at_least_once(config: RunConfig, shutdown: Shutdown, metrics: Arc<Pipelin
         return Err(anyhow!(failure));
     }
     Ok(pump.summary)
+}
+
+/// `f`, to run on another thread inside the caller's span, so that a
+/// stage's log lines name their pipeline when a file runs several.
+fn in_current_span<T>(f: impl FnOnce() -> T) -> impl FnOnce() -> T {
+    let span = tracing::Span::current();
+    move || span.in_scope(f)
 }
 
 /// Saves the checkpoint whenever it moves, and once more when told to stop.

@@ -21,20 +21,42 @@ struct Inner {
     triggered: AtomicBool,
     sender: Mutex<Option<Sender<()>>>,
     receiver: Receiver<()>,
+    /// Shutdowns that this one also triggers.
+    children: Mutex<Vec<Shutdown>>,
 }
 
 impl Shutdown {
     /// A shutdown that has not been triggered.
     pub fn new() -> Self {
         let (sender, receiver) = crossbeam_channel::bounded(0);
-        let inner = Inner { triggered: AtomicBool::new(false), sender: Mutex::new(Some(sender)), receiver };
+        let inner = Inner {
+            triggered: AtomicBool::new(false),
+            sender: Mutex::new(Some(sender)),
+            receiver,
+            children: Mutex::new(Vec::new()),
+        };
         Shutdown { inner: Arc::new(inner) }
+    }
+
+    /// A shutdown that triggers with this one, but whose own trigger stops
+    /// only itself: one pipeline of several ends without ending the others.
+    pub fn child(&self) -> Shutdown {
+        let child = Shutdown::new();
+        self.inner.children.lock().unwrap_or_else(|e| e.into_inner()).push(child.clone());
+        // A trigger that ran before the push has missed the child.
+        if self.is_triggered() {
+            child.trigger();
+        }
+        child
     }
 
     /// Asks every stage to stop taking new work. Idempotent.
     pub fn trigger(&self) {
         self.inner.triggered.store(true, Ordering::SeqCst);
         self.inner.sender.lock().unwrap_or_else(|e| e.into_inner()).take();
+        for child in self.inner.children.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            child.trigger();
+        }
     }
 
     /// Whether shutdown has begun.
@@ -90,5 +112,17 @@ mod tests {
         shutdown.trigger();
         assert!(shutdown.is_triggered());
         assert_eq!(handle.join().unwrap(), Err(crossbeam_channel::RecvTimeoutError::Disconnected));
+    }
+
+    #[test]
+    fn a_child_stops_with_its_parent_but_not_the_parent_with_it() {
+        let parent = Shutdown::new();
+        let (a, b) = (parent.child(), parent.child());
+        a.trigger();
+        assert!(a.is_triggered() && !b.is_triggered() && !parent.is_triggered());
+        parent.trigger();
+        assert!(b.is_triggered());
+        assert_eq!(b.signal().try_recv(), Err(crossbeam_channel::TryRecvError::Disconnected));
+        assert!(parent.child().is_triggered(), "a child made after the trigger starts triggered");
     }
 }

@@ -203,6 +203,7 @@ pub struct HostArgs {
     args: Vec<String>,
     user: Option<u32>,
     log_level: &'static str,
+    env: Vec<(String, String)>,
 }
 
 impl HostArgs {
@@ -222,7 +223,18 @@ impl HostArgs {
             "--checkpoint-dir",
             path_str(&checkpoint),
         ];
-        HostArgs { args: args.iter().map(|s| s.to_string()).collect(), user: None, log_level: "info" }
+        HostArgs::raw(&args)
+    }
+
+    /// `sluice` with exactly these arguments, e.g. `["run", "--config", file]`.
+    pub fn raw(args: &[&str]) -> HostArgs {
+        HostArgs { args: args.iter().map(|s| s.to_string()).collect(), user: None, log_level: "info", env: Vec::new() }
+    }
+
+    /// Sets an environment variable for the host.
+    pub fn env(mut self, key: &str, value: &str) -> HostArgs {
+        self.env.push((key.into(), value.into()));
+        self
     }
 
     /// Adds a `--transform-config KEY=VALUE`.
@@ -275,6 +287,7 @@ impl Host {
         let file = std::fs::File::create(&log).expect("create host log");
         let mut cmd = Command::new(sluice_bin());
         cmd.args(&args.args).env("SLUICE_LOG", args.log_level).stdin(Stdio::null()).stdout(Stdio::null()).stderr(file);
+        cmd.envs(args.env.iter().map(|(k, v)| (k, v)));
         if let Some(id) = args.user {
             cmd.uid(id).gid(id);
         }

@@ -62,14 +62,14 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
         txn: Some(Transactions::new(store, &eos.pipeline, eos.transaction_interval)),
     };
     let (to_copy, commits) = crossbeam_channel::unbounded::<Checkpoint>();
-    let copier = thread::Builder::new().name("checkpoint".into()).spawn(move || {
+    let copier = thread::Builder::new().name("checkpoint".into()).spawn(super::in_current_span(move || {
         while let Ok(mut latest) = commits.recv() {
             latest = commits.try_iter().last().unwrap_or(latest);
             if let Err(e) = copy.save(&latest) {
                 tracing::warn!(error = %e, "cannot write the operator's copy of the committed progress");
             }
         }
-    })?;
+    }))?;
     let mut delivery = delivery;
     delivery.txn.as_mut().expect("exactly-once mode").on_commit = Some(to_copy);
     let mut pump = Pump::new(transformer, delivery, config.max_consecutive_errors);
@@ -78,7 +78,8 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
         let (tx, rx) = crossbeam_channel::bounded(READ_AHEAD_BATCHES);
         let stop = Shutdown::new();
         let source = Source::new(config.source.clone(), tracker.clone(), tx, stop.clone());
-        let source = thread::Builder::new().name("source".into()).spawn(move || source.run())?;
+        let source =
+            thread::Builder::new().name("source".into()).spawn(super::in_current_span(move || source.run()))?;
         let pumped = pump.run(&rx, &shutdown);
         stop.trigger();
         drop(rx);
