@@ -221,7 +221,10 @@ mod tests {
 
     /// Lines that compress poorly enough that a cut lands mid-stream.
     fn sample() -> Vec<u8> {
-        (0..20_000u64).map(|i| format!("{{\"i\":{i},\"h\":{}}}\n", i.wrapping_mul(0x9E37_79B9_7F4A_7C15))).collect::<String>().into()
+        (0..20_000u64)
+            .map(|i| format!("{{\"i\":{i},\"h\":{}}}\n", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+            .collect::<String>()
+            .into()
     }
 
     const ALL: [Codec; 4] = [Codec::Gzip, Codec::Zstd, Codec::Bzip2, Codec::Lz4];
@@ -270,7 +273,10 @@ mod tests {
                     assert!(out.len() < data.len() && data.starts_with(&out), "{codec}: a prefix, then the error");
                 }
                 let text = err.to_string();
-                assert!(text.starts_with(&format!("{codec} decoding failed at uncompressed byte {}: ", out.len())), "{text}");
+                assert!(
+                    text.starts_with(&format!("{codec} decoding failed at uncompressed byte {}: ", out.len())),
+                    "{text}"
+                );
             }
         }
     }

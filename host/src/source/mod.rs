@@ -656,7 +656,13 @@ impl Active {
     /// [`Self::fill`] for a compressed file: it waits, watching the file's
     /// size, until the file is complete, then is decoded to its end. Its
     /// `read_pos` stays the compressed size.
-    fn fill_compressed(&mut self, batch: &mut Batch, settle: Duration, codec: Codec, started: bool) -> std::io::Result<Filled> {
+    fn fill_compressed(
+        &mut self,
+        batch: &mut Batch,
+        settle: Duration,
+        codec: Codec,
+        started: bool,
+    ) -> std::io::Result<Filled> {
         let mut grew = false;
         if !started {
             let len = self.tail.metadata()?.len();
