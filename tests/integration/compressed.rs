@@ -204,7 +204,7 @@ fn a_corrupt_gz_publishes_the_lines_before_the_damage_and_one_dead_letter() {
     let good: String = text.lines().take(good_lines).map(|l| format!("{l}\n")).collect();
     let mut bytes = compress("gz", good.as_bytes());
     bytes.extend(b"\x1f\x8c not a gzip member; the rest of the file is lost\n");
-    bytes.extend(compress("gz", text[good.len()..].as_bytes()));
+    bytes.extend(compress("gz", &text.as_bytes()[good.len()..]));
     let mut decoded = Vec::new();
     let damaged = flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_end(&mut decoded);
     assert!(damaged.is_err(), "the damage is detected");
