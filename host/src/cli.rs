@@ -100,6 +100,11 @@ pub struct RunArgs {
     #[arg(short = 'g', long, value_name = "GLOB")]
     pub glob: Option<String>,
 
+    /// Take files in sub-directories too (Spark's `recursiveFileLookup`),
+    /// e.g. `date=2026-12-01/part-0.json`; the glob matches the file name.
+    #[arg(long)]
+    pub recursive: bool,
+
     /// The wasm transform module.
     #[command(flatten)]
     pub transform: TransformArgs,

@@ -215,6 +215,8 @@ pub struct SourceConfig {
     pub rescan: Duration,
     /// Longest accepted record.
     pub max_record_bytes: usize,
+    /// Whether files in sub-directories are taken too (`--recursive`).
+    pub recursive: bool,
 }
 
 /// The wasm transform.
@@ -254,6 +256,7 @@ impl RunConfig {
                 settle: Duration::from_millis(args.settle_ms),
                 rescan: Duration::from_millis(positive("--rescan-ms", args.rescan_ms)?),
                 max_record_bytes: positive("--max-record-bytes", args.max_record_bytes as u64)? as usize,
+                recursive: args.recursive,
             },
             transform: TransformConfig::from_args(&args.transform)?,
             kafka: KafkaConfig::from_args(args, exactly_once.as_ref())?,

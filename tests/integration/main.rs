@@ -1,4 +1,5 @@
 mod broker_restarts;
+mod compressed;
 mod config_file;
 mod disk_faults;
 mod edge_cases;

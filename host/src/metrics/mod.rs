@@ -51,12 +51,20 @@ pub enum Reason {
     Unroutable,
     /// Kafka refused the message for good.
     KafkaRefused,
+    /// A compressed file could not be decoded past this point.
+    Decode,
 }
 
 impl Reason {
     /// Every reason, in label order.
-    pub const ALL: [Reason; 5] =
-        [Reason::TooLarge, Reason::InvalidUtf8, Reason::TransformError, Reason::Unroutable, Reason::KafkaRefused];
+    pub const ALL: [Reason; 6] = [
+        Reason::TooLarge,
+        Reason::InvalidUtf8,
+        Reason::TransformError,
+        Reason::Unroutable,
+        Reason::KafkaRefused,
+        Reason::Decode,
+    ];
 
     /// The `reason` label's value.
     pub fn as_str(self) -> &'static str {
@@ -66,6 +74,7 @@ impl Reason {
             Reason::TransformError => "transform_error",
             Reason::Unroutable => "unroutable",
             Reason::KafkaRefused => "kafka_refused",
+            Reason::Decode => "decode",
         }
     }
 }

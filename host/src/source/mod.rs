@@ -12,8 +12,18 @@
 //! [`Checkpoint`](crate::progress::Checkpoint), and hands [`Batch`]es to
 //! the transform stage over a bounded channel; a full channel stops reading,
 //! which is how sink backpressure reaches the files.
+//!
+//! A compressed file (by extension, [`decode`]) cannot be tailed: it is
+//! read once it is complete, through its decoder, in one go; its offsets
+//! count uncompressed bytes, so a resume decodes it again from the start
+//! and skips what the checkpoint covers. Decoding that fails part-way
+//! publishes the lines before the failure, dead-letters the rest with the
+//! decoder's message, and finishes the file. With `--recursive` the files
+//! below sub-directories are taken too ([`walk`]).
 
+pub mod decode;
 pub mod tail;
+pub mod walk;
 pub mod watch;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -31,6 +41,7 @@ use crate::metrics::{FileView, Reason};
 use crate::progress::Tracker;
 use crate::progress::{FileId, FileProgress, Head};
 use crate::shutdown::Shutdown;
+use decode::{Codec, DecodeError};
 use tail::{ReadStatus, Tail};
 use watch::{Change, Watch};
 
@@ -157,6 +168,8 @@ struct Active {
     last_growth: Instant,
     /// When the file was found, for the found-to-acknowledged latency.
     found: Instant,
+    /// A compressed file's codec, and whether decoding has started.
+    compressed: Option<(Codec, bool)>,
 }
 
 /// The landing-zone reader; [`Source::run`] is its thread.
@@ -176,6 +189,9 @@ pub struct Source {
     next_report: Instant,
     active: Vec<Active>,
     closed_early: Vec<FileId>,
+    /// Compressed files read to their end, with their size then: read
+    /// again only if they change.
+    decoded: HashMap<FileId, u64>,
     watch: Option<Watch>,
     next_rescan: Instant,
     missing_logged: bool,
@@ -205,6 +221,7 @@ impl Source {
             next_report: Instant::now(),
             active: Vec::new(),
             closed_early: Vec::new(),
+            decoded: HashMap::new(),
             watch: None,
             next_rescan: Instant::now(),
             missing_logged: false,
@@ -236,17 +253,17 @@ impl Source {
         if self.watch.is_none() {
             self.start_watch();
         }
-        let entries = match fs::read_dir(&self.config.dir) {
+        let entries = match walk::entries(&self.config.dir, self.config.recursive) {
             Ok(entries) => entries,
             Err(e) => return self.log_missing(&e),
         };
         let mut found: Vec<(SystemTime, PathBuf, FileId)> = entries
-            .filter_map(|e| e.ok())
-            .filter(|e| self.wanted(&e.file_name()))
-            .filter_map(|e| {
+            .into_iter()
+            .filter(|path| path.file_name().is_some_and(|name| self.wanted(name)))
+            .filter_map(|path| {
                 // Follow symlinks, as `consider` does, so identities agree.
-                let meta = fs::metadata(e.path()).ok()?;
-                Some((meta.modified().ok()?, e.path(), FileId::of(&meta)))
+                let meta = fs::metadata(&path).ok()?;
+                Some((meta.modified().ok()?, path, FileId::of(&meta)))
             })
             .collect();
         found.sort();
@@ -274,6 +291,7 @@ impl Source {
                 self.files.remove(&id);
                 self.resume.remove(&id);
                 self.heads.remove(&id);
+                self.decoded.remove(&id);
             }
         }
     }
@@ -286,7 +304,7 @@ impl Source {
     }
 
     fn start_watch(&mut self) {
-        match watch::watch(&self.config.dir) {
+        match watch::watch(&self.config.dir, self.config.recursive) {
             Ok(w) => {
                 tracing::info!(dir = %self.config.dir.display(), "watching the landing zone");
                 self.missing_logged = false;
@@ -306,6 +324,13 @@ impl Source {
     /// Queues `path` if it is a regular file with unread bytes.
     fn consider(&mut self, path: PathBuf) {
         let Ok(meta) = fs::metadata(&path) else { return };
+        if self.config.recursive && walk::in_hidden_dir(&self.config.dir, &path) {
+            return;
+        }
+        if meta.is_dir() && self.config.recursive && path != self.config.dir {
+            // A directory created or moved in: its files may predate the watch on it.
+            return walk::entries(&path, true).unwrap_or_default().into_iter().for_each(|p| self.consider(p));
+        }
         if !meta.is_file() || !path.file_name().is_some_and(|n| self.wanted(n)) {
             return;
         }
@@ -315,7 +340,7 @@ impl Source {
                 self.tracker.metrics().files_found.inc();
             }
             self.files.insert(id, FileState::Queued { offset, line });
-            let unread = meta.len().saturating_sub(offset);
+            let unread = if Codec::of(&path).is_some() { meta.len() } else { meta.len().saturating_sub(offset) };
             self.queued_bytes += unread;
             self.queue.push_back(Queued { path, id, found: Instant::now(), unread });
             self.next_report = Instant::now();
@@ -336,7 +361,10 @@ impl Source {
             .iter()
             .map(|a| {
                 let size = a.tail.metadata().map_or(a.read_pos, |m| m.len());
-                FileView { path: a.tail.path.to_string(), read: a.tail.offset(), size }
+                // A compressed file waiting to be complete is not read yet.
+                let waiting = a.compressed.is_some_and(|(_, started)| !started);
+                let read = if waiting { 0 } else { a.tail.compressed_pos() };
+                FileView { path: a.tail.path.to_string(), read, size }
             })
             .collect();
         let unread: u64 = files.iter().map(|f| f.size.saturating_sub(f.read)).sum();
@@ -355,6 +383,9 @@ impl Source {
     /// open, or has nothing new. A finished file shorter than what was read
     /// of it was truncated and rewritten: it is read again from the start.
     fn unread_from(&self, id: FileId, len: u64, path: &Path) -> Option<(u64, u64)> {
+        if Codec::of(path).is_some() {
+            return self.unread_compressed(id, len);
+        }
         match self.files.get(&id) {
             None => Some(self.resumed(id)),
             Some(&FileState::Read { offset, line }) if len > offset => Some((offset, line)),
@@ -362,6 +393,17 @@ impl Source {
                 tracing::warn!(file = %path.display(), size = len, was = offset, "file was truncated; reading it again from the start");
                 Some((0, 0))
             }
+            Some(_) => None,
+        }
+    }
+
+    /// [`Self::unread_from`] for a compressed file, whose offsets count
+    /// uncompressed bytes: one read to its end is read again only if its
+    /// size changed (a member appended; a rewrite is caught by its head).
+    fn unread_compressed(&self, id: FileId, len: u64) -> Option<(u64, u64)> {
+        match self.files.get(&id) {
+            None => Some(self.resumed(id)),
+            Some(&FileState::Read { offset, line }) if self.decoded.get(&id) != Some(&len) => Some((offset, line)),
             Some(_) => None,
         }
     }
@@ -435,12 +477,14 @@ impl Source {
         let head = Head::of(&file)?;
         let path: Arc<str> = path.display().to_string().into();
         tracing::debug!(file = %path, offset, "reading");
+        let compressed = Codec::of(Path::new(&*path)).map(|codec| (codec, false));
         let tail = Tail::new(file, id, path, offset, line, self.config.max_record_bytes)?;
         self.files.insert(id, FileState::Reading);
         let closed =
             self.closed_early.iter().position(|c| *c == id).map(|i| self.closed_early.swap_remove(i)).is_some();
         let closed_at = closed.then_some(meta.len());
-        Ok(Some(Active { tail, closed_at, head, read_pos: offset, last_growth: Instant::now(), found }))
+        let read_pos = if compressed.is_some() { meta.len() } else { offset };
+        Ok(Some(Active { tail, closed_at, head, read_pos, last_growth: Instant::now(), found, compressed }))
     }
 
     /// Where to start reading the opened file `id` of `len` bytes, or `None`
@@ -451,7 +495,7 @@ impl Source {
             Some(FileState::Queued { offset, line } | FileState::Read { offset, line }) => (*offset, *line),
             None => self.resumed(id),
         };
-        if offset > len {
+        if offset > len && Codec::of(path).is_none() {
             tracing::warn!(file = %path.display(), offset, size = len, "file is shorter than its checkpoint; reading it from the start");
             return Some((0, 0));
         }
@@ -472,6 +516,9 @@ impl Source {
                     if done {
                         let active = &self.active[i];
                         self.tracker.finished(active.tail.id, active.tail.offset(), active.found);
+                        if active.compressed.is_some() {
+                            self.decoded.insert(active.tail.id, active.read_pos);
+                        }
                         self.tracker.metrics().files_finished.inc();
                         self.retire(i);
                         continue;
@@ -583,6 +630,9 @@ impl Active {
     /// Reads what the file has into `batch`; at its end, decides whether it
     /// was truncated or is complete (then takes its unterminated last line).
     fn fill(&mut self, batch: &mut Batch, settle: Duration) -> std::io::Result<Filled> {
+        if let Some((codec, started)) = self.compressed {
+            return self.fill_compressed(batch, settle, codec, started);
+        }
         let eof = self.tail.read(batch)? == ReadStatus::Eof;
         let grew = self.tail.read_pos() != self.read_pos;
         if grew {
@@ -601,6 +651,51 @@ impl Active {
             self.tail.finish(batch);
         }
         Ok(Filled { eof, grew, done, truncated: false })
+    }
+
+    /// [`Self::fill`] for a compressed file: it waits, watching the file's
+    /// size, until the file is complete, then is decoded to its end. Its
+    /// `read_pos` stays the compressed size.
+    fn fill_compressed(
+        &mut self,
+        batch: &mut Batch,
+        settle: Duration,
+        codec: Codec,
+        started: bool,
+    ) -> std::io::Result<Filled> {
+        let mut grew = false;
+        if !started {
+            let len = self.tail.metadata()?.len();
+            if len != self.read_pos {
+                (self.read_pos, self.last_growth, grew) = (len, Instant::now(), true);
+            }
+            if !self.is_complete(settle)? {
+                return Ok(Filled { eof: true, grew, done: false, truncated: false });
+            }
+            self.head = Head::of(self.tail.file())?;
+            self.compressed = Some((codec, true));
+            if let Err(e) = self.tail.decode(codec) {
+                return self.decoding_failed(e, batch);
+            }
+        }
+        batch.head = Some(self.head);
+        match self.tail.read(batch) {
+            Ok(ReadStatus::BatchFull) => Ok(Filled { eof: false, grew: true, done: false, truncated: false }),
+            Ok(ReadStatus::Eof) => {
+                self.tail.finish(batch);
+                Ok(Filled { eof: true, grew: true, done: true, truncated: false })
+            }
+            Err(e) => self.decoding_failed(e, batch),
+        }
+    }
+
+    /// A decoding failure ends the file (after a dead letter); any other
+    /// error is the file's own, and is retried.
+    fn decoding_failed(&mut self, error: std::io::Error, batch: &mut Batch) -> std::io::Result<Filled> {
+        let Some(decode) = DecodeError::of(&error) else { return Err(error) };
+        batch.head = Some(self.head);
+        self.tail.fail_decoding(decode, batch);
+        Ok(Filled { eof: true, grew: true, done: true, truncated: false })
     }
 
     /// Whether the file is now shorter than what was read of it.
@@ -636,6 +731,7 @@ mod tests {
             settle: Duration::ZERO,
             rescan: Duration::from_secs(3600),
             max_record_bytes: 1000,
+            recursive: false,
         };
         let (tx, rx) = crossbeam_channel::unbounded();
         let tracker = Arc::new(Tracker::new(Checkpoint::default()));

@@ -6,12 +6,15 @@
 //! trailing partial line stays in the buffer until more bytes arrive or the
 //! source decides the file is complete ([`Tail::finish`]). Memory is bounded
 //! by the read chunk plus `--max-record-bytes`: a longer line is skipped
-//! through to its newline and reported, never buffered whole.
+//! through to its newline and reported, never buffered whole. A compressed
+//! file is read through a [`Decoded`] reader once the source starts it
+//! ([`Tail::decode`]); offsets then count uncompressed bytes.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
+use super::decode::{Codec, DecodeError, Decoded};
 use super::{Batch, Reject};
 use crate::progress::FileId;
 
@@ -38,6 +41,9 @@ pub enum ReadStatus {
 #[derive(Debug)]
 pub struct Tail {
     file: File,
+    /// The decompressing reader of a compressed file, once it is started,
+    /// and the offset it skipped to (what a checkpoint covered).
+    decoded: Option<(Decoded, u64)>,
     /// Identity of the open file.
     pub id: FileId,
     /// Path for messages and the checkpoint.
@@ -65,7 +71,49 @@ impl Tail {
         max_record_bytes: usize,
     ) -> io::Result<Self> {
         file.seek(SeekFrom::Start(offset))?;
-        Ok(Tail { file, id, path, buf: Vec::new(), start: 0, offset, line, skipping: None, max_record_bytes })
+        let buf = Vec::new();
+        Ok(Tail { file, decoded: None, id, path, buf, start: 0, offset, line, skipping: None, max_record_bytes })
+    }
+
+    /// Starts reading the file through `codec`'s decoder, from its start,
+    /// skipping the uncompressed bytes before `offset` (those a checkpoint
+    /// covers). Call once, when the compressed file is complete.
+    pub fn decode(&mut self, codec: Codec) -> io::Result<()> {
+        self.file.seek(SeekFrom::Start(0))?;
+        let (decoded, _) = self.decoded.insert((Decoded::new(codec, self.file.try_clone()?)?, self.offset));
+        let skipped = decoded.skip(self.offset)?;
+        if skipped < self.offset {
+            tracing::warn!(file = %self.path, offset = self.offset, size = skipped, "compressed file holds less than its checkpoint; nothing more to read");
+        }
+        Ok(())
+    }
+
+    /// Compressed bytes read so far (all bytes read, for a plain file).
+    pub fn compressed_pos(&self) -> u64 {
+        self.decoded.as_ref().map_or_else(|| self.read_pos(), |(d, _)| d.compressed_pos())
+    }
+
+    /// Decoding stopped at `error`: the partial line before it is refused
+    /// with the decoder's message, and the file ends one byte past the last
+    /// decoded one, so that a resume (which skips to there) fails before
+    /// it: a failure before where a resumed file was skipped to was refused
+    /// before the restart.
+    pub fn fail_decoding(&mut self, error: &DecodeError, batch: &mut Batch) {
+        let resumed_at = self.decoded.as_ref().map_or(0, |(_, at)| *at);
+        if error.offset < resumed_at {
+            tracing::info!(file = %self.path, %error, "decoding fails where it did before the restart; the file is done");
+            return;
+        }
+        let (offset, lines) = self.resume_point();
+        let sample = match self.skipping.take() {
+            Some((sample, ..)) => sample,
+            None => self.buf[self.start..self.buf.len().min(self.start + REJECT_SAMPLE)].to_vec(),
+        };
+        let reason = error.to_string();
+        let kind = crate::metrics::Reason::Decode;
+        batch.rejects.push(Reject { line: lines + 1, offset, reason, kind, sample });
+        (self.start, self.offset, self.line) = (self.buf.len(), error.offset.max(self.offset) + 1, lines + 1);
+        (batch.end_offset, batch.end_line) = (self.offset, self.line);
     }
 
     /// Offset just past the last consumed line.
@@ -178,7 +226,12 @@ impl Tail {
         let old_len = self.buf.len();
         self.buf.resize(old_len + READ_CHUNK, 0);
         let n = loop {
-            match self.file.read(&mut self.buf[old_len..]) {
+            let into = &mut self.buf[old_len..];
+            let read = match &mut self.decoded {
+                Some((decoded, _)) => decoded.read(into),
+                None => self.file.read(into),
+            };
+            match read {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => break other,
             }

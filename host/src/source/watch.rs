@@ -21,7 +21,8 @@ const EVENT_CAPACITY: usize = 4096;
 /// What the source needs to know about a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// A file appeared (created, moved in) or may have grown.
+    /// A file appeared (created, moved in) or may have grown, or a
+    /// directory appeared.
     Touched(PathBuf),
     /// A writer closed the file: its last line is complete.
     Closed(PathBuf),
@@ -37,13 +38,16 @@ pub struct Watch {
     pub overflowed: Arc<AtomicBool>,
 }
 
-/// Starts watching `dir` (not recursively).
-pub fn watch(dir: &Path) -> notify::Result<Watch> {
+/// Starts watching `dir`, and with `recursive` every directory below it
+/// (new ones included: their creation is reported, so the source can look
+/// inside for files written before the watch on them began).
+pub fn watch(dir: &Path, recursive: bool) -> notify::Result<Watch> {
     let (tx, changes) = crossbeam_channel::bounded(EVENT_CAPACITY);
     let overflowed = Arc::new(AtomicBool::new(false));
     let flag = overflowed.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| forward(event, &tx, &flag))?;
-    watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    let mode = if recursive { RecursiveMode::Recursive } else { RecursiveMode::NonRecursive };
+    watcher.watch(dir, mode)?;
     Ok(Watch { _watcher: watcher, changes, overflowed })
 }
 
@@ -66,7 +70,7 @@ fn classify(event: Event) -> Vec<Change> {
     let paths = event.paths.into_iter();
     match event.kind {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => paths.map(Change::Closed).collect(),
-        EventKind::Create(CreateKind::File | CreateKind::Any)
+        EventKind::Create(CreateKind::File | CreateKind::Folder | CreateKind::Any)
         | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any | ModifyKind::Metadata(_))
         | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Any)) => paths.map(Change::Touched).collect(),
         // A rename reported as one event carries [from, to]: the new name matters.
