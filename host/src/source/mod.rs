@@ -269,8 +269,27 @@ impl Source {
                 _ => None,
             })
             .collect();
+        // Files of the start-up checkpoint that were gone by then (cleaned,
+        // or deleted while the host was down) leave it too; not those only
+        // left out by another --glob.
+        let wanted = |p: &FileProgress| Path::new(&p.path).file_name().is_some_and(|n| self.wanted(n));
+        let stale =
+            self.resume.iter().filter(|(id, p)| !present.contains(*id) && !self.files.contains_key(*id) && wanted(p));
+        let gone: Vec<(FileId, u64)> = gone.into_iter().chain(stale.map(|(id, p)| (*id, p.offset))).collect();
         for (id, read_to) in gone {
             if self.tracker.forget(id, read_to) {
+                self.files.remove(&id);
+                self.resume.remove(&id);
+                self.heads.remove(&id);
+            }
+        }
+    }
+
+    /// Forgets the files `--clean-source` moved away or deleted, before a
+    /// new file that may reuse one's inode is looked at.
+    fn forget_cleaned(&mut self) {
+        for id in self.tracker.take_cleaned() {
+            if matches!(self.files.get(&id), None | Some(FileState::Read { .. })) {
                 self.files.remove(&id);
                 self.resume.remove(&id);
                 self.heads.remove(&id);
@@ -305,6 +324,7 @@ impl Source {
 
     /// Queues `path` if it is a regular file with unread bytes.
     fn consider(&mut self, path: PathBuf) {
+        self.forget_cleaned();
         let Ok(meta) = fs::metadata(&path) else { return };
         if !meta.is_file() || !path.file_name().is_some_and(|n| self.wanted(n)) {
             return;
@@ -472,6 +492,7 @@ impl Source {
                     if done {
                         let active = &self.active[i];
                         self.tracker.finished(active.tail.id, active.tail.offset(), active.found);
+                        self.tracker.completed(active.tail.id, active.tail.path.clone(), active.tail.offset());
                         self.tracker.metrics().files_finished.inc();
                         self.retire(i);
                         continue;
