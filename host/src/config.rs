@@ -127,6 +127,22 @@ pub enum ConfigError {
     /// The pipeline name is not usable as a transactional id and key.
     #[error("--pipeline `{0}` is not a valid pipeline name (1-200 of [a-zA-Z0-9._-])")]
     Pipeline(String),
+    /// `--clean-source archive` without somewhere to archive to.
+    #[error("--clean-source archive needs --source-archive-dir DIR, the directory finished files are moved to")]
+    ArchiveDirNeeded,
+    /// The archive would be read again as new files.
+    #[error(
+        "--source-archive-dir {} lies inside --landing-zone {}: archived files would be read again; choose a \
+         directory outside the landing zone",
+        .archive.display(),
+        .landing.display()
+    )]
+    ArchiveInLandingZone {
+        /// `--source-archive-dir`.
+        archive: PathBuf,
+        /// `--landing-zone`.
+        landing: PathBuf,
+    },
 }
 
 /// Everything `sluice run` needs, validated.
@@ -150,6 +166,8 @@ pub struct RunConfig {
     pub pipeline: String,
     /// Where the metrics, health and status page are served, if anywhere.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// What becomes of a finished file (`--clean-source`).
+    pub clean: crate::clean::CleanConfig,
 }
 
 /// `--delivery exactly-once`: records, dead letters and progress commit
@@ -257,6 +275,11 @@ impl RunConfig {
             exactly_once,
             pipeline,
             metrics_addr: args.metrics_addr,
+            clean: crate::clean::CleanConfig::from_args(
+                args.clean_source,
+                args.source_archive_dir.as_deref(),
+                &args.landing_zone,
+            )?,
         })
     }
 }
