@@ -1,4 +1,5 @@
 mod broker_restarts;
+mod clean_source;
 mod disk_faults;
 mod edge_cases;
 mod exactly_once;
@@ -9,6 +10,7 @@ mod landing;
 mod logs;
 mod metrics;
 mod modules;
+mod progress_bar;
 mod routing;
 mod slow;
 mod spark_diff;
