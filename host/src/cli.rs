@@ -172,6 +172,28 @@ pub struct RunArgs {
     /// status page `/` on this address, e.g. `127.0.0.1:9898`.
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// What to do with a file once it is read and every record of it is
+    /// delivered and saved (Spark's `cleanSource`): leave it, move it to
+    /// --source-archive-dir, or delete it.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = CleanSource::Off)]
+    pub clean_source: CleanSource,
+
+    /// Where `--clean-source archive` moves finished files, keeping their
+    /// path below the landing zone; must lie outside the landing zone.
+    #[arg(long, value_name = "DIR")]
+    pub source_archive_dir: Option<PathBuf>,
+}
+
+/// What `--clean-source` does with a finished file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CleanSource {
+    /// Leave it where it is.
+    Off,
+    /// Move it into --source-archive-dir.
+    Archive,
+    /// Delete it.
+    Delete,
 }
 
 /// What `--delivery` promises.

@@ -133,6 +133,22 @@ pub enum ConfigError {
     /// The pipeline name is not usable as a transactional id and key.
     #[error("--pipeline `{0}` is not a valid pipeline name (1-200 of [a-zA-Z0-9._-])")]
     Pipeline(String),
+    /// `--clean-source archive` without somewhere to archive to.
+    #[error("--clean-source archive needs --source-archive-dir DIR, the directory finished files are moved to")]
+    ArchiveDirNeeded,
+    /// The archive would be read again as new files.
+    #[error(
+        "--source-archive-dir {} lies inside --landing-zone {}: archived files would be read again; choose a \
+         directory outside the landing zone",
+        .archive.display(),
+        .landing.display()
+    )]
+    ArchiveInLandingZone {
+        /// `--source-archive-dir`.
+        archive: PathBuf,
+        /// `--landing-zone`.
+        landing: PathBuf,
+    },
 }
 
 /// Everything `sluice run` needs, validated.
@@ -156,6 +172,8 @@ pub struct RunConfig {
     pub pipeline: String,
     /// Where the metrics, health and status page are served, if anywhere.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// What becomes of a finished file (`--clean-source`).
+    pub clean: crate::clean::CleanConfig,
 }
 
 /// `--delivery exactly-once`: records, dead letters and progress commit
@@ -249,9 +267,15 @@ impl RunConfig {
         let glob = args.glob.as_deref().map(parse_glob).transpose()?;
         let exactly_once = ExactlyOnce::from_args(args)?;
         let pipeline = args.pipeline.clone().map(checked_pipeline).transpose()?.unwrap_or_else(|| "default".into());
+        let landing_zone = required("--landing-zone", &args.landing_zone)?;
         Ok(RunConfig {
+            clean: crate::clean::CleanConfig::from_args(
+                args.clean_source,
+                args.source_archive_dir.as_deref(),
+                &landing_zone,
+            )?,
             source: SourceConfig {
-                dir: required("--landing-zone", &args.landing_zone)?,
+                dir: landing_zone,
                 glob,
                 settle: Duration::from_millis(args.settle_ms),
                 rescan: Duration::from_millis(positive("--rescan-ms", args.rescan_ms)?),

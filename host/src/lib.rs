@@ -19,6 +19,8 @@
 //! - [`shutdown`]: the one signal every stage obeys.
 //! - [`pump`]: moves batches through the transform to the sink and the dead
 //!   letters, and applies the error-tolerance policy.
+//! - [`clean`]: `--clean-source`, archiving or deleting a file once all of
+//!   it is delivered and saved.
 //! - [`pipeline`]: wires them together.
 //! - [`metrics`]: counters, gauges and histograms every stage reports to,
 //!   readiness, and the HTTP server of `--metrics-addr` (`/metrics`,
@@ -26,6 +28,7 @@
 //! - [`test_cmd`]: `sluice test`, a module run over a sample file without a
 //!   broker.
 
+pub mod clean;
 pub mod cli;
 pub mod config;
 pub mod config_file;

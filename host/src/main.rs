@@ -48,6 +48,7 @@ fn run(args: &sluice::cli::RunArgs) -> anyhow::Result<()> {
     let config = RunConfig::from_args(args)?;
     let metrics = Arc::new(Metrics::new());
     let pipeline = metrics.pipeline(&config.pipeline, &config.kafka.topic, config.source.dir.clone());
+    let _bar = sluice::progress::bar::Bar::start(pipeline.clone());
     // Bound before anything moves, so a taken port is a start-up error; it
     // answers until the pipeline has stopped.
     let _server = config.metrics_addr.map(|addr| Server::start(addr, metrics.clone())).transpose()?;
@@ -162,7 +163,10 @@ fn init_tracing(format: LogFormat) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(sluice::progress::bar::log_writer)
+        .with_target(false);
     match format {
         LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).init(),
         // One object a line; the event's fields flattened beside the message.

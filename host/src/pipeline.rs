@@ -23,6 +23,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use crossbeam_channel::Receiver;
 
+use crate::clean::Cleaner;
 use crate::config::RunConfig;
 use crate::deadletter::DeadLetters;
 use crate::metrics::PipelineMetrics;
@@ -83,11 +84,12 @@ fn run_at_least_once(config: RunConfig, shutdown: Shutdown, metrics: Arc<Pipelin
     let source = Source::new(config.source.clone(), tracker.clone(), tx, shutdown.clone());
     let source = thread::Builder::new().name("source".into()).spawn(in_current_span(move || source.run()))?;
     let (stop_checkpoints, stopped) = crossbeam_channel::bounded::<()>(0);
+    let cleaner = Cleaner::start(&config.clean, tracker.clone())?;
     let writer = {
         let tracker = tracker.clone();
         thread::Builder::new()
             .name("checkpoint".into())
-            .spawn(in_current_span(move || write_checkpoints(&mut store, &tracker, &stopped)))?
+            .spawn(in_current_span(move || write_checkpoints(&mut store, &tracker, &stopped, cleaner.as_ref())))?
     };
 
     let delivery = Delivery {
@@ -125,10 +127,14 @@ fn in_current_span<T>(f: impl FnOnce() -> T) -> impl FnOnce() -> T {
 /// Saves the checkpoint whenever it moves, and once more when told to stop.
 /// A failed save (a full disk) pauses new batches and is retried: progress
 /// stays in the tracker. At shutdown the final save is tried a few times.
-fn write_checkpoints(store: &mut FileStore, tracker: &Tracker, stop: &Receiver<()>) {
-    let (mut saved, _) = tracker.snapshot();
+/// What is saved is offered to the `cleaner` (`--clean-source`).
+fn write_checkpoints(store: &mut FileStore, tracker: &Tracker, stop: &Receiver<()>, cleaner: Option<&Cleaner>) {
+    let (mut saved, mut durable) = tracker.snapshot();
     let mut final_attempts = 0;
     loop {
+        if let Some(cleaner) = cleaner {
+            cleaner.offer(&durable);
+        }
         let stopping = matches!(stop.try_recv(), Err(crossbeam_channel::TryRecvError::Disconnected));
         let next = if stopping { Some(tracker.snapshot()) } else { tracker.wait_progress(saved, CHECKPOINT_POLL) };
         if let Some((version, checkpoint)) = next.filter(|(v, _)| *v != saved) {
@@ -150,9 +156,13 @@ fn write_checkpoints(store: &mut FileStore, tracker: &Tracker, stop: &Receiver<(
                 continue;
             }
             saved = version;
+            durable = checkpoint;
             tracker.set_paused(false);
         }
         if stopping {
+            if let Some(cleaner) = cleaner {
+                cleaner.offer(&durable);
+            }
             return;
         }
     }

@@ -1,4 +1,5 @@
 mod broker_restarts;
+mod clean_source;
 mod compressed;
 mod config_file;
 mod disk_faults;
@@ -11,6 +12,7 @@ mod landing;
 mod logs;
 mod metrics;
 mod modules;
+mod progress_bar;
 mod routing;
 mod slow;
 mod spark_diff;

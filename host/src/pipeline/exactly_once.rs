@@ -19,6 +19,7 @@ use std::thread;
 use anyhow::{anyhow, bail};
 
 use super::READ_AHEAD_BATCHES;
+use crate::clean::Cleaner;
 use crate::config::RunConfig;
 use crate::deadletter::DeadLetters;
 use crate::metrics::PipelineMetrics;
@@ -62,12 +63,25 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
         txn: Some(Transactions::new(store, &eos.pipeline, eos.transaction_interval)),
     };
     let (to_copy, commits) = crossbeam_channel::unbounded::<Checkpoint>();
+    let cleaner = Cleaner::start(&config.clean, tracker.clone())?;
+    let mut durable = tracker.snapshot().1;
     let copier = thread::Builder::new().name("checkpoint".into()).spawn(super::in_current_span(move || {
-        while let Ok(mut latest) = commits.recv() {
+        loop {
+            // What a commit made durable goes to `--clean-source`; the
+            // operator's copy is not what makes it so.
+            if let Some(cleaner) = &cleaner {
+                cleaner.offer(&durable);
+            }
+            let mut latest = match commits.recv_timeout(super::CHECKPOINT_POLL) {
+                Ok(latest) => latest,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            };
             latest = commits.try_iter().last().unwrap_or(latest);
             if let Err(e) = copy.save(&latest) {
                 tracing::warn!(error = %e, "cannot write the operator's copy of the committed progress");
             }
+            durable = latest;
         }
     }))?;
     let mut delivery = delivery;

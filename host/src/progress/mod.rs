@@ -17,11 +17,14 @@
 //!   it become visible together or not at all. A restart reads the topic
 //!   `read_committed` to its end; the local checkpoint file is not read.
 //!
+//! - [`bar`]: the progress bar a terminal shows while a backlog is read.
+//!
 //! Both stores sit behind [`CheckpointStore`]: `load` at start-up, `save`
 //! whenever progress moves (for the Kafka store, at each commit: it stages
 //! the records that [`kafka::KafkaStore::take_records`] hands to the
 //! transaction).
 
+pub mod bar;
 pub mod file;
 pub mod kafka;
 pub mod tracker;

@@ -18,6 +18,8 @@
 //! batches in flight is bounded: a full window blocks the sender, which is
 //! the backpressure that reaches the source through the batch channel.
 
+mod clean;
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -25,6 +27,7 @@ use std::time::{Duration, Instant};
 use super::{Checkpoint, FileId, FileProgress};
 use crate::metrics::PipelineMetrics;
 use crate::source::{Batch, RecordMeta};
+pub use clean::Completed;
 
 /// Batches sent but not fully acknowledged. With batches of at most 1 MiB
 /// this bounds what librdkafka holds for us to about 32 MiB, while keeping
@@ -58,6 +61,8 @@ struct State {
     paused: bool,
     /// Files read to their end: read up to this offset, found at this time.
     finished: VecDeque<(FileId, u64, Instant)>,
+    /// Complete files on their way to `--clean-source`.
+    clean: clean::CleanState,
 }
 
 impl State {
@@ -157,6 +162,7 @@ impl Tracker {
             redo: Vec::new(),
             paused: false,
             finished: VecDeque::new(),
+            clean: clean::CleanState::default(),
         };
         Tracker { state: Mutex::new(state), changed: Condvar::new(), metrics }
     }

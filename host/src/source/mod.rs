@@ -286,12 +286,31 @@ impl Source {
                 _ => None,
             })
             .collect();
+        // Files of the start-up checkpoint that were gone by then (cleaned,
+        // or deleted while the host was down) leave it too; not those only
+        // left out by another --glob.
+        let wanted = |p: &FileProgress| Path::new(&p.path).file_name().is_some_and(|n| self.wanted(n));
+        let stale =
+            self.resume.iter().filter(|(id, p)| !present.contains(*id) && !self.files.contains_key(*id) && wanted(p));
+        let gone: Vec<(FileId, u64)> = gone.into_iter().chain(stale.map(|(id, p)| (*id, p.offset))).collect();
         for (id, read_to) in gone {
             if self.tracker.forget(id, read_to) {
                 self.files.remove(&id);
                 self.resume.remove(&id);
                 self.heads.remove(&id);
                 self.decoded.remove(&id);
+            }
+        }
+    }
+
+    /// Forgets the files `--clean-source` moved away or deleted, before a
+    /// new file that may reuse one's inode is looked at.
+    fn forget_cleaned(&mut self) {
+        for id in self.tracker.take_cleaned() {
+            if matches!(self.files.get(&id), None | Some(FileState::Read { .. })) {
+                self.files.remove(&id);
+                self.resume.remove(&id);
+                self.heads.remove(&id);
             }
         }
     }
@@ -323,6 +342,7 @@ impl Source {
 
     /// Queues `path` if it is a regular file with unread bytes.
     fn consider(&mut self, path: PathBuf) {
+        self.forget_cleaned();
         let Ok(meta) = fs::metadata(&path) else { return };
         if self.config.recursive && walk::in_hidden_dir(&self.config.dir, &path) {
             return;
@@ -519,6 +539,11 @@ impl Source {
                         if active.compressed.is_some() {
                             self.decoded.insert(active.tail.id, active.read_pos);
                         }
+                        // A compressed file's offsets count uncompressed
+                        // bytes; the cleaner checks the size on disk.
+                        let size = if active.compressed.is_some() { active.read_pos } else { active.tail.offset() };
+                        let (id, path) = (active.tail.id, active.tail.path.clone());
+                        self.tracker.completed(id, path, active.tail.offset(), size);
                         self.tracker.metrics().files_finished.inc();
                         self.retire(i);
                         continue;

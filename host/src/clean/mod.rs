@@ -1,0 +1,277 @@
+//! After a file is done: `--clean-source archive` moves it to
+//! `--source-archive-dir`, keeping its path below the landing zone, and
+//! `--clean-source delete` removes it (Spark's `cleanSource` and
+//! `sourceArchiveDir`).
+//!
+//! A file is cleaned only when it is complete (the source read it to its
+//! end and it settled), every record of it is acknowledged by Kafka or
+//! dead-lettered, and that progress is durable: after the checkpoint save
+//! that covers it (at-least-once) or the transaction that covers it
+//! committed (exactly-once). The checkpoint writer hands such files over
+//! with [`Cleaner::offer`]; the moving happens on this module's own thread,
+//! as Spark does, so a slow archive never slows the stream. A crash before
+//! the move leaves the file in place, where the restarted source finds it
+//! read to its end and offers it again. A file that cannot be cleaned
+//! (permissions, a full archive) is logged with its path, left in place and
+//! tried again; it never stops the stream. A cleaned file leaves the
+//! checkpoint, so that it does not grow with files long gone and a new file
+//! under the same name is read from its start.
+//!
+//! The files are assumed not to change once complete, as Spark assumes; one
+//! that grew since it was read is not cleaned until it has been read again.
+
+pub mod archive;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+
+use crate::config::ConfigError;
+use crate::progress::tracker::Completed;
+use crate::progress::{Checkpoint, FileId, Tracker};
+
+/// Files handed to the cleaner thread and not yet taken; past this the
+/// checkpoint writer hands them back to the tracker rather than wait.
+const QUEUE: usize = 1024;
+/// Pause before a file that could not be cleaned is tried again.
+const RETRY_EVERY: Duration = Duration::from_secs(2);
+
+/// What `--clean-source` does with a finished file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CleanConfig {
+    /// Leave it (the default).
+    Off,
+    /// Delete it.
+    Delete,
+    /// Move it below `dir`, keeping its path below `landing_zone`.
+    Archive {
+        /// `--source-archive-dir`.
+        dir: PathBuf,
+        /// `--landing-zone`, the root the kept path is taken from.
+        landing_zone: PathBuf,
+    },
+}
+
+impl CleanConfig {
+    /// Validates `--clean-source` and `--source-archive-dir` against the
+    /// landing zone.
+    pub fn from_args(
+        mode: crate::cli::CleanSource,
+        archive_dir: Option<&Path>,
+        landing_zone: &Path,
+    ) -> Result<Self, ConfigError> {
+        use crate::cli::CleanSource;
+        match mode {
+            CleanSource::Off => Ok(CleanConfig::Off),
+            CleanSource::Delete => Ok(CleanConfig::Delete),
+            CleanSource::Archive => {
+                let dir = archive_dir.ok_or(ConfigError::ArchiveDirNeeded)?;
+                if resolved(dir).starts_with(resolved(landing_zone)) {
+                    let (archive, landing) = (dir.to_owned(), landing_zone.to_owned());
+                    return Err(ConfigError::ArchiveInLandingZone { archive, landing });
+                }
+                Ok(CleanConfig::Archive { dir: dir.to_owned(), landing_zone: landing_zone.to_owned() })
+            }
+        }
+    }
+}
+
+/// `path` made absolute with its existing part's symlinks resolved, so
+/// that two spellings of one directory compare equal.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |p, part| p.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
+/// The handle of the cleaner thread; dropping it lets the thread finish
+/// what it was handed and stop (files awaiting a retry stay in place).
+#[derive(Debug)]
+pub struct Cleaner {
+    to_clean: Option<Sender<Completed>>,
+    tracker: Arc<Tracker>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Cleaner {
+    /// Starts the cleaner thread, or nothing when cleaning is off.
+    pub fn start(config: &CleanConfig, tracker: Arc<Tracker>) -> std::io::Result<Option<Cleaner>> {
+        if *config == CleanConfig::Off {
+            return Ok(None);
+        }
+        tracker.keep_completed();
+        let (tx, rx) = crossbeam_channel::bounded(QUEUE);
+        let worker = Worker { config: config.clone(), tracker: tracker.clone(), retry: Vec::new() };
+        let thread = thread::Builder::new().name("clean-source".into()).spawn(move || worker.run(&rx))?;
+        Ok(Some(Cleaner { to_clean: Some(tx), tracker, thread: Some(thread) }))
+    }
+
+    /// Hands the thread every complete file that `saved`, a checkpoint now
+    /// durable, covers to its end.
+    pub fn offer(&self, saved: &Checkpoint) {
+        let Some(tx) = &self.to_clean else { return };
+        for file in self.tracker.take_durable(saved) {
+            if let Err(TrySendError::Full(file) | TrySendError::Disconnected(file)) = tx.try_send(file) {
+                self.tracker.not_taken(file);
+            }
+        }
+    }
+}
+
+impl Drop for Cleaner {
+    fn drop(&mut self) {
+        drop(self.to_clean.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the clean-source thread panicked");
+        }
+    }
+}
+
+/// The cleaner thread's state.
+struct Worker {
+    config: CleanConfig,
+    tracker: Arc<Tracker>,
+    /// Files that failed, with when to try again and how often they failed.
+    retry: Vec<(Completed, Instant, u32)>,
+}
+
+/// What became of one attempt.
+enum Outcome {
+    Cleaned,
+    Skipped,
+    Failed(std::io::Error),
+}
+
+impl Worker {
+    fn run(mut self, files: &Receiver<Completed>) {
+        loop {
+            let wait =
+                self.retry.iter().map(|(_, at, _)| *at).min().map(|at| at.saturating_duration_since(Instant::now()));
+            match files.recv_timeout(wait.unwrap_or(Duration::from_secs(3600))) {
+                Ok(file) => {
+                    self.retry.retain(|(f, _, _)| f.file != file.file);
+                    self.attempt(file, 0);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let now = Instant::now();
+            let (due, later): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut self.retry).into_iter().partition(|(_, at, _)| *at <= now);
+            self.retry = later;
+            for (file, _, failures) in due {
+                self.attempt(file, failures);
+            }
+        }
+        if !self.retry.is_empty() {
+            tracing::warn!(files = self.retry.len(), "stopping with files not cleaned; they stay in the landing zone");
+        }
+    }
+
+    fn attempt(&mut self, file: Completed, failures: u32) {
+        match self.clean(&file) {
+            Outcome::Cleaned => self.tracker.cleaned(file.file, file.read_to),
+            Outcome::Skipped => {}
+            Outcome::Failed(error) => {
+                if failures == 0 {
+                    tracing::warn!(file = %file.path, %error, "cannot clean the finished file; it stays in place and is tried again");
+                } else {
+                    tracing::debug!(file = %file.path, %error, failures, "still cannot clean the finished file");
+                }
+                self.retry.push((file, Instant::now() + RETRY_EVERY, failures + 1));
+            }
+        }
+    }
+
+    /// Archives or deletes `file` if it is still the file that was read.
+    fn clean(&self, file: &Completed) -> Outcome {
+        let path = Path::new(&*file.path);
+        let meta = match std::fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::info!(file = %file.path, "finished file is no longer in the landing zone; nothing to clean");
+                return Outcome::Skipped;
+            }
+            Err(e) => return Outcome::Failed(e),
+        };
+        if FileId::of(&meta) != file.file || meta.len() != file.size {
+            tracing::info!(file = %file.path, "finished file changed since it was read; it is cleaned once read again");
+            return Outcome::Skipped;
+        }
+        match &self.config {
+            CleanConfig::Off => Outcome::Skipped,
+            CleanConfig::Delete => match std::fs::remove_file(path) {
+                Ok(()) => {
+                    tracing::info!(file = %file.path, "deleted the finished file");
+                    Outcome::Cleaned
+                }
+                Err(e) => Outcome::Failed(e),
+            },
+            CleanConfig::Archive { dir, landing_zone } => {
+                let target = archive::target(path, landing_zone, dir);
+                match archive::move_to(path, &target) {
+                    Ok(placed) if placed != target => {
+                        tracing::warn!(file = %file.path, taken = %target.display(), to = %placed.display(), "the archive holds a file of that name; archived under another");
+                        Outcome::Cleaned
+                    }
+                    Ok(placed) => {
+                        tracing::info!(file = %file.path, to = %placed.display(), "archived the finished file");
+                        Outcome::Cleaned
+                    }
+                    Err(e) => Outcome::Failed(e),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::CleanSource;
+
+    #[test]
+    fn archive_needs_a_directory_outside_the_landing_zone() {
+        let dir = tempfile::tempdir().unwrap();
+        let landing = dir.path().join("in");
+        std::fs::create_dir(&landing).unwrap();
+        let err = CleanConfig::from_args(CleanSource::Archive, None, &landing).unwrap_err();
+        assert!(matches!(err, ConfigError::ArchiveDirNeeded), "{err}");
+        for inside in [landing.join("done"), landing.clone(), dir.path().join("in/../in/x")] {
+            let err = CleanConfig::from_args(CleanSource::Archive, Some(&inside), &landing).unwrap_err();
+            assert!(matches!(err, ConfigError::ArchiveInLandingZone { .. }), "{}: {err}", inside.display());
+        }
+        let outside = dir.path().join("archive");
+        let ok = CleanConfig::from_args(CleanSource::Archive, Some(&outside), &landing).unwrap();
+        assert_eq!(ok, CleanConfig::Archive { dir: outside, landing_zone: landing.clone() });
+        assert_eq!(CleanConfig::from_args(CleanSource::Delete, None, &landing).unwrap(), CleanConfig::Delete);
+    }
+
+    #[test]
+    fn a_symlink_into_the_landing_zone_is_inside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let landing = dir.path().join("in");
+        std::fs::create_dir(&landing).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&landing, &link).unwrap();
+        let err = CleanConfig::from_args(CleanSource::Archive, Some(&link.join("done")), &landing).unwrap_err();
+        assert!(matches!(err, ConfigError::ArchiveInLandingZone { .. }), "{err}");
+    }
+}
