@@ -237,6 +237,18 @@ build_host() {
   (cd "$ROOT" && cargo build --quiet --release -p sluice -p sluice-tests --bins)
 }
 
+# Compiles the large modules (the Python and JavaScript components take tens
+# of CPU-seconds each) into sluice's module cache once, so that the tests'
+# start-up waits measure starting from the cache rather than the compiler.
+warm_module_cache() {
+  log "compiling the component ports into the module cache"
+  local name
+  for name in invoice_by_store_py invoice_by_store_js sql; do
+    "$ROOT/target/release/sluice" check --transform "$ROOT/target/transforms/$name.wasm" \
+      $([ "$name" = sql ] || echo --transform-config store_id=STR7188) >/dev/null
+  done
+}
+
 # A free TCP port on the loopback interface.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

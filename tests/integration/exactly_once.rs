@@ -176,8 +176,8 @@ fn host_log(dir: &Path) -> String {
 ///
 /// The file is still being written: each run appends its own chunk of
 /// records and is killed once the topic has grown by a random part of the
-/// first half of that chunk. Each run commits on a random interval of 50 to
-/// 500 ms, so many kills land inside open transactions however fast the
+/// first half of that chunk. Each run commits on a random interval of 150 to
+/// 1000 ms, so many kills land inside open transactions however fast the
 /// host is, and restarts resume from what earlier runs committed.
 fn kill_loop(kills: u64) {
     let dirs = TestDirs::new();
@@ -190,7 +190,9 @@ fn kill_loop(kills: u64) {
     let (mut random, mut appended, mut poison, mut mid_stream) = (now_ms() as u64, 0, 0, 0);
     let (mut before, mut partial) = (0, 0);
     for k in 0..kills {
-        let interval = (50 + next_random(&mut random) % 450).to_string();
+        // Long enough that a loaded machine, slow to notice the stream moved
+        // and to kill, does not often see the whole chunk committed first.
+        let interval = (150 + next_random(&mut random) % 850).to_string();
         let host = Host::start(&args.clone().flags(&["--transaction-interval-ms", &interval]), dirs.root());
         let from = written(&broker.bootstrap, &topics.main);
         let next = if k + 1 == kills { total } else { appended + chunk };
