@@ -110,6 +110,11 @@ impl ConfigFile {
         Self::parse(path, &text, &|name| std::env::var(name).ok())
     }
 
+    /// Where `entry` is, for messages: ``sluice.toml:9: pipeline `invoices` ``.
+    pub fn locate(&self, entry: &PipelineEntry) -> String {
+        format!("{}:{}: pipeline `{}`", self.path.display(), entry.line, entry.name)
+    }
+
     /// Checks `text` as the contents of `path`, reading variables from `env`.
     pub fn parse(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ConfigFile, FileError> {
         let doc =
@@ -401,22 +406,19 @@ impl Parser<'_> {
         error: &clap::Error,
     ) -> FileError {
         use clap::error::{ContextKind, ContextValue};
-        let shown: Vec<&str> = match error.get(ContextKind::InvalidArg) {
-            Some(ContextValue::String(s)) => vec![s.as_str()],
-            Some(ContextValue::Strings(v)) => v.iter().map(String::as_str).collect(),
-            _ => Vec::new(),
+        // Every key is known and none is required by clap (the required
+        // ones are checked above), so what is left is a value it refused.
+        let shown = match error.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(s)) => Some(s.as_str()),
+            _ => None,
         };
-        let keys: Vec<&str> = shown.iter().filter_map(|s| self.flags.key_of(s)).collect();
-        if error.kind() == clap::error::ErrorKind::MissingRequiredArgument {
-            let missing = keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
-            return self.at(line, format!("pipeline `{name}` needs {missing}"));
-        }
-        let mut message = error.render().to_string();
-        message = message.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
-        for (shown, key) in shown.iter().zip(&keys) {
+        let key = shown.and_then(|s| self.flags.key_of(s));
+        let rendered = error.render().to_string();
+        let mut message = rendered.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+        if let (Some(shown), Some(key)) = (shown, key) {
             message = message.replace(&format!("'{shown}'"), &format!("`{key}`"));
         }
-        let at = keys.first().and_then(|k| settings.get(*k)).map_or(line, |s| s.line);
+        let at = key.and_then(|k| settings.get(k)).map_or(line, |s| s.line);
         self.at(at, format!("pipeline `{name}`: {message}"))
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use sluice::cli::LogFormat;
 use sluice::config::{RunConfig, TransformConfig};
-use sluice::config_file::ConfigFile;
+use sluice::config_file::{ConfigFile, PipelineEntry};
 use sluice::metrics::Metrics;
 use sluice::metrics::server::Server;
 use sluice::shutdown::Shutdown;
@@ -55,14 +55,13 @@ fn run(args: &sluice::cli::RunArgs) -> anyhow::Result<()> {
     let shutdown = Shutdown::new();
     shutdown.on_signals()?;
     let summary = sluice::pipeline::run(config, shutdown, pipeline)?;
-    tracing::info!(
-        records = summary.records,
-        published = summary.published,
-        filtered = summary.filtered,
-        dead_letters = summary.dead_letters,
-        "stopped cleanly"
-    );
+    log_summary(&summary, "stopped cleanly");
     Ok(())
+}
+
+fn log_summary(summary: &sluice::pump::Summary, what: &str) {
+    let sluice::pump::Summary { records, published, filtered, dead_letters } = summary;
+    tracing::info!(records, published, filtered, dead_letters, "{what}");
 }
 
 /// Runs every pipeline of a config file, each on its own thread. One that
@@ -77,7 +76,8 @@ fn run_file(path: &Path) -> anyhow::Result<ExitCode> {
     shutdown.on_signals()?;
     tracing::info!(file = %path.display(), pipelines = configs.len(), "running the config file's pipelines");
     let mut running = Vec::new();
-    for (name, config) in configs {
+    for (entry, config) in configs {
+        let name = entry.name.clone();
         let counters = metrics.pipeline(&name, &config.kafka.topic, config.source.dir.clone());
         let stop = shutdown.child();
         let span = tracing::info_span!("pipeline", name = %name);
@@ -110,13 +110,7 @@ fn run_file(path: &Path) -> anyhow::Result<ExitCode> {
 fn run_pipeline(config: RunConfig, stop: Shutdown, metrics: Arc<sluice::metrics::PipelineMetrics>) -> bool {
     match sluice::pipeline::run(config, stop, metrics) {
         Ok(summary) => {
-            tracing::info!(
-                records = summary.records,
-                published = summary.published,
-                filtered = summary.filtered,
-                dead_letters = summary.dead_letters,
-                "pipeline stopped cleanly"
-            );
+            log_summary(&summary, "pipeline stopped cleanly");
             true
         }
         Err(error) => {
@@ -127,26 +121,20 @@ fn run_pipeline(config: RunConfig, stop: Shutdown, metrics: Arc<sluice::metrics:
 }
 
 /// Every pipeline's validated config, an error naming the pipeline and line if any is bad.
-fn pipeline_configs(file: &ConfigFile) -> anyhow::Result<Vec<(String, RunConfig)>> {
-    let located = |entry: &sluice::config_file::PipelineEntry| {
-        format!("{}:{}: pipeline `{}`", file.path.display(), entry.line, entry.name)
+fn pipeline_configs<'a>(file: &'a ConfigFile) -> anyhow::Result<Vec<(&'a PipelineEntry, RunConfig)>> {
+    let config = |entry: &'a PipelineEntry| {
+        RunConfig::from_args(&entry.args).map(|c| (entry, c)).with_context(|| file.locate(entry))
     };
-    let configs = file
-        .pipelines
-        .iter()
-        .map(|entry| RunConfig::from_args(&entry.args).map(|c| (entry.name.clone(), c)).with_context(|| located(entry)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(configs)
+    file.pipelines.iter().map(config).collect()
 }
 
 /// `sluice check --config`: every pipeline's settings and module, no broker.
 fn check_file(path: &Path) -> anyhow::Result<()> {
     let file = ConfigFile::load(path)?;
     let configs = pipeline_configs(&file)?;
-    for ((name, config), entry) in configs.iter().zip(&file.pipelines) {
-        let transformer = sluice::transform::Transformer::new(&config.transform)
-            .with_context(|| format!("{}:{}: pipeline `{name}`", path.display(), entry.line))?;
-        println!("pipeline {name}: ok ({}: {})", transformer.path().display(), transformer.interface());
+    for (entry, config) in &configs {
+        let transformer = sluice::transform::Transformer::new(&config.transform).with_context(|| file.locate(entry))?;
+        println!("pipeline {}: ok ({}: {})", entry.name, transformer.path().display(), transformer.interface());
     }
     println!("{}: ok ({} pipelines)", path.display(), configs.len());
     Ok(())

@@ -172,16 +172,21 @@ impl Tracker {
         &self.metrics
     }
 
-    /// The source read `file` to its end at `read_to` (it is complete); it
-    /// was found at `found`. Its found-to-acknowledged time is observed once
-    /// every batch of it is acknowledged.
-    pub fn finished(&self, file: FileId, read_to: u64, found: Instant) {
+    /// The source read `file` to its end (it is complete); it was found at
+    /// `found`. Its found-to-acknowledged time is observed once every batch
+    /// of it is acknowledged, and with `--clean-source` it waits for a saved
+    /// checkpoint to cover it ([`Tracker::take_durable`]). A later report of
+    /// the same file (it grew, or was truncated and read again) replaces this one.
+    pub fn finished(&self, file: Completed, found: Instant) {
         let mut state = self.lock();
         if state.finished.len() == MAX_FINISHED_AWAITED {
             state.finished.pop_front();
         }
-        state.finished.push_back((file, read_to, found));
+        state.finished.push_back((file.file, file.read_to, found));
         self.observe_finished(&mut state);
+        if let Some(completed) = state.clean.completed.as_mut() {
+            completed.insert(file.file, file);
+        }
     }
 
     /// Observes the latency of every finished file now fully acknowledged.

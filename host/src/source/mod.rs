@@ -39,6 +39,7 @@ use sluice_guest_sdk::abi;
 use crate::config::SourceConfig;
 use crate::metrics::{FileView, Reason};
 use crate::progress::Tracker;
+use crate::progress::tracker::Completed;
 use crate::progress::{FileId, FileProgress, Head};
 use crate::shutdown::Shutdown;
 use decode::{Codec, DecodeError};
@@ -535,15 +536,15 @@ impl Source {
                     progressed |= moved;
                     if done {
                         let active = &self.active[i];
-                        self.tracker.finished(active.tail.id, active.tail.offset(), active.found);
-                        if active.compressed.is_some() {
-                            self.decoded.insert(active.tail.id, active.read_pos);
-                        }
+                        let (file, read_to) = (active.tail.id, active.tail.offset());
                         // A compressed file's offsets count uncompressed
                         // bytes; the cleaner checks the size on disk.
-                        let size = if active.compressed.is_some() { active.read_pos } else { active.tail.offset() };
-                        let (id, path) = (active.tail.id, active.tail.path.clone());
-                        self.tracker.completed(id, path, active.tail.offset(), size);
+                        let size = if active.compressed.is_some() { active.read_pos } else { read_to };
+                        if active.compressed.is_some() {
+                            self.decoded.insert(file, size);
+                        }
+                        let path = active.tail.path.clone();
+                        self.tracker.finished(Completed { file, path, read_to, size }, active.found);
                         self.tracker.metrics().files_finished.inc();
                         self.retire(i);
                         continue;

@@ -1,5 +1,5 @@
 //! Files waiting to be cleaned (`--clean-source`): the source reports each
-//! file it read to its end ([`Tracker::completed`]); once a *saved*
+//! file it read to its end ([`Tracker::finished`]); once a *saved*
 //! checkpoint (a durable `checkpoint.json`, or a committed transaction)
 //! covers the file up to that point, [`Tracker::take_durable`] hands it to
 //! the cleaner. A file the cleaner moved away or deleted is dropped from the
@@ -31,7 +31,7 @@ pub struct Completed {
 pub(super) struct CleanState {
     /// Complete files not yet durable; `None` while cleaning is off, so that
     /// nothing is kept for nobody.
-    completed: Option<HashMap<FileId, Completed>>,
+    pub(super) completed: Option<HashMap<FileId, Completed>>,
     /// Files cleaned since the source last looked.
     cleaned: Vec<FileId>,
 }
@@ -40,15 +40,6 @@ impl Tracker {
     /// Keeps complete files for [`Tracker::take_durable`] from now on.
     pub fn keep_completed(&self) {
         self.lock().clean.completed.get_or_insert_with(HashMap::new);
-    }
-
-    /// The source read `file` (at `path`, `size` bytes on disk) to its end at `read_to`: it is
-    /// complete. A later report of the same file (it grew, or was
-    /// truncated and read again) replaces this one.
-    pub fn completed(&self, file: FileId, path: Arc<str>, read_to: u64, size: u64) {
-        if let Some(completed) = self.lock().clean.completed.as_mut() {
-            completed.insert(file, Completed { file, path, read_to, size });
-        }
     }
 
     /// Takes the complete files that `saved`, a checkpoint now durable,
@@ -87,6 +78,7 @@ impl Tracker {
 mod tests {
     use super::*;
     use crate::source::Batch;
+    use std::time::Instant;
 
     const A: FileId = FileId { dev: 1, ino: 1 };
 
@@ -102,7 +94,7 @@ mod tests {
         let t = Tracker::new(Checkpoint::default());
         t.keep_completed();
         send_and_ack(&t, 10);
-        t.completed(A, "a".into(), 20, 20);
+        t.finished(Completed { file: A, path: "a".into(), read_to: 20, size: 20 }, Instant::now());
         assert!(t.take_durable(&t.snapshot().1).is_empty(), "the end is not acknowledged");
         send_and_ack(&t, 20);
         let unsaved = Checkpoint::default();
@@ -115,7 +107,7 @@ mod tests {
     #[test]
     fn nothing_is_kept_while_cleaning_is_off() {
         let t = Tracker::new(Checkpoint::default());
-        t.completed(A, "a".into(), 0, 0);
+        t.finished(Completed { file: A, path: "a".into(), read_to: 0, size: 0 }, Instant::now());
         assert!(t.take_durable(&Checkpoint::default()).is_empty());
     }
 
