@@ -11,12 +11,15 @@
 //! name in `$SLUICE_BENCH_BROKER`), else starts Apache Kafka itself, and
 //! measures:
 //!
-//! 1. `sluice run` with `sql.wasm` keeping every record: from the moment the
+//! 1. `sluice run` with `sql.wasm` keeping every record (`key=StoreID`): from the moment the
 //!    input is renamed into the landing zone until `checkpoint.json` says
 //!    the whole file is acknowledged by Kafka. Then the host's peak RSS
 //!    (`VmHWM`) and CPU time, a clean SIGTERM exit, and a count of the topic.
 //! 2. The same with `where StoreID = 'STR7188'` and `key=StoreID`; records/s
 //!    and MB/s count what was read, the topic must hold the STR7188 lines.
+//!    Both 1 and 2 run again with `sql.wasm` as of commit 49c12a6, before
+//!    the Spark SQL engine: the same run measures both, so their ratio holds
+//!    on a shared machine whose speed varies from day to day.
 //!    Then the same with the `invoice_by_store` example in each language
 //!    (Rust, C, Zig, AssemblyScript, Go), so an author sees the cost.
 //! 3. The ceiling: an in-process rdkafka producer with sluice's settings
@@ -111,6 +114,13 @@ const PORTS: [(&str, &str); 7] = [
     ("sluice invoice_by_store, JavaScript", "invoice_by_store_js"),
 ];
 
+/// `sql.wasm` as it was before the Spark SQL engine (issue 6), built by
+/// `scripts/bench` from commit 49c12a6: the same run measures both, so the
+/// ratio holds on a shared machine whose speed varies from day to day.
+const BEFORE_SQL: &str = "sql_49c12a6";
+const BEFORE_KEEP_ALL: &str = "sluice sql.wasm as of 49c12a6 (before the SQL engine), keep all, key=StoreID";
+const BEFORE_FILTER: &str = "sluice sql.wasm as of 49c12a6 (before the SQL engine), STR7188, key=StoreID";
+
 /// One `sluice run` measurement: row name, module, config, messages expected.
 type Run<'a> = (&'static str, &'a str, &'a [(&'a str, &'a str)], u64);
 
@@ -120,13 +130,18 @@ fn bench(path: &Path) -> anyhow::Result<bool> {
     progress(&format!("input: {} records, {:.1} MB, {} from STR7188", input.records, mb(input.bytes), input.target));
     let broker_dir = tempfile::Builder::new().prefix("sluice-bench-").tempdir().context("create a temp dir")?;
     let broker = Broker::start(broker_dir.path());
+    let keep_all = [("key", "StoreID")];
     let filter = [("where", "StoreID = 'STR7188'"), ("key", "StoreID")];
+    let metrics = [&keep_all[..], &[METRICS]].concat();
+    let eos_keep_all = [&keep_all[..], &[EOS]].concat();
     let eos_filter = [&filter[..], &[EOS]].concat();
-    let runs: [Run<'_>; 5] = [
-        ("sluice sql.wasm, keep all", "sql", &[], input.records),
-        ("sluice sql.wasm, keep all, --metrics-addr", "sql", &[METRICS], input.records),
+    let runs: [Run<'_>; 7] = [
+        ("sluice sql.wasm, keep all, key=StoreID", "sql", &keep_all, input.records),
+        (BEFORE_KEEP_ALL, BEFORE_SQL, &keep_all, input.records),
+        ("sluice sql.wasm, keep all, key=StoreID, --metrics-addr", "sql", &metrics, input.records),
         ("sluice sql.wasm, where StoreID = 'STR7188', key=StoreID", "sql", &filter, input.target),
-        ("sluice sql.wasm, keep all, exactly once", "sql", &[EOS], input.records),
+        (BEFORE_FILTER, BEFORE_SQL, &filter, input.target),
+        ("sluice sql.wasm, keep all, key=StoreID, exactly once", "sql", &eos_keep_all, input.records),
         ("sluice sql.wasm, STR7188, exactly once", "sql", &eos_filter, input.target),
     ];
     let port_config = [("store_id", "STR7188")];
