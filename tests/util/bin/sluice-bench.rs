@@ -114,12 +114,18 @@ const PORTS: [(&str, &str); 7] = [
     ("sluice invoice_by_store, JavaScript", "invoice_by_store_js"),
 ];
 
-/// `sql.wasm` as it was before the Spark SQL engine (issue 6), built by
-/// `scripts/bench` from commit 49c12a6: the same run measures both, so the
-/// ratio holds on a shared machine whose speed varies from day to day.
-const BEFORE_SQL: &str = "sql_49c12a6";
-const BEFORE_KEEP_ALL: &str = "sluice sql.wasm as of 49c12a6 (before the SQL engine), keep all, key=StoreID";
-const BEFORE_FILTER: &str = "sluice sql.wasm as of 49c12a6 (before the SQL engine), STR7188, key=StoreID";
+/// The commit of the `sql.wasm` before the Spark SQL engine that
+/// `scripts/bench` builds (its `BEFORE_SQL`); see the module docs.
+macro_rules! before_sql {
+    () => {
+        "49c12a6"
+    };
+}
+const BEFORE_SQL: &str = concat!("sql_", before_sql!());
+const BEFORE_KEEP_ALL: &str =
+    concat!("sluice sql.wasm as of ", before_sql!(), " (before the SQL engine), keep all, key=StoreID");
+const BEFORE_FILTER: &str =
+    concat!("sluice sql.wasm as of ", before_sql!(), " (before the SQL engine), STR7188, key=StoreID");
 
 /// One `sluice run` measurement: row name, module, config, messages expected.
 type Run<'a> = (&'static str, &'a str, &'a [(&'a str, &'a str)], u64);
