@@ -168,6 +168,23 @@ pub struct RunArgs {
     #[arg(long, value_name = "MS", default_value_t = crate::config::default_transaction_interval_ms())]
     pub transaction_interval_ms: u64,
 
+    /// This host's name in the pipeline's group (exactly-once mode): hosts of
+    /// one pipeline with different ids share the landing zone's files; one
+    /// started with the id of another takes its place [default: the
+    /// machine's hostname].
+    #[arg(long, value_name = "ID")]
+    pub host_id: Option<String>,
+
+    /// Partitions of the offsets topic when Sluice creates it: the most
+    /// hosts that can share a pipeline's files (exactly-once mode).
+    #[arg(long, value_name = "N", default_value_t = crate::config::default_offsets_partitions())]
+    pub offsets_partitions: i32,
+
+    /// How long a host may go unheard before the group gives its files to
+    /// the others (exactly-once mode; Kafka's `session.timeout.ms`).
+    #[arg(long, value_name = "MS", default_value_t = crate::config::default_session_timeout_ms())]
+    pub session_timeout_ms: u64,
+
     /// Serve `/metrics` (Prometheus), `/health/live`, `/health/ready` and the
     /// status page `/` on this address, e.g. `127.0.0.1:9898`.
     #[arg(long, value_name = "HOST:PORT")]

@@ -55,6 +55,18 @@ pub const fn default_transaction_interval_ms() -> u64 {
     50
 }
 
+/// Default for `--offsets-partitions`: up to 12 hosts share a pipeline, and
+/// 1, 2, 3, 4 or 6 hosts get equal shares.
+pub const fn default_offsets_partitions() -> i32 {
+    12
+}
+
+/// Default for `--session-timeout-ms`: how long a dead host's files wait.
+/// Kafka's own default (45 s) is made for consumers that hold no files.
+pub const fn default_session_timeout_ms() -> u64 {
+    10_000
+}
+
 /// A configuration error: names the setting and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -133,6 +145,9 @@ pub enum ConfigError {
     /// The pipeline name is not usable as a transactional id and key.
     #[error("--pipeline `{0}` is not a valid pipeline name (1-200 of [a-zA-Z0-9._-])")]
     Pipeline(String),
+    /// The host id is not usable in a transactional id.
+    #[error("--host-id `{0}` is not a valid host id (1-200 of [a-zA-Z0-9._-]); pass one with --host-id")]
+    HostId(String),
     /// `--clean-source archive` without somewhere to archive to.
     #[error("--clean-source archive needs --source-archive-dir DIR, the directory finished files are moved to")]
     ArchiveDirNeeded,
@@ -186,6 +201,12 @@ pub struct ExactlyOnce {
     pub offsets_topic: String,
     /// How often the open transaction commits.
     pub transaction_interval: Duration,
+    /// This host's id in the pipeline's group (`--host-id`).
+    pub host_id: String,
+    /// Partitions of the offsets topic, if Sluice creates it.
+    pub offsets_partitions: i32,
+    /// The group's `session.timeout.ms`.
+    pub session_timeout: Duration,
 }
 
 impl ExactlyOnce {
@@ -202,17 +223,42 @@ impl ExactlyOnce {
             return Err(ConfigError::ExactlyOnceNeeds { flag: "--dead-letter-topic TOPIC", why });
         }
         let interval = positive("--transaction-interval-ms", args.transaction_interval_ms)?;
+        let host_id = args.host_id.clone().unwrap_or_else(hostname);
+        let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if !(1..=200).contains(&host_id.len()) || !host_id.chars().all(legal) {
+            return Err(ConfigError::HostId(host_id));
+        }
+        let partitions = positive("--offsets-partitions", u64::try_from(args.offsets_partitions).unwrap_or(0))?;
+        if partitions > 10_000 {
+            let (flag, rule) = ("--offsets-partitions", "at most 10000");
+            return Err(ConfigError::OutOfRange { flag, rule, value: partitions });
+        }
         Ok(Some(ExactlyOnce {
             pipeline,
             offsets_topic: checked_topic(args.offsets_topic.clone())?,
             transaction_interval: Duration::from_millis(interval),
+            host_id,
+            offsets_partitions: partitions as i32,
+            session_timeout: Duration::from_millis(positive("--session-timeout-ms", args.session_timeout_ms)?),
         }))
     }
 
-    /// The producer's `transactional.id`.
+    /// The producer's `transactional.id`: one per pipeline and host, so a
+    /// host restarted with its id fences what it left behind, and hosts with
+    /// other ids work beside it.
     pub fn transactional_id(&self) -> String {
+        format!("sluice-{}-{}", self.pipeline, self.host_id)
+    }
+
+    /// The pipeline's consumer group, which divides its files among hosts.
+    pub fn group_id(&self) -> String {
         format!("sluice-{}", self.pipeline)
     }
+}
+
+/// The machine's hostname, the default `--host-id`.
+fn hostname() -> String {
+    rustix::system::uname().nodename().to_string_lossy().into_owned()
 }
 
 fn checked_pipeline(name: String) -> Result<String, ConfigError> {
@@ -235,6 +281,9 @@ pub struct SourceConfig {
     pub max_record_bytes: usize,
     /// Whether files in sub-directories are taken too (`--recursive`).
     pub recursive: bool,
+    /// The files this host owns, when the hosts of a pipeline share the
+    /// landing zone (exactly-once mode); `None` takes every file.
+    pub share: Option<crate::progress::kafka::Share>,
 }
 
 /// The wasm transform.
@@ -281,6 +330,7 @@ impl RunConfig {
                 rescan: Duration::from_millis(positive("--rescan-ms", args.rescan_ms)?),
                 max_record_bytes: positive("--max-record-bytes", args.max_record_bytes as u64)? as usize,
                 recursive: args.recursive,
+                share: None,
             },
             transform: TransformConfig::from_args(&args.transform)?,
             kafka: KafkaConfig::from_args(args, exactly_once.as_ref())?,
@@ -646,7 +696,7 @@ mod tests {
             (exactly_once.offsets_topic.as_str(), exactly_once.transaction_interval.as_millis()),
             ("sluice-offsets", 50)
         );
-        assert_eq!(config.kafka.get("transactional.id"), Some("sluice-p1"));
+        assert_eq!(config.kafka.get("transactional.id"), Some(format!("sluice-p1-{}", hostname()).as_str()));
         assert_eq!(config.kafka.get("message.timeout.ms"), Some("60000"), "no longer than the transaction timeout");
         let config = RunConfig::from_args(&run_args(&["-b", "x:1", "--pipeline", "p1"])).unwrap();
         assert!(config.exactly_once.is_none() && !config.kafka.is_transactional(), "at-least-once stays the default");

@@ -15,6 +15,7 @@
 //! ([`exactly_once`]).
 
 pub mod exactly_once;
+pub mod group;
 
 use std::sync::Arc;
 use std::thread;

@@ -14,6 +14,7 @@ mod metrics;
 mod modules;
 mod progress_bar;
 mod routing;
+mod scale_out;
 mod slow;
 mod spark_diff;
 mod test_cmd;

@@ -17,12 +17,12 @@ const STORE_COUNTS: [u64; 3] = [53, 11, 25];
 const FILE_LINES: [u64; 3] = [400, 300, 350];
 
 /// What a scrape or a health check answered.
-struct Answer {
-    status: u16,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: String,
 }
 
-fn get(url: &str) -> Answer {
+pub(crate) fn get(url: &str) -> Answer {
     let agent: ureq::Agent =
         ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(WITHIN)).build().into();
     let mut response = agent.get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
@@ -32,7 +32,7 @@ fn get(url: &str) -> Answer {
 }
 
 /// The sum of every sample of `name` (its labelled series) in a scrape.
-fn sample(text: &str, name: &str) -> Option<f64> {
+pub(crate) fn sample(text: &str, name: &str) -> Option<f64> {
     let values: Vec<f64> = text
         .lines()
         .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' ')))

@@ -111,6 +111,8 @@ struct Families {
     producer_queue: Family<Labels, Gauge>,
     since_last_ack: Family<Labels, FloatGauge>,
     ready: Family<Labels, Gauge>,
+    owned_partitions: Family<Labels, Gauge>,
+    owned_files: Family<Labels, Gauge>,
     transform_seconds: Seconds,
     file_ack_seconds: Seconds,
 }
@@ -141,6 +143,8 @@ impl Families {
             producer_queue: Family::default(),
             since_last_ack: Family::default(),
             ready: Family::default(),
+            owned_partitions: Family::default(),
+            owned_files: Family::default(),
             transform_seconds: Family::new_with_constructor(transform_histogram),
             file_ack_seconds: Family::new_with_constructor(file_histogram),
         };
@@ -162,6 +166,16 @@ impl Families {
             f.since_last_ack.clone(),
         );
         r.register("ready", "1 when /health/ready answers 200", f.ready.clone());
+        r.register(
+            "owned_partitions",
+            "Partitions of the offsets topic this host owns, so whose files it reads (exactly-once mode)",
+            f.owned_partitions.clone(),
+        );
+        r.register(
+            "owned_files",
+            "Files with committed progress in the partitions this host owns (exactly-once mode)",
+            f.owned_files.clone(),
+        );
         r.register("transform_batch_seconds", "Time the transform took per batch", f.transform_seconds.clone());
         r.register(
             "file_ack_latency_seconds",
@@ -273,6 +287,10 @@ pub struct PipelineMetrics {
     pub producer_queue: Gauge,
     since_last_ack: FloatGauge,
     ready: Gauge,
+    /// Partitions of the offsets topic this host owns.
+    pub owned_partitions: Gauge,
+    /// Files with committed progress in them.
+    pub owned_files: Gauge,
     /// Transform time per batch.
     pub transform_seconds: Histogram,
     /// Found-to-acknowledged time per file.
@@ -310,6 +328,8 @@ impl PipelineMetrics {
             producer_queue: f.producer_queue.get_or_create_owned(&labels),
             since_last_ack: f.since_last_ack.get_or_create_owned(&labels),
             ready: f.ready.get_or_create_owned(&labels),
+            owned_partitions: f.owned_partitions.get_or_create_owned(&labels),
+            owned_files: f.owned_files.get_or_create_owned(&labels),
             transform_seconds: f.transform_seconds.get_or_create_owned(&labels),
             file_ack_seconds: f.file_ack_seconds.get_or_create_owned(&labels),
             started: Instant::now(),

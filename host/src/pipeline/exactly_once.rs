@@ -19,12 +19,13 @@ use std::thread;
 use anyhow::{anyhow, bail};
 
 use super::READ_AHEAD_BATCHES;
+use super::group::Group;
 use crate::clean::Cleaner;
 use crate::config::RunConfig;
 use crate::deadletter::DeadLetters;
 use crate::metrics::PipelineMetrics;
 use crate::progress::{Checkpoint, CheckpointStore, FileStore, KafkaStore};
-use crate::pump::transaction::Transactions;
+use crate::pump::transaction::{Membership, Transactions};
 use crate::pump::{Delivery, Pump, Summary};
 use crate::shutdown::Shutdown;
 use crate::sink::{Sink, SinkError, Tracker};
@@ -50,17 +51,19 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
         connected => connected?,
     };
     let mut store = KafkaStore::new(&config.kafka, &eos.offsets_topic, &eos.pipeline, &config.source.dir);
-    store.ensure_topic()?;
-    let checkpoint = store.load()?;
-    tracing::info!(files = checkpoint.files.len(), offsets_topic = %eos.offsets_topic, "committed progress loaded");
-    tracker.rewind(checkpoint);
+    store.ensure_topic(eos.offsets_partitions)?;
+    // This host reads no file until the group assigns it partitions and
+    // their committed progress is read.
+    let (group, link) = Group::join(&store, &eos)?;
+    let mut txn = Transactions::new(store, &eos.pipeline, &eos.host_id, eos.transaction_interval);
+    txn.share = Some(Membership::new(link));
     let delivery = Delivery {
         sink,
         tracker: tracker.clone(),
         dead: DeadLetters::new(&config.checkpoint_dir),
         dead_letter_topic: config.dead_letter_topic.clone(),
         kafka: config.kafka.clone(),
-        txn: Some(Transactions::new(store, &eos.pipeline, eos.transaction_interval)),
+        txn: Some(txn),
     };
     let (to_copy, commits) = crossbeam_channel::unbounded::<Checkpoint>();
     let cleaner = Cleaner::start(&config.clean, tracker.clone())?;
@@ -91,7 +94,9 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
     let pumped = loop {
         let (tx, rx) = crossbeam_channel::bounded(READ_AHEAD_BATCHES);
         let stop = Shutdown::new();
-        let source = Source::new(config.source.clone(), tracker.clone(), tx, stop.clone());
+        let mut source_config = config.source.clone();
+        source_config.share = pump.delivery.reshare();
+        let source = Source::new(source_config, tracker.clone(), tx, stop.clone());
         let source =
             thread::Builder::new().name("source".into()).spawn(super::in_current_span(move || source.run()))?;
         let pumped = pump.run(&rx, &shutdown);
@@ -101,10 +106,11 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
         if pumped.is_err() || !pump.delivery.take_rewind() || shutdown.is_triggered() {
             break pumped;
         }
-        tracing::info!("reading again from the last commit");
+        tracing::debug!("reading again from the last commit");
     };
     shutdown.trigger();
     let committed = if pumped.is_ok() { pump.delivery.commit(&shutdown) } else { Ok(()) };
+    drop(group);
     let (commits, aborts) = pump.delivery.txn.as_ref().map_or((0, 0), |t| t.counts);
     tracing::info!(commits, aborts, "transactions");
     pump.delivery.txn.as_mut().expect("exactly-once mode").on_commit = None;

@@ -129,7 +129,7 @@ struct Value {
 }
 
 /// The offsets topic, for one pipeline.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct KafkaStore {
     kafka: KafkaConfig,
     topic: String,
@@ -137,11 +137,73 @@ pub struct KafkaStore {
     landing_zone: PathBuf,
     /// What the last commit holds, with each file's key there.
     committed: HashMap<FileId, (Key, FileProgress)>,
+    /// Partitions of the topic (known once [`KafkaStore::ensure_topic`] ran).
+    partitions: i32,
     /// What the open transaction will hold if it commits.
     staged: Option<HashMap<FileId, (Key, FileProgress)>>,
-    /// Records for the open transaction: key, and value or tombstone.
-    records: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Records staged for the open transaction.
+    records: Vec<ProgressRecord>,
 }
+
+/// A progress record for the open transaction: partition, key, and value or
+/// tombstone.
+pub type ProgressRecord = (i32, Vec<u8>, Option<Vec<u8>>);
+
+/// The committed progress of some partitions, read by
+/// [`KafkaStore::restore`] for [`KafkaStore::adopt`].
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// The partitions read.
+    pub partitions: Vec<i32>,
+    /// Each partition's end offset when it was read.
+    pub ends: Vec<(i32, i64)>,
+    files: HashMap<FileId, (Key, FileProgress)>,
+}
+
+impl Restored {
+    /// Files found in the landing zone with committed progress.
+    pub fn files(&self) -> usize {
+        self.files.len()
+    }
+}
+
+/// The partition of the offsets topic a file's progress lives in, so the
+/// host that owns it: a stable hash of its path below the landing zone,
+/// which every host computes alike.
+pub fn partition_of(file: &str, partitions: i32) -> i32 {
+    (super::fnv1a(file.as_bytes()) % partitions.max(1) as u64) as i32
+}
+
+/// The files one host of a pipeline takes: those of the partitions of the
+/// offsets topic it owns.
+#[derive(Debug, Clone)]
+pub struct Share {
+    landing_zone: PathBuf,
+    partitions: i32,
+    owned: std::collections::BTreeSet<i32>,
+}
+
+impl Share {
+    /// Whether the file at `path` (in the landing zone) is this host's.
+    pub fn owns(&self, path: &Path) -> bool {
+        let below = path.strip_prefix(&self.landing_zone).unwrap_or(path);
+        self.owned.contains(&partition_of(&below.to_string_lossy(), self.partitions))
+    }
+}
+
+/// The context of the offsets reader: the end of a partition is what it
+/// waits for, not an error to log.
+struct Reader;
+
+impl rdkafka::ClientContext for Reader {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
+            tracing::error!("librdkafka: {error}: {reason}");
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for Reader {}
 
 /// The last record of every key in a partition range, tombstones removed.
 type Latest = HashMap<Vec<u8>, (Vec<u8>, i32, i64)>;
@@ -157,7 +219,13 @@ impl KafkaStore {
             committed: HashMap::new(),
             staged: None,
             records: Vec::new(),
+            partitions: 1,
         }
+    }
+
+    /// Partitions of the offsets topic.
+    pub fn partitions(&self) -> i32 {
+        self.partitions
     }
 
     /// The offsets topic.
@@ -165,7 +233,7 @@ impl KafkaStore {
         &self.topic
     }
 
-    fn client_config(&self) -> rdkafka::ClientConfig {
+    pub(crate) fn client_config(&self) -> rdkafka::ClientConfig {
         let mut config = rdkafka::ClientConfig::new();
         for (k, v) in self.kafka.properties.iter().filter(|(k, _)| !PRODUCER_ONLY.contains(&k.as_str())) {
             config.set(k, v);
@@ -181,15 +249,18 @@ impl KafkaStore {
         KafkaStoreError::Client { topic: self.topic.clone(), reason }
     }
 
-    /// Creates the offsets topic (compacted, one partition) unless it exists.
-    pub fn ensure_topic(&self) -> Result<(), KafkaStoreError> {
+    /// Creates the offsets topic (compacted, `partitions` partitions) unless
+    /// it exists, and learns how many partitions it has.
+    pub fn ensure_topic(&mut self, partitions: i32) -> Result<(), KafkaStoreError> {
         let consumer: BaseConsumer = self.client_config().create().map_err(|e| self.client_error(&e))?;
-        if self.partitions(&consumer)?.is_some() {
+        if let Some(found) = self.topic_partitions(&consumer)? {
+            self.partitions = found.len() as i32;
             return Ok(());
         }
         let admin: AdminClient<DefaultClientContext> =
             self.client_config().create().map_err(|e| self.client_error(&e))?;
-        let topic = NewTopic::new(&self.topic, 1, TopicReplication::Fixed(-1)).set("cleanup.policy", "compact");
+        let topic =
+            NewTopic::new(&self.topic, partitions, TopicReplication::Fixed(-1)).set("cleanup.policy", "compact");
         let options = AdminOptions::new().operation_timeout(Some(CREATE_TIMEOUT));
         let create = |reason: String| KafkaStoreError::Create { topic: self.topic.clone(), reason };
         let results = block_on(admin.create_topics([&topic], &options)).map_err(|e| create(e.to_string()))?;
@@ -197,19 +268,22 @@ impl KafkaStore {
             Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) | Some(Ok(_)) | None => {}
             Some(Err((_, code))) => return Err(create(code.to_string())),
         }
-        tracing::info!(topic = %self.topic, "created the compacted offsets topic");
+        tracing::info!(topic = %self.topic, partitions, "created the compacted offsets topic");
         let deadline = Instant::now() + CREATE_TIMEOUT;
-        while self.partitions(&consumer)?.is_none() {
+        loop {
+            if let Some(found) = self.topic_partitions(&consumer)? {
+                self.partitions = found.len() as i32;
+                return Ok(());
+            }
             if Instant::now() > deadline {
                 return Err(create("it was created but did not appear within 30 s".into()));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Ok(())
     }
 
     /// The topic's partitions, or `None` if it does not exist (yet).
-    fn partitions(&self, consumer: &BaseConsumer) -> Result<Option<Vec<i32>>, KafkaStoreError> {
+    fn topic_partitions(&self, consumer: &BaseConsumer) -> Result<Option<Vec<i32>>, KafkaStoreError> {
         let read = |reason: String| KafkaStoreError::Read { topic: self.topic.clone(), reason };
         let metadata = consumer.fetch_metadata(Some(&self.topic), LOAD_TIMEOUT).map_err(|e| read(e.to_string()))?;
         let Some(topic) = metadata.topics().iter().find(|t| t.name() == self.topic) else { return Ok(None) };
@@ -221,32 +295,37 @@ impl KafkaStore {
         }
     }
 
-    /// Reads every partition `read_committed` from the start to its end.
-    fn read_to_end(&self) -> Result<Latest, KafkaStoreError> {
+    /// Reads `partitions` `read_committed` from the start to their end (the
+    /// last stable offset): the latest record of each key, and each
+    /// partition's end offset.
+    fn read_to_end(&self, partitions: &[i32]) -> Result<(Latest, Vec<(i32, i64)>), KafkaStoreError> {
         let read = |reason: String| KafkaStoreError::Read { topic: self.topic.clone(), reason };
-        let consumer: BaseConsumer = self
+        let consumer: BaseConsumer<Reader> = self
             .client_config()
             .set("group.id", format!("sluice-{}-offsets-reader", self.pipeline))
             .set("isolation.level", "read_committed")
             .set("enable.partition.eof", "true")
             .set("enable.auto.commit", "false")
-            .create()
+            .create_with_context(Reader)
             .map_err(|e| self.client_error(&e))?;
-        let partitions = self.partitions(&consumer)?.ok_or_else(|| read("the topic does not exist".into()))?;
         let mut assignment = TopicPartitionList::new();
-        for p in &partitions {
+        for p in partitions {
             assignment.add_partition_offset(&self.topic, *p, Offset::Beginning).map_err(|e| read(e.to_string()))?;
         }
         consumer.assign(&assignment).map_err(|e| read(e.to_string()))?;
-        let (mut at_end, mut latest) = (0, Latest::new());
+        let (mut ends, mut latest) = (Vec::new(), Latest::new());
         let deadline = Instant::now() + LOAD_TIMEOUT;
-        while at_end < partitions.len() {
+        while ends.len() < partitions.len() {
             if Instant::now() > deadline {
                 return Err(read(format!("did not reach its end within {} s", LOAD_TIMEOUT.as_secs())));
             }
             match consumer.poll(Duration::from_millis(100)) {
                 None => {}
-                Some(Err(KafkaError::PartitionEOF(_))) => at_end += 1,
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    let position = consumer.position().map_err(|e| read(e.to_string()))?;
+                    let end = position.find_partition(&self.topic, p).and_then(|e| e.offset().to_raw());
+                    ends.push((p, end.unwrap_or(0).max(0)));
+                }
                 Some(Err(e)) => return Err(read(e.to_string())),
                 Some(Ok(m)) => {
                     let key = m.key().unwrap_or_default().to_vec();
@@ -257,7 +336,7 @@ impl KafkaStore {
                 }
             }
         }
-        Ok(latest)
+        Ok((latest, ends))
     }
 
     /// This pipeline's records, parsed.
@@ -305,16 +384,62 @@ impl KafkaStore {
         found
     }
 
+    /// A file's key: its path below the landing zone (the same on every
+    /// host that mounts it), and its head.
     fn key(&self, progress: &FileProgress) -> Key {
-        let file = Path::new(&progress.path)
-            .file_name()
-            .map_or_else(|| progress.path.clone(), |name| name.to_string_lossy().into_owned());
+        let path = Path::new(&progress.path);
+        let file = match path.strip_prefix(&self.landing_zone) {
+            Ok(below) => below.to_string_lossy().into_owned(),
+            Err(_) => path.file_name().map_or_else(|| progress.path.clone(), |n| n.to_string_lossy().into_owned()),
+        };
         Key { pipeline: self.pipeline.clone(), file, head: progress.head }
     }
 
+    /// The partition of the record with `key`.
+    fn partition(&self, key: &Key) -> i32 {
+        partition_of(&key.file, self.partitions)
+    }
+
     /// Takes the records staged for the open transaction.
-    pub fn take_records(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    pub fn take_records(&mut self) -> Vec<ProgressRecord> {
         std::mem::take(&mut self.records)
+    }
+
+    /// Reads the committed progress of `partitions` (fresh from the group,
+    /// see `pipeline::group`) and finds its files in the landing zone.
+    pub fn restore(&self, partitions: &[i32]) -> Result<Restored, KafkaStoreError> {
+        let (latest, ends) = self.read_to_end(partitions)?;
+        let records = self.parse(latest)?;
+        let files = self.resolve(records);
+        Ok(Restored { partitions: partitions.to_vec(), ends, files })
+    }
+
+    /// Takes on restored partitions: their files' progress counts as
+    /// committed. Call between transactions.
+    pub fn adopt(&mut self, restored: Restored) {
+        self.committed.extend(restored.files);
+        self.staged = None;
+    }
+
+    /// Lets go of `partitions` (they moved to another host): their files
+    /// leave the committed progress without tombstones, which would erase
+    /// what the new owner resumes from. Call between transactions; returns
+    /// how many files left.
+    pub fn release(&mut self, partitions: &[i32]) -> usize {
+        let before = self.committed.len();
+        let count = self.partitions;
+        self.committed.retain(|_, (key, _)| !partitions.contains(&partition_of(&key.file, count)));
+        self.staged = None;
+        before - self.committed.len()
+    }
+
+    /// The files of the `owned` partitions, for the source.
+    pub fn share(&self, owned: impl IntoIterator<Item = i32>) -> Share {
+        Share {
+            landing_zone: self.landing_zone.clone(),
+            partitions: self.partitions,
+            owned: owned.into_iter().collect(),
+        }
     }
 
     /// The transaction carrying the staged records committed.
@@ -355,7 +480,8 @@ impl CheckpointStore for KafkaStore {
     type Error = KafkaStoreError;
 
     fn load(&mut self) -> Result<Checkpoint, KafkaStoreError> {
-        let records = self.parse(self.read_to_end()?)?;
+        let all: Vec<i32> = (0..self.partitions).collect();
+        let records = self.parse(self.read_to_end(&all)?.0)?;
         tracing::info!(topic = %self.topic, pipeline = %self.pipeline, records = records.len(), "read committed progress");
         self.committed = self.resolve(records);
         self.staged = None;
@@ -371,16 +497,17 @@ impl CheckpointStore for KafkaStore {
             let old = base.get(id);
             if old.is_none_or(|(k, p)| p != progress || *k != key) {
                 if let Some((old_key, _)) = old.filter(|(k, _)| *k != key) {
-                    records.push((encode(old_key), None));
+                    records.push((self.partition(old_key), encode(old_key), None));
                 }
                 let value = Value { progress: progress.clone(), dev: id.dev, ino: id.ino };
-                records.push((encode(&key), Some(serde_json::to_vec(&value).expect("progress serializes"))));
+                let value = serde_json::to_vec(&value).expect("progress serializes");
+                records.push((self.partition(&key), encode(&key), Some(value)));
             }
             next.insert(*id, (key, progress.clone()));
         }
         for (id, (key, _)) in base {
             if !checkpoint.files.contains_key(id) {
-                records.push((encode(key), None));
+                records.push((self.partition(key), encode(key), None));
             }
         }
         self.records.extend(records);
@@ -396,6 +523,7 @@ impl CheckpointStore for KafkaStore {
 struct OwnerKey<'a> {
     pipeline: &'a str,
     owner: bool,
+    host_id: &'a str,
 }
 
 /// The instance that writes an owner record, for operators.
@@ -407,14 +535,16 @@ struct Owner<'a> {
 }
 
 impl KafkaStore {
-    /// The owner record of this pipeline (key, value): written by an idle
-    /// instance now and then so that a fencing reaches it (see
-    /// `pump::transaction`), and compacted to one record per pipeline.
-    pub fn owner_record(&self) -> (Vec<u8>, Vec<u8>) {
-        let key = OwnerKey { pipeline: &self.pipeline, owner: true };
-        let host = std::env::var("HOSTNAME").unwrap_or_default();
+    /// The owner record of this pipeline's host `host_id` (partition, key,
+    /// value): written by an idle instance now and then so that a fencing
+    /// reaches it (see `pump::transaction`), and compacted to one record per
+    /// host.
+    pub fn owner_record(&self, host_id: &str) -> ProgressRecord {
+        let key = OwnerKey { pipeline: &self.pipeline, owner: true, host_id };
+        let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
         let owner = Owner { host: &host, pid: std::process::id(), landing_zone: &self.landing_zone };
-        (serde_json::to_vec(&key).expect("keys serialize"), serde_json::to_vec(&owner).expect("owner serializes"))
+        let key = serde_json::to_vec(&key).expect("keys serialize");
+        (partition_of(host_id, self.partitions), key, Some(serde_json::to_vec(&owner).expect("owner serializes")))
     }
 }
 
@@ -445,8 +575,8 @@ mod tests {
         s.save(&cp).unwrap();
         let records = s.take_records();
         assert_eq!(records.len(), 1);
-        assert_eq!(records[0].0, br#"{"pipeline":"p1","file":"a.json","head":{"len":8,"fnv":7}}"#);
-        let value = String::from_utf8(records[0].1.clone().unwrap()).unwrap();
+        assert_eq!(records[0].1, br#"{"pipeline":"p1","file":"a.json","head":{"len":8,"fnv":7}}"#);
+        let value = String::from_utf8(records[0].2.clone().unwrap()).unwrap();
         assert_eq!(value, r#"{"path":"/in/a.json","offset":10,"line":1,"head":{"len":8,"fnv":7},"dev":1,"ino":2}"#);
         s.aborted();
         s.save(&cp).unwrap();
@@ -461,10 +591,59 @@ mod tests {
         s.save(&cp).unwrap();
         let records = s.take_records();
         assert_eq!(records.len(), 2, "the old key gets a tombstone");
-        assert!(records[0].1.is_none() && records[1].1.is_some());
+        assert!(records[0].2.is_none() && records[1].2.is_some());
         s.committed();
         s.save(&Checkpoint::default()).unwrap();
-        assert!(matches!(&s.take_records()[..], [(_, None)]), "a forgotten file gets a tombstone");
+        assert!(matches!(&s.take_records()[..], [(_, _, None)]), "a forgotten file gets a tombstone");
+    }
+
+    #[test]
+    fn files_belong_to_partitions_by_their_path_below_the_landing_zone() {
+        let mut s = store(Path::new("/mnt/a/in"));
+        s.partitions = 12;
+        // Another host mounts the share elsewhere: the same file, the same partition.
+        let mut other = store(Path::new("/nfs/in"));
+        other.partitions = 12;
+        let all = 0..12;
+        for name in ["a.json", "date=1/part-0.json", "date=2/part-0.json"] {
+            let p = partition_of(name, 12);
+            assert!(all.contains(&p));
+            assert!(s.share([p]).owns(&Path::new("/mnt/a/in").join(name)), "{name}");
+            assert!(other.share([p]).owns(&Path::new("/nfs/in").join(name)), "{name}");
+            assert!(!s.share(all.clone().filter(|q| *q != p)).owns(&Path::new("/mnt/a/in").join(name)), "{name}");
+        }
+        assert_eq!(partition_of("a.json", 12), (fnv1a_of("a.json") % 12) as i32, "a stable hash, not a seeded one");
+        assert_eq!(partition_of("a.json", 1), 0);
+
+        let head = Some(Head { len: 8, fnv: 7 });
+        let mut cp = Checkpoint::default();
+        let files = ["a.json", "date=1/part-0.json", "date=2/part-0.json", "b.json", "c.json"];
+        for (ino, name) in files.iter().enumerate() {
+            cp.files.insert(FileId { dev: 1, ino: ino as u64 }, progress(&format!("/mnt/a/in/{name}"), 10, head));
+        }
+        s.save(&cp).unwrap();
+        let records = s.take_records();
+        let keys: Vec<String> = records.iter().map(|r| String::from_utf8(r.1.clone()).unwrap()).collect();
+        assert!(
+            keys.iter().any(|k| k.contains(r#""file":"date=1/part-0.json""#)),
+            "nested files keep their path: {keys:?}"
+        );
+        for (partition, key, _) in &records {
+            let key: Key = serde_json::from_slice(key).unwrap();
+            assert_eq!(*partition, partition_of(&key.file, 12), "{key:?}");
+        }
+        s.committed();
+        let gone = partition_of("a.json", 12);
+        let left = files.iter().filter(|f| partition_of(f, 12) == gone).count();
+        assert_eq!(s.release(&[gone]), left);
+        assert_eq!(s.committed_checkpoint().files.len(), files.len() - left);
+        cp.files.retain(|_, p| partition_of(p.path.trim_start_matches("/mnt/a/in/"), 12) != gone);
+        s.save(&cp).unwrap();
+        assert!(s.take_records().is_empty(), "released files get no tombstones: they are another host's now");
+    }
+
+    fn fnv1a_of(text: &str) -> u64 {
+        super::super::fnv1a(text.as_bytes())
     }
 
     #[test]

@@ -22,7 +22,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
+use std::collections::BTreeMap;
+
+use rdkafka::{Offset, TopicPartitionList};
+
 use super::Delivery;
+use crate::pipeline::group::{Change, Link};
+use crate::progress::kafka::Share;
 use crate::progress::{CheckpointStore, KafkaStore};
 use crate::shutdown::Shutdown;
 use crate::sink::{Sink, TxnError};
@@ -47,6 +53,8 @@ pub struct Transactions {
     pub store: KafkaStore,
     /// The pipeline, for messages.
     pub pipeline: String,
+    /// This host's id, for its owner record.
+    pub host_id: String,
     interval: Duration,
     /// When the open transaction is due to commit, if anything joined it.
     due: Option<Instant>,
@@ -62,15 +70,35 @@ pub struct Transactions {
     pub counts: (u64, u64),
     /// Receives the progress of each commit (for the operator's copy).
     pub on_commit: Option<crossbeam_channel::Sender<crate::progress::Checkpoint>>,
+    /// This host's share of the pipeline's files.
+    pub share: Option<Membership>,
+}
+
+/// What this host owns in the pipeline's group.
+#[derive(Debug)]
+pub struct Membership {
+    link: Link,
+    /// The partitions owned, each with the offset its commits send.
+    owned: BTreeMap<i32, i64>,
+    /// A change for the pipeline to make before its next source starts.
+    pending: Option<Change>,
+}
+
+impl Membership {
+    /// Owning nothing until the group assigns partitions.
+    pub fn new(link: Link) -> Self {
+        Membership { link, owned: BTreeMap::new(), pending: None }
+    }
 }
 
 impl Transactions {
     /// Transactions committing every `interval` into `store`.
-    pub fn new(store: KafkaStore, pipeline: &str, interval: Duration) -> Self {
+    pub fn new(store: KafkaStore, pipeline: &str, host_id: &str, interval: Duration) -> Self {
         let pipeline = pipeline.to_owned();
         Transactions {
             store,
             pipeline,
+            host_id: host_id.to_owned(),
             interval,
             due: None,
             doomed: None,
@@ -79,6 +107,7 @@ impl Transactions {
             last_commit: Instant::now(),
             counts: (0, 0),
             on_commit: None,
+            share: None,
         }
     }
 
@@ -127,8 +156,12 @@ impl Delivery {
         due.map_or(longest, |due| due.saturating_duration_since(Instant::now()).min(longest))
     }
 
-    /// Commits if due, or aborts and rewinds if doomed.
+    /// Commits if due, or aborts and rewinds if doomed; first finishes the
+    /// open transaction if the group changed what this host owns.
     pub(super) fn transact(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
+        if let Some(change) = self.next_change() {
+            return self.finish_for(change, shutdown);
+        }
         let Some(txn) = &self.txn else { return Ok(()) };
         if txn.doomed.is_some() {
             return self.abort(shutdown);
@@ -142,13 +175,101 @@ impl Delivery {
         Ok(())
     }
 
+    /// The group's next change of what this host owns, unless one waits.
+    fn next_change(&mut self) -> Option<Change> {
+        let share = self.txn.as_mut()?.share.as_mut()?;
+        if share.pending.is_some() {
+            return None;
+        }
+        share.link.changes.try_recv().ok()
+    }
+
+    /// Commits the open transaction (aborts it if the partitions were lost)
+    /// and has the pump return, for the pipeline to [`Delivery::reshare`]
+    /// before its next source.
+    fn finish_for(&mut self, change: Change, shutdown: &Shutdown) -> anyhow::Result<()> {
+        let txn = self.txn.as_mut().expect("exactly-once mode");
+        match &change {
+            Change::Failed { reason, fenced: true } => return Err(txn.fenced(reason)),
+            Change::Failed { reason, .. } => bail!("pipeline `{}`: {reason}", txn.pipeline),
+            Change::Revoked { lost: true, .. } => {
+                self.doom("this host's session timed out, so its partitions may be another host's");
+            }
+            _ => {}
+        }
+        let txn = self.txn.as_mut().expect("exactly-once mode");
+        txn.share.as_mut().expect("a group member").pending = Some(change);
+        if txn.doomed.is_some() {
+            self.abort(shutdown)?;
+        } else {
+            self.commit(shutdown)?;
+        }
+        self.txn.as_mut().expect("exactly-once mode").rewound = true;
+        Ok(())
+    }
+
+    /// Makes the ownership change the group asked for, between sources:
+    /// adopts the progress of assigned partitions, or drops the files of
+    /// revoked ones (and lets the rebalance go on). Returns the files the
+    /// next source takes; `None` takes all (no group).
+    pub fn reshare(&mut self) -> Option<Share> {
+        let txn = self.txn.as_mut()?;
+        let share = txn.share.as_mut()?;
+        if let Some(change) = share.pending.take() {
+            match change {
+                Change::Assigned(restored) => {
+                    let ends: BTreeMap<i32, i64> = restored.ends.iter().copied().collect();
+                    for p in &restored.partitions {
+                        share.owned.insert(*p, ends.get(p).copied().unwrap_or(0));
+                    }
+                    let (partitions, files) = (restored.partitions.clone(), restored.files());
+                    txn.store.adopt(restored);
+                    tracing::info!(?partitions, files, owned = ?share.owned.keys(), "took over partitions and their files");
+                }
+                Change::Revoked { partitions, done, .. } => {
+                    for p in &partitions {
+                        share.owned.remove(p);
+                    }
+                    let files = txn.store.release(&partitions);
+                    tracing::info!(?partitions, files, owned = ?share.owned.keys(), "gave up partitions and their files");
+                    drop(done);
+                }
+                Change::Failed { .. } => unreachable!("a failure stops the pump"),
+            }
+            let committed = txn.store.committed_checkpoint();
+            let metrics = self.tracker.metrics();
+            metrics.owned_partitions.set(share.owned.len() as i64);
+            metrics.owned_files.set(committed.files.len() as i64);
+            self.tracker.rewind(committed);
+        }
+        Some(txn.store.share(share.owned.keys().copied()))
+    }
+
+    /// Adds the offsets of the partitions this host owns to the open
+    /// transaction with the group's generation (KIP-447), so that the
+    /// commit fails if the group moved on without this host noticing, and a
+    /// new owner's stable fetch waits for it.
+    fn send_offsets(&self, deadline: Instant) -> Result<(), TxnError> {
+        let txn = self.txn.as_ref().expect("exactly-once mode");
+        let Some(share) = txn.share.as_ref().filter(|s| !s.owned.is_empty()) else { return Ok(()) };
+        let mut offsets = TopicPartitionList::new();
+        for (partition, offset) in &share.owned {
+            offsets
+                .add_partition_offset(txn.store.topic(), *partition, Offset::Offset(*offset))
+                .map_err(|e| TxnError::Abort(e.to_string()))?;
+        }
+        let generation = share.link.generation.lock().unwrap_or_else(|e| e.into_inner());
+        let generation = generation.as_ref().ok_or_else(|| TxnError::Abort("not in the group yet".into()))?;
+        self.sink.send_offsets(&offsets, generation, deadline)
+    }
+
     /// Commits a transaction holding only the owner record, so that an idle
     /// instance that was fenced finds out and stops.
     fn check_owner(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
         let txn = self.txn.as_mut().expect("exactly-once mode");
-        let (key, value) = txn.store.owner_record();
+        let (partition, key, value) = txn.store.owner_record(&txn.host_id);
         let topic = txn.store.topic().to_owned();
-        match self.sink.send_progress(&topic, &key, Some(&value)) {
+        match self.sink.send_progress(&topic, partition, &key, value.as_deref()) {
             Ok(()) => {}
             Err(TxnError::Fenced(reason)) => return Err(txn.fenced(&reason)),
             Err(e) => {
@@ -175,7 +296,8 @@ impl Delivery {
             return self.abort(shutdown);
         }
         let flushed = started.elapsed();
-        let result = self.write_progress().and_then(|()| self.sink.commit(deadline));
+        let result =
+            self.write_progress().and_then(|()| self.send_offsets(deadline)).and_then(|()| self.sink.commit(deadline));
         let txn = self.txn.as_mut().expect("exactly-once mode");
         match result {
             Ok(()) => {
@@ -197,6 +319,11 @@ impl Delivery {
             }
             Err(TxnError::Fenced(reason)) => Err(txn.fenced(&reason)),
             Err(e) => {
+                if matches!(e, TxnError::Generation(_)) {
+                    // A rebalance, not a broken stream: it does not count
+                    // towards the failures in a row that stop it.
+                    txn.failed_in_a_row = txn.failed_in_a_row.saturating_sub(1);
+                }
                 txn.doomed = Some((e.to_string(), matches!(e, TxnError::Fatal(_))));
                 self.abort(shutdown)
             }
@@ -236,8 +363,8 @@ impl Delivery {
         let (_, checkpoint) = self.tracker.snapshot();
         txn.store.save(&checkpoint).expect("staging progress records cannot fail");
         let topic = txn.store.topic().to_owned();
-        for (key, value) in txn.store.take_records() {
-            self.sink.send_progress(&topic, &key, value.as_deref())?;
+        for (partition, key, value) in txn.store.take_records() {
+            self.sink.send_progress(&topic, partition, &key, value.as_deref())?;
         }
         Ok(())
     }

@@ -11,6 +11,8 @@
 
 use std::time::{Duration, Instant};
 
+use rdkafka::TopicPartitionList;
+use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, Producer};
 
@@ -38,6 +40,10 @@ pub enum TxnError {
     /// A newer producer with the same transactional id fenced this one.
     #[error("{0} (fenced)")]
     Fenced(String),
+    /// The group moved to a new generation (a rebalance) before this host
+    /// heard of it: abort, and try again once it has.
+    #[error("{0} (the pipeline's group has moved on; the transaction must be aborted)")]
+    Generation(String),
 }
 
 impl TxnError {
@@ -46,6 +52,9 @@ impl TxnError {
         if error.rdkafka_error_code().is_some_and(is_fencing) {
             return TxnError::Fenced(reason);
         }
+        if error.rdkafka_error_code().is_some_and(is_stale_generation) {
+            return TxnError::Generation(reason);
+        }
         match error {
             KafkaError::Transaction(e) if e.is_fatal() => TxnError::Fatal(reason),
             KafkaError::Transaction(e) if e.txn_requires_abort() => TxnError::Abort(reason),
@@ -53,6 +62,18 @@ impl TxnError {
             _ => TxnError::Fatal(reason),
         }
     }
+}
+
+/// Whether an error code means the group coordinator refused offsets sent
+/// with an old generation of the pipeline's group.
+fn is_stale_generation(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::IllegalGeneration
+            | RDKafkaErrorCode::UnknownMemberId
+            | RDKafkaErrorCode::FencedInstanceId
+            | RDKafkaErrorCode::RebalanceInProgress
+    )
 }
 
 /// Whether an error code means another producer took the transactional id.
@@ -134,10 +155,12 @@ impl Sink {
         }
     }
 
-    /// Adds a progress record (a tombstone when `value` is `None`) to the
-    /// open transaction, waiting while the producer's queue is full.
-    pub fn send_progress(&self, topic: &str, key: &[u8], value: Option<&[u8]>) -> Result<(), TxnError> {
-        let mut record = BaseRecord::<[u8], [u8], usize>::with_opaque_to(topic, PROGRESS_OPAQUE).key(key);
+    /// Adds a progress record (a tombstone when `value` is `None`) to
+    /// `partition` of `topic` in the open transaction, waiting while the
+    /// producer's queue is full.
+    pub fn send_progress(&self, topic: &str, partition: i32, key: &[u8], value: Option<&[u8]>) -> Result<(), TxnError> {
+        let mut record =
+            BaseRecord::<[u8], [u8], usize>::with_opaque_to(topic, PROGRESS_OPAQUE).key(key).partition(partition);
         if let Some(value) = value {
             record = record.payload(value);
         }
@@ -151,6 +174,19 @@ impl Sink {
                 Err((e, _)) => return Err(self.txn_error(&e)),
             }
         }
+    }
+
+    /// Adds `offsets` of the consumer group of `group` to the open
+    /// transaction (KIP-447): the group coordinator refuses them, and so the
+    /// commit, if `group`'s generation is no longer current, so a host that
+    /// lost its partitions cannot commit work on their files.
+    pub fn send_offsets(
+        &self,
+        offsets: &TopicPartitionList,
+        group: &ConsumerGroupMetadata,
+        deadline: Instant,
+    ) -> Result<(), TxnError> {
+        self.until(deadline, |p| p.send_offsets_to_transaction(offsets, group, CALL_TIMEOUT))
     }
 
     /// Whether the producer's fatal error is a fencing, and its reason.

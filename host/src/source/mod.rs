@@ -355,6 +355,9 @@ impl Source {
         if !meta.is_file() || !path.file_name().is_some_and(|n| self.wanted(n)) {
             return;
         }
+        if self.config.share.as_ref().is_some_and(|share| !share.owns(&path)) {
+            return;
+        }
         let id = FileId::of(&meta);
         if let Some((offset, line)) = self.unread_from(id, meta.len(), &path) {
             if !self.files.contains_key(&id) {
@@ -758,6 +761,7 @@ mod tests {
             rescan: Duration::from_secs(3600),
             max_record_bytes: 1000,
             recursive: false,
+            share: None,
         };
         let (tx, rx) = crossbeam_channel::unbounded();
         let tracker = Arc::new(Tracker::new(Checkpoint::default()));
