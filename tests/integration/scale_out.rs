@@ -14,7 +14,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use sluice_tests::{
-    Broker, Host, HostArgs, Record, TestDirs, free_port, poll_until, read_topic, topic_name, transform,
+    Broker, Host, HostArgs, Record, TestDirs, free_port, owned_partitions as owned, poll_until, read_topic, takeovers,
+    topic_name, transform,
 };
 
 use crate::invoices::{assert_exactly, copy_in, store_lines};
@@ -194,24 +195,6 @@ fn published(log: &str) -> u64 {
         log.lines().rev().find(|l| l.contains("stopped cleanly")).unwrap_or_else(|| panic!("no summary:\n{log}"));
     let field = line.split_whitespace().find_map(|w| w.strip_prefix("published=")).expect("published=");
     field.parse().unwrap()
-}
-
-/// The partitions of each "took over partitions" line of a host's log.
-fn takeovers(log: &str) -> Vec<Vec<i32>> {
-    let list = |line: &str, field: &str| -> Vec<i32> {
-        let start = line.find(field).map(|i| i + field.len()).expect("a partition list");
-        let end = start + line[start..].find(']').expect("a closing ]");
-        line[start..end].split(',').filter_map(|p| p.trim().parse().ok()).collect()
-    };
-    log.lines().filter(|l| l.contains("took over partitions")).map(|l| list(l, "partitions=[")).collect()
-}
-
-/// The partitions a host owned at its last change, by its log.
-fn owned(log: &str) -> Vec<i32> {
-    let line = log.lines().rev().find(|l| l.contains(" owned=[")).expect("an ownership change");
-    let start = line.find(" owned=[").unwrap() + " owned=[".len();
-    let end = start + line[start..].find(']').unwrap();
-    line[start..end].split(',').filter_map(|p| p.trim().parse().ok()).collect()
 }
 
 /// Waits until the hosts `others` between them have taken over every one

@@ -345,3 +345,20 @@ pub fn run_to_exit(args: &[&str], within: Duration) -> (ExitStatus, String) {
     let status = poll_until(within, "sluice exits", || child.try_wait());
     (status, std::fs::read_to_string(&log).unwrap_or_default())
 }
+
+/// The partitions of the offsets topic a host owned at its last ownership
+/// change, by its log (`owned=[0, 3, 6]`); empty before it owned any.
+pub fn owned_partitions(log: &str) -> Vec<i32> {
+    log.lines().rev().find_map(|l| list_after(l, " owned=[")).unwrap_or_default()
+}
+
+/// The partitions of each "took over partitions" line of a host's log.
+pub fn takeovers(log: &str) -> Vec<Vec<i32>> {
+    log.lines().filter(|l| l.contains("took over partitions")).filter_map(|l| list_after(l, "partitions=[")).collect()
+}
+
+fn list_after(line: &str, field: &str) -> Option<Vec<i32>> {
+    let start = line.find(field)? + field.len();
+    let end = start + line[start..].find(']')?;
+    Some(line[start..end].split(',').filter_map(|p| p.trim().parse().ok()).collect())
+}

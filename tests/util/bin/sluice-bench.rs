@@ -52,6 +52,11 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use sluice_tests::{Broker, Host, HostArgs, TestDirs, read_topic, topic_name, transform};
 
+mod scale_out;
+
+/// What `$SLUICE_BENCH_ONLY` names the scale-out rows by.
+const SCALE_OUT: &str = "scale-out";
+
 /// The ceiling's row name.
 const PLAIN_PRODUCER: &str = "plain rdkafka producer, no transform (ceiling)";
 /// Partitions of every topic the bench creates.
@@ -169,8 +174,15 @@ fn bench(path: &Path) -> anyhow::Result<bool> {
     if wanted("latency") {
         latencies = [latency(&broker, &input, &[])?, latency(&broker, &input, &[EOS])?];
     }
+    let mut scale = Vec::new();
+    let mut takeover = None;
+    if wanted(SCALE_OUT) {
+        scale = scale_out::rows(&broker, &input)?;
+        takeover = Some(scale_out::takeover(&broker)?);
+    }
     print!("{}", report(&input, &rows, &latencies));
-    Ok(rows.iter().all(|r| r.in_topic == r.published))
+    print!("{}", scale_out::report(&scale, takeover));
+    Ok(rows.iter().all(|r| r.in_topic == r.published) && scale.iter().all(|r| r.in_topic == r.records))
 }
 
 /// Whether the measurement `name` runs: `$SLUICE_BENCH_ONLY` lists parts of
@@ -305,6 +317,14 @@ fn stage(input: &Input, dir: &Path) -> anyhow::Result<(PathBuf, u64)> {
 }
 
 fn start_host(dirs: &TestDirs, topic: &str, bootstrap: &str, module: &str, config: &[(&str, &str)]) -> Host {
+    let mut host = Host::start(&host_args(dirs, topic, bootstrap, module, config), dirs.root());
+    // In exactly-once mode a host reads once the group gave it partitions.
+    let ready = if config.contains(&EOS) { "took over partitions" } else { "streaming" };
+    host.wait_for_log(ready, Duration::from_secs(60));
+    host
+}
+
+fn host_args(dirs: &TestDirs, topic: &str, bootstrap: &str, module: &str, config: &[(&str, &str)]) -> HostArgs {
     let mut args = HostArgs::new(dirs, &transform(module), topic, bootstrap);
     for (k, v) in config {
         args = match (*k, *v) {
@@ -313,9 +333,7 @@ fn start_host(dirs: &TestDirs, topic: &str, bootstrap: &str, module: &str, confi
             _ => args.config(k, v),
         };
     }
-    let mut host = Host::start(&args, dirs.root());
-    host.wait_for_log("streaming", Duration::from_secs(60));
-    host
+    args
 }
 
 fn stop_host(host: Host) -> anyhow::Result<()> {
@@ -330,10 +348,14 @@ fn tail(log: &str) -> String {
     lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
-/// `--delivery exactly-once` flags (and a dead-letter topic) for `topic`.
+/// `--delivery exactly-once` flags for `topic`, with a dead-letter topic
+/// (created by the pipeline's first host).
 fn exactly_once(args: HostArgs, topic: &str, bootstrap: &str) -> HostArgs {
-    Broker::start_external(bootstrap).create_topic(&format!("{topic}-dl"), 1);
     let dl = format!("{topic}-dl");
+    let broker = Broker::start_external(bootstrap);
+    if sluice_tests::watermarks(bootstrap, &dl).map_or(true, |w| w.is_empty()) {
+        broker.create_topic(&dl, 1);
+    }
     args.flags(&["--delivery", "exactly-once", "--pipeline", topic, "--dead-letter-topic", &dl])
 }
 
