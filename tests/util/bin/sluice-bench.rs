@@ -29,6 +29,9 @@
 //!    until a consumer has read all 500 messages, 40 times (after one
 //!    warm-up file); p50, p90, p99 and max (nearest rank: with 40 samples
 //!    p99 is the max).
+//! 5. Scale-out (`scale_out`): one, two and three exactly-once hosts of one
+//!    pipeline over the input split into 120 files, records/s and CPU
+//!    seconds per host; then how long a SIGKILLed host's files wait.
 //!
 //! MB are 10^6 bytes. "sender CPU s" is the user + system time the sluice
 //! host (or, for the ceiling, this process) used while timed, "broker CPU s"
