@@ -232,7 +232,8 @@ fn three_hosts_share_the_invoices_and_200_files_exactly_once() {
         zone.wait_for(kept as usize);
     }
     zone.assert_exactly_once("three hosts");
-    // Between them the hosts own every partition, each some, by their metrics.
+    // Between them the hosts own every partition once, each some, by their
+    // metrics and status pages.
     let owned_by_metrics = poll_until(WITHIN, "the hosts' metrics to show all 12 partitions owned", || {
         let owned: Vec<f64> = ["a", "b", "c"]
             .iter()
@@ -242,6 +243,22 @@ fn three_hosts_share_the_invoices_and_200_files_exactly_once() {
     });
     eprintln!("owned partitions by host (metrics): {owned_by_metrics:?}");
     assert!(owned_by_metrics.iter().all(|n| *n > 0.0), "{owned_by_metrics:?}");
+    let mut all: Vec<i64> = Vec::new();
+    for id in ["a", "b", "c"] {
+        let status: serde_json::Value =
+            serde_json::from_str(&get(&format!("http://{}/status.json", zone.metrics[id])).body).unwrap();
+        let listed: Vec<i64> = status["pipelines"][0]["owned_partitions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("host {id}'s status lists no partitions: {status}"))
+            .iter()
+            .map(|p| p.as_i64().unwrap())
+            .collect();
+        let logged: Vec<i64> = owned(&zone.log(id)).into_iter().map(i64::from).collect();
+        assert_eq!(listed, logged, "host {id}: the status page and the log agree");
+        all.extend(listed);
+    }
+    all.sort_unstable();
+    assert_eq!(all, (0..12).collect::<Vec<i64>>(), "every partition owned by exactly one host");
     let mut shares = Vec::new();
     for (id, host) in hosts.drain(..) {
         assert!(host.stop().success(), "host {id} did not exit cleanly:\n{}", zone.log(&id));

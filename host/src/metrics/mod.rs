@@ -287,10 +287,8 @@ pub struct PipelineMetrics {
     pub producer_queue: Gauge,
     since_last_ack: FloatGauge,
     ready: Gauge,
-    /// Partitions of the offsets topic this host owns.
-    pub owned_partitions: Gauge,
-    /// Files with committed progress in them.
-    pub owned_files: Gauge,
+    owned_partitions: Gauge,
+    owned_files: Gauge,
     /// Transform time per batch.
     pub transform_seconds: Histogram,
     /// Found-to-acknowledged time per file.
@@ -302,6 +300,9 @@ pub struct PipelineMetrics {
     pub health: Health,
     files: Mutex<Vec<FileView>>,
     dead: Mutex<VecDeque<DeadLetterView>>,
+    /// The offsets topic's partitions this host owns; `None` outside a
+    /// pipeline's group (at-least-once mode).
+    owned: Mutex<Option<Vec<i32>>>,
 }
 
 impl PipelineMetrics {
@@ -337,6 +338,7 @@ impl PipelineMetrics {
             health: Health::default(),
             files: Mutex::new(Vec::new()),
             dead: Mutex::new(VecDeque::new()),
+            owned: Mutex::new(None),
         }
     }
 
@@ -389,6 +391,19 @@ impl PipelineMetrics {
     /// Replaces the list of files being read.
     pub fn set_files(&self, files: Vec<FileView>) {
         *lock(&self.files) = files;
+    }
+
+    /// This host now owns `partitions` of the offsets topic, holding
+    /// committed progress of `files` files.
+    pub fn set_owned(&self, partitions: Vec<i32>, files: usize) {
+        self.owned_partitions.set(partitions.len() as i64);
+        self.owned_files.set(files as i64);
+        *lock(&self.owned) = Some(partitions);
+    }
+
+    /// The partitions this host owns, if it is in a pipeline's group.
+    pub fn owned(&self) -> Option<Vec<i32>> {
+        lock(&self.owned).clone()
     }
 
     /// Brings the gauges of time and readiness up to now.

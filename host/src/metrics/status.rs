@@ -101,6 +101,7 @@ fn pipeline(p: &PipelineMetrics, rates: Vec<Value>) -> Value {
         "seconds_since_last_ack": p.since_last_ack().as_secs_f64(),
         "rates": rates,
         "files": &*lock(&p.files),
+        "owned_partitions": p.owned(),
         "dead_letters": &*lock(&p.dead),
     })
 }

@@ -55,6 +55,7 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
     // This host reads no file until the group assigns it partitions and
     // their committed progress is read.
     let (group, link) = Group::join(&store, &eos)?;
+    tracker.metrics().set_owned(Vec::new(), 0);
     let mut txn = Transactions::new(store, &eos.pipeline, &eos.host_id, eos.transaction_interval);
     txn.share = Some(Membership::new(link));
     let delivery = Delivery {

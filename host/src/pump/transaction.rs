@@ -237,9 +237,7 @@ impl Delivery {
                 Change::Failed { .. } => unreachable!("a failure stops the pump"),
             }
             let committed = txn.store.committed_checkpoint();
-            let metrics = self.tracker.metrics();
-            metrics.owned_partitions.set(share.owned.len() as i64);
-            metrics.owned_files.set(committed.files.len() as i64);
+            self.tracker.metrics().set_owned(share.owned.keys().copied().collect(), committed.files.len());
             self.tracker.rewind(committed);
         }
         Some(txn.store.share(share.owned.keys().copied()))
