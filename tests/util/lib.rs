@@ -316,10 +316,24 @@ impl Host {
         }
     }
 
-    /// Sends SIGTERM and waits for a clean exit; returns the status.
+    /// Sends SIGTERM and waits for a clean exit; returns the status. A host
+    /// that does not exit fails the test with its log and, where gdb is
+    /// installed, its threads' stacks: where it hangs.
     pub fn stop(mut self) -> ExitStatus {
         self.child.signal(libc::SIGTERM);
-        self.wait(Duration::from_secs(60))
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let stacks = Command::new("gdb")
+            .args(["-batch", "-p", &self.pid().to_string(), "-ex", "thread apply all bt"])
+            .output()
+            .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+            .unwrap_or_else(|e| format!("(no stacks: gdb: {e})"));
+        panic!("sluice did not exit within 60 s of SIGTERM; its log:\n{}\nits threads:\n{stacks}", self.log());
     }
 
     /// Kills the host at once (SIGKILL), as a crash would.

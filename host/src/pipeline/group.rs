@@ -164,7 +164,13 @@ struct Context {
 }
 
 impl Context {
+    /// Takes the consumer's group metadata for the next transaction. Not
+    /// while the consumer closes: its last revoke runs inside the close, and
+    /// librdkafka then never answers the metadata request.
     fn refresh(&self, consumer: &BaseConsumer<Context>) {
+        if self.stop.is_triggered() {
+            return;
+        }
         *self.generation.lock().unwrap_or_else(|e| e.into_inner()) = consumer.group_metadata();
     }
 
