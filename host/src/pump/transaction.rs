@@ -63,6 +63,9 @@ pub struct Transactions {
     doomed: Option<(String, bool)>,
     /// The source must be rebuilt from the last commit.
     rewound: bool,
+    /// The last abort was the group's doing: it rebalanced, and the
+    /// coordinator refused this host's offsets.
+    rebalanced: bool,
     failed_in_a_row: u32,
     /// When the last transaction committed (or the instance started).
     last_commit: Instant,
@@ -103,6 +106,7 @@ impl Transactions {
             due: None,
             doomed: None,
             rewound: false,
+            rebalanced: false,
             failed_in_a_row: 0,
             last_commit: Instant::now(),
             counts: (0, 0),
@@ -143,6 +147,11 @@ impl Delivery {
     /// Whether the pump must stop for the source to be rebuilt; clears it.
     pub fn take_rewind(&mut self) -> bool {
         self.txn.as_mut().is_some_and(|t| std::mem::take(&mut t.rewound))
+    }
+
+    /// Whether the last abort was because the pipeline's group rebalanced.
+    pub fn aborted_by_rebalance(&self) -> bool {
+        self.txn.as_ref().is_some_and(|t| t.rebalanced)
     }
 
     /// Whether the transaction is doomed or was rewound: the pump stops.
@@ -317,13 +326,16 @@ impl Delivery {
             }
             Err(TxnError::Fenced(reason)) => Err(txn.fenced(&reason)),
             Err(e) => {
-                if matches!(e, TxnError::Generation(_)) {
+                let rebalanced = matches!(e, TxnError::Generation(_));
+                if rebalanced {
                     // A rebalance, not a broken stream: it does not count
                     // towards the failures in a row that stop it.
                     txn.failed_in_a_row = txn.failed_in_a_row.saturating_sub(1);
                 }
                 txn.doomed = Some((e.to_string(), matches!(e, TxnError::Fatal(_))));
-                self.abort(shutdown)
+                let aborted = self.abort(shutdown);
+                self.txn.as_mut().expect("exactly-once mode").rebalanced = rebalanced;
+                aborted
             }
         }
     }
@@ -384,6 +396,7 @@ impl Delivery {
     fn abort(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
         let txn = self.txn.as_mut().expect("exactly-once mode");
         let (why, mut replace) = txn.doomed.take().unwrap_or_default();
+        txn.rebalanced = false;
         txn.counts.1 += 1;
         txn.failed_in_a_row += 1;
         txn.due = None;
