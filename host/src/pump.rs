@@ -64,13 +64,38 @@ pub struct Pump {
     max_consecutive_errors: u64,
     /// Counts for the exit summary.
     pub summary: Summary,
+    /// Exactly-once mode: the counts as of the last commit, and the
+    /// transactions' (commits, aborts) when they were taken.
+    settled: (Summary, (u64, u64)),
     consecutive_errors: u64,
 }
 
 impl Pump {
     /// A pump with nothing done yet.
     pub fn new(transformer: Transformer, delivery: Delivery, max_consecutive_errors: u64) -> Self {
-        Pump { transformer, delivery, max_consecutive_errors, summary: Summary::default(), consecutive_errors: 0 }
+        Pump {
+            transformer,
+            delivery,
+            max_consecutive_errors,
+            summary: Summary::default(),
+            settled: Default::default(),
+            consecutive_errors: 0,
+        }
+    }
+
+    /// Exactly-once mode: after transactions ended, keeps the counts of
+    /// what committed; what an aborted one held is read and counted again.
+    /// A commit followed by an abort (of the next, empty transaction, whose
+    /// begin failed) keeps what the commit held.
+    pub fn settle(&mut self) {
+        let Some(counts) = self.delivery.txn.as_ref().map(|t| t.counts) else { return };
+        let (committed, settled) = &mut self.settled;
+        if counts.0 > settled.0 {
+            *committed = self.summary;
+        } else if counts.1 > settled.1 {
+            self.summary = *committed;
+        }
+        *settled = counts;
     }
 
     /// Pumps until the source closes, shutdown, or a fatal error.
@@ -81,6 +106,7 @@ impl Pump {
                 bail!(failure);
             }
             self.delivery.transact(shutdown)?;
+            self.settle();
             if self.delivery.rewinding() {
                 return Ok(());
             }

@@ -156,6 +156,16 @@ pub fn checkpointed(checkpoint_dir: &Path, file: &Path) -> Option<(u64, u64)> {
     Some((entry["offset"].as_u64()?, entry["line"].as_u64()?))
 }
 
+/// A count from the host's exit summary in `log` (`published`, `records`,
+/// `filtered`, `dead_letters`).
+pub fn summary_count(log: &str, field: &str) -> u64 {
+    let line =
+        log.lines().rev().find(|l| l.contains("stopped cleanly")).unwrap_or_else(|| panic!("no summary:\n{log}"));
+    let prefix = format!("{field}=");
+    let value = line.split_whitespace().find_map(|w| w.strip_prefix(prefix.as_str()));
+    value.and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("no {field} in the summary: {line}"))
+}
+
 /// A unique topic name for one test.
 pub fn topic_name(test: &str) -> String {
     format!("{test}-{}-{}", std::process::id(), now_ms())

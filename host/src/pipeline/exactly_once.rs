@@ -111,6 +111,7 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
     };
     shutdown.trigger();
     let committed = if pumped.is_ok() { pump.delivery.commit(&shutdown) } else { Ok(()) };
+    pump.settle();
     drop(group);
     let (commits, aborts) = pump.delivery.txn.as_ref().map_or((0, 0), |t| t.counts);
     tracing::info!(commits, aborts, "transactions");
