@@ -45,6 +45,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &sluice::cli::RunArgs) -> anyhow::Result<()> {
+    // First, so that a SIGTERM during start-up is a stop too.
+    let shutdown = Shutdown::new();
+    shutdown.on_signals()?;
     let config = RunConfig::from_args(args)?;
     let metrics = Arc::new(Metrics::new());
     let pipeline = metrics.pipeline(&config.pipeline, &config.kafka.topic, config.source.dir.clone());
@@ -52,8 +55,6 @@ fn run(args: &sluice::cli::RunArgs) -> anyhow::Result<()> {
     // Bound before anything moves, so a taken port is a start-up error; it
     // answers until the pipeline has stopped.
     let _server = config.metrics_addr.map(|addr| Server::start(addr, metrics.clone())).transpose()?;
-    let shutdown = Shutdown::new();
-    shutdown.on_signals()?;
     let summary = sluice::pipeline::run(config, shutdown, pipeline)?;
     log_summary(&summary, "stopped cleanly");
     Ok(())
@@ -68,12 +69,12 @@ fn log_summary(summary: &sluice::pump::Summary, what: &str) {
 /// fails stops with its reason and the others go on; the process exits
 /// when all have stopped, with failure if any failed.
 fn run_file(path: &Path) -> anyhow::Result<ExitCode> {
+    let shutdown = Shutdown::new();
+    shutdown.on_signals()?;
     let file = ConfigFile::load(path)?;
     let configs = pipeline_configs(&file)?;
     let metrics = Arc::new(Metrics::new());
     let _server = file.metrics_addr.map(|addr| Server::start(addr, metrics.clone())).transpose()?;
-    let shutdown = Shutdown::new();
-    shutdown.on_signals()?;
     tracing::info!(file = %path.display(), pipelines = configs.len(), "running the config file's pipelines");
     let mut running = Vec::new();
     for (entry, config) in configs {
