@@ -95,6 +95,14 @@ impl Zone {
         Host::start(&args, home.root())
     }
 
+    /// Starts host `id` and waits until it is up, so that a SIGTERM is a
+    /// stop: before its handler is in place the signal would kill it.
+    fn start_up(&mut self, id: &str) -> Host {
+        let mut host = self.start(id);
+        host.wait_for_log("joined the pipeline's group", WITHIN);
+        host
+    }
+
     /// Stops host `id` with SIGTERM; it must exit 0.
     fn stop(&self, id: &str, host: Host) {
         let status = host.stop();
@@ -376,7 +384,7 @@ fn a_host_paused_past_its_session_is_fenced_and_nothing_is_doubled() {
 fn chaos(rounds: u64) {
     let mut zone = Zone::new("scale-chaos");
     let ids = ["a", "b", "c"];
-    let mut hosts: HashMap<&str, Host> = ids.into_iter().map(|id| (id, zone.start(id))).collect();
+    let mut hosts: HashMap<&str, Host> = ids.into_iter().map(|id| (id, zone.start_up(id))).collect();
     let mut random = sluice_tests::now_ms() as u64;
     let (mut kills, mut terms, mut restarts) = (0, 0, 0);
     for round in 0..rounds {
@@ -399,11 +407,7 @@ fn chaos(rounds: u64) {
             }
             None => {
                 restarts += 1;
-                let mut host = zone.start(id);
-                // Up, so that a SIGTERM in the next round is a stop: before
-                // its handler is in place the signal would kill it.
-                host.wait_for_log("joined the pipeline's group", WITHIN);
-                hosts.insert(id, host);
+                hosts.insert(id, zone.start_up(id));
             }
         }
         let before = generated(&zone.committed()).len();
@@ -413,7 +417,7 @@ fn chaos(rounds: u64) {
     }
     for id in ids {
         if !hosts.contains_key(id) {
-            hosts.insert(id, zone.start(id));
+            hosts.insert(id, zone.start_up(id));
         }
     }
     zone.assert_exactly_once(&format!("{kills} SIGKILLs, {terms} SIGTERMs, {restarts} restarts"));
