@@ -58,9 +58,8 @@ pub struct Transactions {
     interval: Duration,
     /// When the open transaction is due to commit, if anything joined it.
     due: Option<Instant>,
-    /// Why the open transaction cannot commit, and whether the producer
-    /// must be replaced.
-    doomed: Option<(String, bool)>,
+    /// Why the open transaction cannot commit.
+    doomed: Option<Doom>,
     /// The source must be rebuilt from the last commit.
     rewound: bool,
     /// The last abort was the group's doing: it rebalanced, and the
@@ -75,6 +74,16 @@ pub struct Transactions {
     pub on_commit: Option<crossbeam_channel::Sender<crate::progress::Checkpoint>>,
     /// This host's share of the pipeline's files.
     pub share: Option<Membership>,
+}
+
+/// Why the open transaction cannot commit.
+#[derive(Debug, Clone, Default)]
+struct Doom {
+    why: String,
+    /// The producer is broken and must be replaced.
+    replace: bool,
+    /// The group rebalanced: not a failure of the stream.
+    rebalanced: bool,
 }
 
 /// What this host owns in the pipeline's group.
@@ -138,9 +147,7 @@ impl Delivery {
     pub fn doom(&mut self, why: &str) -> bool {
         let Some(txn) = &mut self.txn else { return false };
         let fatal = self.sink.fatal_error().is_some();
-        if txn.doomed.is_none() {
-            txn.doomed = Some((why.to_owned(), fatal));
-        }
+        txn.doomed.get_or_insert_with(|| Doom { why: why.to_owned(), replace: fatal, rebalanced: false });
         true
     }
 
@@ -326,16 +333,9 @@ impl Delivery {
             }
             Err(TxnError::Fenced(reason)) => Err(txn.fenced(&reason)),
             Err(e) => {
-                let rebalanced = matches!(e, TxnError::Generation(_));
-                if rebalanced {
-                    // A rebalance, not a broken stream: it does not count
-                    // towards the failures in a row that stop it.
-                    txn.failed_in_a_row = txn.failed_in_a_row.saturating_sub(1);
-                }
-                txn.doomed = Some((e.to_string(), matches!(e, TxnError::Fatal(_))));
-                let aborted = self.abort(shutdown);
-                self.txn.as_mut().expect("exactly-once mode").rebalanced = rebalanced;
-                aborted
+                let (replace, rebalanced) = (matches!(e, TxnError::Fatal(_)), matches!(e, TxnError::Generation(_)));
+                txn.doomed = Some(Doom { why: e.to_string(), replace, rebalanced });
+                self.abort(shutdown)
             }
         }
     }
@@ -351,8 +351,8 @@ impl Delivery {
                 let redo = self.tracker.take_redo();
                 return Err(format!("{} deliveries failed ({:?})", redo.len(), redo[0].action));
             }
-            if let Some((why, _)) = self.txn.as_ref().and_then(|t| t.doomed.clone()) {
-                return Err(why);
+            if let Some(doom) = self.txn.as_ref().and_then(|t| t.doomed.as_ref()) {
+                return Err(doom.why.clone());
             }
             if self.tracker.in_flight() == 0 {
                 return Ok(());
@@ -395,10 +395,14 @@ impl Delivery {
     /// asks for the source to be rebuilt.
     fn abort(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
         let txn = self.txn.as_mut().expect("exactly-once mode");
-        let (why, mut replace) = txn.doomed.take().unwrap_or_default();
-        txn.rebalanced = false;
+        let Doom { why, mut replace, rebalanced } = txn.doomed.take().unwrap_or_default();
+        txn.rebalanced = rebalanced;
         txn.counts.1 += 1;
-        txn.failed_in_a_row += 1;
+        // A rebalance is not a broken stream: it does not count towards the
+        // failures in a row that stop it.
+        if !rebalanced {
+            txn.failed_in_a_row += 1;
+        }
         txn.due = None;
         if txn.failed_in_a_row > MAX_FAILED_IN_A_ROW {
             bail!("{MAX_FAILED_IN_A_ROW} transactions in a row failed; the last because: {why}");
