@@ -193,7 +193,7 @@ mod tests {
         let (_dir, zone, _) = zone();
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &zone.join("fifo.json"),
+            zone.join("fifo.json"),
             rustix::fs::FileType::Fifo,
             Mode::from_raw_mode(0o600),
             0,
