@@ -57,7 +57,7 @@ impl Entry {
 /// Where `file`, found in `landing_zone`, goes in `archive_dir`: the same
 /// path below it.
 pub fn target(file: &Path, landing_zone: &Path, archive_dir: &Path) -> PathBuf {
-    match file.strip_prefix(landing_zone) {
+    match beneath::below(landing_zone, file) {
         Ok(below) => archive_dir.join(below),
         Err(_) => archive_dir.join(file.file_name().unwrap_or(file.as_os_str())),
     }

@@ -253,11 +253,11 @@ impl Worker {
     /// The finished file's entry, reached below the landing zone without
     /// following a link.
     fn entry(&self, landing_zone: &Path, path: &Path) -> Result<archive::Entry, Outcome> {
-        let Ok(rel) = path.strip_prefix(landing_zone) else {
+        let Ok(rel) = crate::source::beneath::below(landing_zone, path) else {
             tracing::warn!(file = %path.display(), "finished file is not below the landing zone; it is not cleaned");
             return Err(Outcome::Skipped);
         };
-        archive::Entry::find(landing_zone, rel).map_err(|e| match crate::source::beneath::refusal(&e) {
+        archive::Entry::find(landing_zone, &rel).map_err(|e| match crate::source::beneath::refusal(&e) {
             Some(skip) => {
                 tracing::warn!(file = %path.display(), reason = skip.as_str(), "finished file is now reached through a link; it is not cleaned");
                 Outcome::Skipped

@@ -59,6 +59,17 @@ pub fn refusal(error: &io::Error) -> Option<Skip> {
     error.get_ref().and_then(|e| e.downcast_ref::<Refused>()).map(|r| r.0)
 }
 
+/// `path` relative to the landing zone `root`, however either is spelled
+/// (the watcher reports absolute paths for a relative `root`), or
+/// [`Skip::OutsideLandingZone`].
+pub fn below(root: &Path, path: &Path) -> io::Result<PathBuf> {
+    if let Ok(rel) = path.strip_prefix(root) {
+        return Ok(rel.to_owned());
+    }
+    let (root, path) = (std::path::absolute(root)?, std::path::absolute(path)?);
+    path.strip_prefix(root).map(Path::to_owned).map_err(|_| Skip::OutsideLandingZone.into())
+}
+
 /// The directory `rel`'s parent, opened below `root` without following a
 /// link, and `rel`'s last component.
 pub fn parent(root: &Path, rel: &Path) -> io::Result<(OwnedFd, PathBuf)> {
@@ -177,6 +188,11 @@ mod tests {
         assert_eq!(refused(open(&zone, Path::new("linked/secret.json"))), Some(Skip::Symlink));
         assert_eq!(refused(look(&zone, Path::new("linked/secret.json"))), Some(Skip::Symlink));
         assert_eq!(refused(open(&zone, Path::new("../outside/secret.json"))), Some(Skip::OutsideLandingZone));
+        let relative = Path::new("in");
+        let absolute = std::path::absolute(relative).unwrap();
+        assert_eq!(below(relative, &absolute.join("a/b.json")).unwrap(), Path::new("a/b.json"));
+        assert_eq!(below(&absolute, Path::new("in/b.json")).unwrap(), Path::new("b.json"));
+        assert_eq!(refused(below(relative, Path::new("other/b.json"))), Some(Skip::OutsideLandingZone));
     }
 
     #[test]

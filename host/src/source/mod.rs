@@ -417,18 +417,19 @@ impl Source {
     /// [`Self::inspect`] without the warning.
     fn look(&self, path: &Path) -> std::io::Result<(PathBuf, fs::Metadata)> {
         let dir = &self.config.dir;
-        let rel = path.strip_prefix(dir).map_err(|_| std::io::Error::from(Skip::OutsideLandingZone))?;
+        let rel = beneath::below(dir, path)?;
         if rel.as_os_str().is_empty() {
             return Ok((dir.clone(), fs::metadata(dir)?));
         }
-        let meta = beneath::look(dir, rel)?;
+        let meta = beneath::look(dir, &rel)?;
         if !meta.is_symlink() {
-            return Ok((path.to_owned(), meta));
+            // The zone's own spelling, so that the cleaner finds it below the zone.
+            return Ok((dir.join(rel), meta));
         }
         if !self.config.follow_symlinks {
             return Err(Skip::Symlink.into());
         }
-        let real = beneath::inside(dir, rel)?;
+        let real = beneath::inside(dir, &rel)?;
         Ok((dir.join(&real), beneath::look(dir, &real)?))
     }
 
@@ -559,8 +560,7 @@ impl Source {
     }
 
     fn open(&mut self, path: &Path, found: Instant) -> std::io::Result<Option<Active>> {
-        let rel = path.strip_prefix(&self.config.dir).map_err(|_| std::io::Error::from(Skip::OutsideLandingZone))?;
-        let file = beneath::open(&self.config.dir, rel)?;
+        let file = beneath::open(&self.config.dir, &beneath::below(&self.config.dir, path)?)?;
         let meta = file.metadata()?;
         let id = FileId::of(&meta);
         let Some((offset, line)) = self.start_of(id, meta.len(), path) else { return Ok(None) };
