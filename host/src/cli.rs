@@ -105,6 +105,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub recursive: bool,
 
+    /// Follow symbolic links in the landing zone to files inside it; a link
+    /// whose target's real path is outside the zone is still refused.
+    /// Without it, links are skipped with a warning.
+    #[arg(long)]
+    pub follow_symlinks: bool,
+
     /// The wasm transform module.
     #[command(flatten)]
     pub transform: TransformArgs,

@@ -281,6 +281,9 @@ pub struct SourceConfig {
     pub max_record_bytes: usize,
     /// Whether files in sub-directories are taken too (`--recursive`).
     pub recursive: bool,
+    /// Whether a symbolic link in the landing zone is followed to a file
+    /// inside it (`--follow-symlinks`); one leading outside is refused.
+    pub follow_symlinks: bool,
     /// The files this host owns, when the hosts of a pipeline share the
     /// landing zone (exactly-once mode); `None` takes every file.
     pub share: Option<crate::progress::kafka::Share>,
@@ -330,6 +333,7 @@ impl RunConfig {
                 rescan: Duration::from_millis(positive("--rescan-ms", args.rescan_ms)?),
                 max_record_bytes: positive("--max-record-bytes", args.max_record_bytes as u64)? as usize,
                 recursive: args.recursive,
+                follow_symlinks: args.follow_symlinks,
                 share: None,
             },
             transform: TransformConfig::from_args(&args.transform)?,

@@ -120,11 +120,14 @@ fn a_symlinked_file_is_published_once_across_rescans() {
     broker.create_topic(&topic, 1);
     let start = now_ms();
     let args = HostArgs::new(&dirs, &transform("sql"), &topic, &broker.bootstrap)
-        .flags(&["--rescan-ms", "50"])
+        .flags(&["--rescan-ms", "50", "--follow-symlinks"])
         .log_level("sluice=debug");
     let mut host = Host::start(&args, dirs.root());
     host.wait_for_log("streaming", VISIBLE_WITHIN);
-    let target = dirs.root().join("elsewhere.json");
+    // A link is followed only to a file inside the landing zone (one outside
+    // is refused: hostile_landing.rs); a hidden directory is not listed.
+    std::fs::create_dir(dirs.landing().join(".store")).unwrap();
+    let target = dirs.landing().join(".store/elsewhere.json");
     std::fs::copy(invoice_file(2), &target).unwrap();
     std::os::unix::fs::symlink(&target, dirs.landing().join("linked.json")).unwrap();
     let text = std::fs::read_to_string(&target).unwrap();

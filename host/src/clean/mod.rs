@@ -19,6 +19,15 @@
 //!
 //! The files are assumed not to change once complete, as Spark assumes; one
 //! that grew since it was read is not cleaned until it has been read again.
+//!
+//! The landing zone is written by others, so the cleaner trusts no name in
+//! it: the file is reached from the zone's directory without following a
+//! link ([`archive::Entry`]), checked to be still the regular file that was
+//! read (device, inode and size, of the entry itself), and deleted or moved
+//! relative to its directory's handle (`unlinkat`, `renameat2`). A link in
+//! the way, or in the file's place, leaves everything as it is. The archive
+//! directory must lie outside the landing zone by real path, checked at
+//! start-up and again before each move.
 
 pub mod archive;
 
@@ -45,7 +54,10 @@ pub enum CleanConfig {
     /// Leave it (the default).
     Off,
     /// Delete it.
-    Delete,
+    Delete {
+        /// `--landing-zone`, where the file is looked up from.
+        landing_zone: PathBuf,
+    },
     /// Move it below `dir`, keeping its path below `landing_zone`.
     Archive {
         /// `--source-archive-dir`.
@@ -66,10 +78,10 @@ impl CleanConfig {
         use crate::cli::CleanSource;
         match mode {
             CleanSource::Off => Ok(CleanConfig::Off),
-            CleanSource::Delete => Ok(CleanConfig::Delete),
+            CleanSource::Delete => Ok(CleanConfig::Delete { landing_zone: landing_zone.to_owned() }),
             CleanSource::Archive => {
                 let dir = archive_dir.ok_or(ConfigError::ArchiveDirNeeded)?;
-                if resolved(dir).starts_with(resolved(landing_zone)) {
+                if archive_inside(dir, landing_zone) {
                     let (archive, landing) = (dir.to_owned(), landing_zone.to_owned());
                     return Err(ConfigError::ArchiveInLandingZone { archive, landing });
                 }
@@ -77,6 +89,21 @@ impl CleanConfig {
             }
         }
     }
+}
+
+impl CleanConfig {
+    /// The landing zone files are cleaned from, unless cleaning is off.
+    fn landing_zone(&self) -> Option<&Path> {
+        match self {
+            CleanConfig::Off => None,
+            CleanConfig::Delete { landing_zone } | CleanConfig::Archive { landing_zone, .. } => Some(landing_zone),
+        }
+    }
+}
+
+/// Whether the archive `dir` is the landing zone or below it, by real path.
+fn archive_inside(dir: &Path, landing_zone: &Path) -> bool {
+    resolved(dir).starts_with(resolved(landing_zone))
 }
 
 /// `path` made absolute with its existing part's symlinks resolved, so
@@ -202,43 +229,85 @@ impl Worker {
 
     /// Archives or deletes `file` if it is still the file that was read.
     fn clean(&self, file: &Completed) -> Outcome {
+        let Some(landing_zone) = self.config.landing_zone() else { return Outcome::Skipped };
         let path = Path::new(&*file.path);
-        let meta = match std::fs::metadata(path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                tracing::info!(file = %file.path, "finished file is no longer in the landing zone; nothing to clean");
+        let entry = match self.entry(landing_zone, path) {
+            Ok(entry) => entry,
+            Err(outcome) => return outcome,
+        };
+        match entry.metadata() {
+            Ok(meta) if meta.is_file() && FileId::of(&meta) == file.file && meta.len() == file.size => {}
+            Ok(_) => {
+                tracing::info!(file = %file.path, "finished file changed since it was read; it is cleaned once read again");
                 return Outcome::Skipped;
             }
-            Err(e) => return Outcome::Failed(e),
-        };
-        if FileId::of(&meta) != file.file || meta.len() != file.size {
-            tracing::info!(file = %file.path, "finished file changed since it was read; it is cleaned once read again");
-            return Outcome::Skipped;
+            Err(e) => return gone_or_failed(file, e),
         }
         match &self.config {
             CleanConfig::Off => Outcome::Skipped,
-            CleanConfig::Delete => match std::fs::remove_file(path) {
-                Ok(()) => {
-                    tracing::info!(file = %file.path, "deleted the finished file");
-                    Outcome::Cleaned
-                }
-                Err(e) => Outcome::Failed(e),
-            },
-            CleanConfig::Archive { dir, landing_zone } => {
-                let target = archive::target(path, landing_zone, dir);
-                match archive::move_to(path, &target) {
-                    Ok(placed) if placed != target => {
-                        tracing::warn!(file = %file.path, taken = %target.display(), to = %placed.display(), "the archive holds a file of that name; archived under another");
-                        Outcome::Cleaned
-                    }
-                    Ok(placed) => {
-                        tracing::info!(file = %file.path, to = %placed.display(), "archived the finished file");
-                        Outcome::Cleaned
-                    }
-                    Err(e) => Outcome::Failed(e),
-                }
-            }
+            CleanConfig::Delete { .. } => delete(file, &entry),
+            CleanConfig::Archive { dir, landing_zone } => archive(file, &entry, dir, landing_zone),
         }
+    }
+
+    /// The finished file's entry, reached below the landing zone without
+    /// following a link.
+    fn entry(&self, landing_zone: &Path, path: &Path) -> Result<archive::Entry, Outcome> {
+        let Ok(rel) = crate::source::beneath::below(landing_zone, path) else {
+            tracing::warn!(file = %path.display(), "finished file is not below the landing zone; it is not cleaned");
+            return Err(Outcome::Skipped);
+        };
+        archive::Entry::find(landing_zone, &rel).map_err(|e| match crate::source::beneath::refusal(&e) {
+            Some(skip) => {
+                tracing::warn!(file = %path.display(), reason = skip.as_str(), "finished file is now reached through a link; it is not cleaned");
+                Outcome::Skipped
+            }
+            None => Outcome::Failed(e),
+        })
+    }
+}
+
+/// A file found missing was cleaned by someone else; any other error is a
+/// failure, tried again.
+fn gone_or_failed(file: &Completed, error: std::io::Error) -> Outcome {
+    if error.kind() == std::io::ErrorKind::NotFound {
+        tracing::info!(file = %file.path, "finished file is no longer in the landing zone; nothing to clean");
+        return Outcome::Skipped;
+    }
+    Outcome::Failed(error)
+}
+
+fn delete(file: &Completed, entry: &archive::Entry) -> Outcome {
+    match entry.remove() {
+        Ok(()) => {
+            tracing::info!(file = %file.path, "deleted the finished file");
+            Outcome::Cleaned
+        }
+        Err(e) => gone_or_failed(file, e),
+    }
+}
+
+fn archive(file: &Completed, entry: &archive::Entry, dir: &Path, landing_zone: &Path) -> Outcome {
+    if archive_inside(dir, landing_zone) {
+        let message = format!(
+            "the archive directory {} is now inside the landing zone {} by its real path; nothing is moved",
+            dir.display(),
+            landing_zone.display()
+        );
+        return Outcome::Failed(std::io::Error::other(message));
+    }
+    let path = Path::new(&*file.path);
+    let target = archive::target(path, landing_zone, dir);
+    match archive::move_to(entry, file.file, &target) {
+        Ok(placed) if placed != target => {
+            tracing::warn!(file = %file.path, taken = %target.display(), to = %placed.display(), "the archive holds a file of that name; archived under another");
+            Outcome::Cleaned
+        }
+        Ok(placed) => {
+            tracing::info!(file = %file.path, to = %placed.display(), "archived the finished file");
+            Outcome::Cleaned
+        }
+        Err(e) => gone_or_failed(file, e),
     }
 }
 
@@ -246,6 +315,8 @@ impl Worker {
 mod tests {
     use super::*;
     use crate::cli::CleanSource;
+    use std::fs;
+    use std::os::unix::fs::symlink;
 
     #[test]
     fn archive_needs_a_directory_outside_the_landing_zone() {
@@ -261,7 +332,8 @@ mod tests {
         let outside = dir.path().join("archive");
         let ok = CleanConfig::from_args(CleanSource::Archive, Some(&outside), &landing).unwrap();
         assert_eq!(ok, CleanConfig::Archive { dir: outside, landing_zone: landing.clone() });
-        assert_eq!(CleanConfig::from_args(CleanSource::Delete, None, &landing).unwrap(), CleanConfig::Delete);
+        let delete = CleanConfig::from_args(CleanSource::Delete, None, &landing).unwrap();
+        assert_eq!(delete, CleanConfig::Delete { landing_zone: landing.clone() });
     }
 
     #[test]
@@ -273,5 +345,49 @@ mod tests {
         std::os::unix::fs::symlink(&landing, &link).unwrap();
         let err = CleanConfig::from_args(CleanSource::Archive, Some(&link.join("done")), &landing).unwrap_err();
         assert!(matches!(err, ConfigError::ArchiveInLandingZone { .. }), "{err}");
+    }
+
+    fn completed(path: &Path) -> Completed {
+        let meta = fs::metadata(path).unwrap();
+        let path = path.display().to_string().into();
+        Completed { file: FileId::of(&meta), path, read_to: meta.len(), size: meta.len() }
+    }
+
+    fn worker(config: CleanConfig) -> Worker {
+        Worker { config, tracker: Arc::new(Tracker::new(Checkpoint::default())), retry: Vec::new() }
+    }
+
+    #[test]
+    fn a_delete_never_goes_through_a_linked_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let (landing, precious) = (dir.path().join("in"), dir.path().join("precious"));
+        fs::create_dir_all(&landing).unwrap();
+        fs::create_dir_all(&precious).unwrap();
+        fs::write(precious.join("p1.json"), "{}\n").unwrap();
+        fs::write(landing.join("a.json"), "{}\n").unwrap();
+        symlink(&precious, landing.join("sub")).unwrap();
+        let worker = worker(CleanConfig::Delete { landing_zone: landing.clone() });
+        // What a source following links would have offered: the target's identity.
+        assert!(matches!(worker.clean(&completed(&landing.join("sub/p1.json"))), Outcome::Skipped));
+        assert!(precious.join("p1.json").exists());
+        assert!(matches!(worker.clean(&completed(&landing.join("a.json"))), Outcome::Cleaned));
+        assert!(!landing.join("a.json").exists());
+    }
+
+    #[test]
+    fn a_file_swapped_for_a_link_is_not_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let landing = dir.path().join("in");
+        fs::create_dir_all(&landing).unwrap();
+        let (file, elsewhere) = (landing.join("a.json"), dir.path().join("elsewhere.json"));
+        fs::write(&file, "{}\n").unwrap();
+        let read = completed(&file);
+        fs::rename(&file, &elsewhere).unwrap();
+        symlink(&elsewhere, &file).unwrap();
+        let archive = dir.path().join("arch");
+        let worker = worker(CleanConfig::Archive { dir: archive.clone(), landing_zone: landing.clone() });
+        assert!(matches!(worker.clean(&read), Outcome::Skipped));
+        assert!(elsewhere.exists() && fs::symlink_metadata(&file).unwrap().is_symlink());
+        assert!(!archive.exists());
     }
 }

@@ -79,6 +79,48 @@ impl Reason {
     }
 }
 
+/// Why a landing-zone entry was not read: the bounded set of values of the
+/// `reason` label of `sluice_files_skipped_total`. A reason's discriminant
+/// is its index in [`Skip::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Skip {
+    /// A symbolic link, or an entry reached through one, without
+    /// `--follow-symlinks`.
+    Symlink,
+    /// A link whose target's real path is outside the landing zone.
+    OutsideLandingZone,
+    /// A FIFO, device, socket or directory where a file was expected.
+    NotARegularFile,
+    /// A file of procfs, sysfs and the like, or one whose reads run past
+    /// its size.
+    PseudoFile,
+}
+
+impl Skip {
+    /// Every reason, in label order.
+    pub const ALL: [Skip; 4] = [Skip::Symlink, Skip::OutsideLandingZone, Skip::NotARegularFile, Skip::PseudoFile];
+
+    /// The `reason` label's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skip::Symlink => "symlink",
+            Skip::OutsideLandingZone => "outside_landing_zone",
+            Skip::NotARegularFile => "not_a_regular_file",
+            Skip::PseudoFile => "pseudo_file",
+        }
+    }
+
+    /// The reason in words, for the warning.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Skip::Symlink => "a symbolic link (or below one), not followed without --follow-symlinks",
+            Skip::OutsideLandingZone => "a symbolic link whose target is outside the landing zone",
+            Skip::NotARegularFile => "not a regular file (a FIFO, device or socket)",
+            Skip::PseudoFile => "a pseudo-file (procfs, sysfs or reads past its size)",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Labels {
     pipeline: String,
@@ -99,6 +141,7 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 #[derive(Debug, Clone)]
 struct Families {
     files_found: Family<Labels, Counter>,
+    files_skipped: Family<ReasonLabels, Counter>,
     files_finished: Family<Labels, Counter>,
     records_read: Family<Labels, Counter>,
     bytes_read: Family<Labels, Counter>,
@@ -131,6 +174,7 @@ impl Families {
     fn register(registry: &mut Registry) -> Self {
         let f = Families {
             files_found: Family::default(),
+            files_skipped: Family::default(),
             files_finished: Family::default(),
             records_read: Family::default(),
             bytes_read: Family::default(),
@@ -150,6 +194,11 @@ impl Families {
         };
         let r = registry;
         r.register("files_found", "Files found in the landing zone", f.files_found.clone());
+        r.register(
+            "files_skipped",
+            "Landing-zone entries refused unread (links, FIFOs, devices, pseudo-files), by reason",
+            f.files_skipped.clone(),
+        );
         r.register("files_finished", "Files read to their end and complete", f.files_finished.clone());
         r.register("records_read", "Lines read from files, rejected ones included", f.records_read.clone());
         r.register("bytes_read", "Bytes of files read", f.bytes_read.clone());
@@ -266,6 +315,7 @@ pub struct PipelineMetrics {
     pub landing_zone: PathBuf,
     /// Files found in the landing zone.
     pub files_found: Counter,
+    files_skipped: [Counter; Skip::ALL.len()],
     /// Files read to their end and complete.
     pub files_finished: Counter,
     /// Lines read, rejected ones included.
@@ -312,11 +362,16 @@ impl PipelineMetrics {
             let labels = ReasonLabels { pipeline: name.to_owned(), topic: topic.to_owned(), reason: reason.as_str() };
             f.dead_lettered.get_or_create_owned(&labels)
         };
+        let skipped = |reason: Skip| {
+            let labels = ReasonLabels { pipeline: name.to_owned(), topic: topic.to_owned(), reason: reason.as_str() };
+            f.files_skipped.get_or_create_owned(&labels)
+        };
         PipelineMetrics {
             name: name.to_owned(),
             topic: topic.to_owned(),
             landing_zone,
             files_found: f.files_found.get_or_create_owned(&labels),
+            files_skipped: Skip::ALL.map(skipped),
             files_finished: f.files_finished.get_or_create_owned(&labels),
             records_read: f.records_read.get_or_create_owned(&labels),
             bytes_read: f.bytes_read.get_or_create_owned(&labels),
@@ -381,6 +436,16 @@ impl PipelineMetrics {
                 line,
             });
         }
+    }
+
+    /// Counts a landing-zone entry refused unread.
+    pub fn skipped(&self, reason: Skip) {
+        self.files_skipped[reason as usize].inc();
+    }
+
+    /// Entries refused so far for `reason`.
+    pub fn skips(&self, reason: Skip) -> u64 {
+        self.files_skipped[reason as usize].get()
     }
 
     /// Dead letters so far with `reason`.

@@ -20,14 +20,22 @@
 //! publishes the lines before the failure, dead-letters the rest with the
 //! decoder's message, and finishes the file. With `--recursive` the files
 //! below sub-directories are taken too ([`walk`]).
+//!
+//! Only regular files inside the zone are read: entries are looked at and
+//! opened below the zone's directory without following links ([`beneath`]).
+//! A link (unless `--follow-symlinks` resolves it to a file inside the
+//! zone), a FIFO, device or socket, and a pseudo-file are skipped unread:
+//! one warning per entry, counted in `sluice_files_skipped_total`, never a
+//! dead letter.
 
+pub mod beneath;
 pub mod decode;
 pub mod tail;
 pub mod walk;
 pub mod watch;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -37,7 +45,7 @@ use crossbeam_channel::{Sender, select};
 use sluice_guest_sdk::abi;
 
 use crate::config::SourceConfig;
-use crate::metrics::{FileView, Reason};
+use crate::metrics::{FileView, Reason, Skip};
 use crate::progress::Tracker;
 use crate::progress::tracker::Completed;
 use crate::progress::{FileId, FileProgress, Head};
@@ -156,6 +164,8 @@ enum FileState {
     Reading,
     /// Read up to `offset`: finished, or dropped after an error.
     Read { offset: u64, line: u64 },
+    /// Refused once opened (a pseudo-file): never read again.
+    Skipped,
 }
 
 struct Active {
@@ -196,6 +206,9 @@ pub struct Source {
     watch: Option<Watch>,
     next_rescan: Instant,
     missing_logged: bool,
+    /// Entries refused, by path, so that each is warned about once; an
+    /// entry gone from a rescan's listing is forgotten.
+    skipped: HashMap<PathBuf, Skip>,
 }
 
 impl std::fmt::Debug for Source {
@@ -226,6 +239,7 @@ impl Source {
             watch: None,
             next_rescan: Instant::now(),
             missing_logged: false,
+            skipped: HashMap::new(),
         }
     }
 
@@ -258,12 +272,19 @@ impl Source {
             Ok(entries) => entries,
             Err(e) => return self.log_missing(&e),
         };
+        let listed: HashSet<&PathBuf> = entries.iter().collect();
+        self.skipped.retain(|path, _| listed.contains(path));
         let mut found: Vec<(SystemTime, PathBuf, FileId)> = entries
             .into_iter()
             .filter(|path| path.file_name().is_some_and(|name| self.wanted(name)))
             .filter_map(|path| {
-                // Follow symlinks, as `consider` does, so identities agree.
-                let meta = fs::metadata(&path).ok()?;
+                // The entry's own metadata: `consider` decides about links.
+                // A link followed stands for its target, present by its identity.
+                let meta = fs::symlink_metadata(&path).ok()?;
+                let (path, meta) = match meta.is_symlink() && self.config.follow_symlinks {
+                    true => self.look(&path).unwrap_or((path, meta)),
+                    false => (path, meta),
+                };
                 Some((meta.modified().ok()?, path, FileId::of(&meta)))
             })
             .collect();
@@ -287,6 +308,7 @@ impl Source {
                 _ => None,
             })
             .collect();
+        self.files.retain(|id, state| !matches!(state, FileState::Skipped) || present.contains(id));
         // Files of the start-up checkpoint that were gone by then (cleaned,
         // or deleted while the host was down) leave it too; not those only
         // left out by another --glob.
@@ -344,16 +366,22 @@ impl Source {
     /// Queues `path` if it is a regular file with unread bytes.
     fn consider(&mut self, path: PathBuf) {
         self.forget_cleaned();
-        let Ok(meta) = fs::metadata(&path) else { return };
         if self.config.recursive && walk::in_hidden_dir(&self.config.dir, &path) {
             return;
         }
-        if meta.is_dir() && self.config.recursive && path != self.config.dir {
-            // A directory created or moved in: its files may predate the watch on it.
-            return walk::entries(&path, true).unwrap_or_default().into_iter().for_each(|p| self.consider(p));
-        }
-        if !meta.is_file() || !path.file_name().is_some_and(|n| self.wanted(n)) {
+        let Some((path, meta)) = self.inspect(path) else { return };
+        if meta.is_dir() {
+            if self.config.recursive && path != self.config.dir {
+                // A directory created or moved in: its files may predate the watch on it.
+                walk::entries(&path, true).unwrap_or_default().into_iter().for_each(|p| self.consider(p));
+            }
             return;
+        }
+        if !path.file_name().is_some_and(|n| self.wanted(n)) {
+            return;
+        }
+        if !meta.is_file() {
+            return self.refuse(&path, Skip::NotARegularFile);
         }
         if self.config.share.as_ref().is_some_and(|share| !share.owns(&path)) {
             return;
@@ -368,6 +396,48 @@ impl Source {
             self.queued_bytes += unread;
             self.queue.push_back(Queued { path, id, found: Instant::now(), unread });
             self.next_report = Instant::now();
+        }
+    }
+
+    /// The entry at `path` as it may be read: its path (the real one below
+    /// the zone, for a link followed) and its own metadata; `None`, after a
+    /// warning for a refusal, when it is not to be read.
+    fn inspect(&mut self, path: PathBuf) -> Option<(PathBuf, fs::Metadata)> {
+        match self.look(&path) {
+            Ok(found) => Some(found),
+            Err(e) => {
+                if let Some(skip) = beneath::refusal(&e) {
+                    self.refuse(&path, skip);
+                }
+                None
+            }
+        }
+    }
+
+    /// [`Self::inspect`] without the warning.
+    fn look(&self, path: &Path) -> std::io::Result<(PathBuf, fs::Metadata)> {
+        let dir = &self.config.dir;
+        let rel = beneath::below(dir, path)?;
+        if rel.as_os_str().is_empty() {
+            return Ok((dir.clone(), fs::metadata(dir)?));
+        }
+        let meta = beneath::look(dir, &rel)?;
+        if !meta.is_symlink() {
+            // The zone's own spelling, so that the cleaner finds it below the zone.
+            return Ok((dir.join(rel), meta));
+        }
+        if !self.config.follow_symlinks {
+            return Err(Skip::Symlink.into());
+        }
+        let real = beneath::inside(dir, &rel)?;
+        Ok((dir.join(&real), beneath::look(dir, &real)?))
+    }
+
+    /// Warns once that `path` is not read, and counts it.
+    fn refuse(&mut self, path: &Path, skip: Skip) {
+        if self.skipped.insert(path.to_owned(), skip) != Some(skip) {
+            tracing::warn!(entry = %path.display(), reason = skip.as_str(), "skipped a landing-zone entry: {}", skip.describe());
+            self.tracker.metrics().skipped(skip);
         }
     }
 
@@ -444,7 +514,7 @@ impl Source {
         match change {
             Change::Touched(path) => self.consider(path),
             Change::Closed(path) => {
-                let Ok(meta) = fs::metadata(&path) else { return };
+                let Ok((path, meta)) = self.look(&path) else { return self.consider(path) };
                 let id = FileId::of(&meta);
                 if let Some(active) = self.active.iter_mut().find(|a| a.tail.id == id) {
                     active.closed_at = Some(meta.len());
@@ -468,9 +538,12 @@ impl Source {
             match self.open(&path, found) {
                 Ok(Some(active)) => self.active.push(active),
                 Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(file = %path.display(), error = %e, "cannot open; will retry on the next scan")
-                }
+                Err(e) => match beneath::refusal(&e) {
+                    Some(skip) => self.refuse(&path, skip),
+                    None => {
+                        tracing::warn!(file = %path.display(), error = %e, "cannot open; will retry on the next scan")
+                    }
+                },
             }
             self.unqueue(id);
         }
@@ -487,7 +560,7 @@ impl Source {
     }
 
     fn open(&mut self, path: &Path, found: Instant) -> std::io::Result<Option<Active>> {
-        let file = File::open(path)?;
+        let file = beneath::open(&self.config.dir, &beneath::below(&self.config.dir, path)?)?;
         let meta = file.metadata()?;
         let id = FileId::of(&meta);
         let Some((offset, line)) = self.start_of(id, meta.len(), path) else { return Ok(None) };
@@ -515,7 +588,7 @@ impl Source {
     /// if it is open already.
     fn start_of(&self, id: FileId, len: u64, path: &Path) -> Option<(u64, u64)> {
         let (offset, line) = match self.files.get(&id) {
-            Some(FileState::Reading) => return None,
+            Some(FileState::Reading | FileState::Skipped) => return None,
             Some(FileState::Queued { offset, line } | FileState::Read { offset, line }) => (*offset, *line),
             None => self.resumed(id),
         };
@@ -554,6 +627,10 @@ impl Source {
                     }
                 }
                 Err(ReadError::Downstream) => return Err(SourceError::Downstream),
+                Err(ReadError::Io(e)) if beneath::refusal(&e).is_some() => {
+                    self.skip_active(i, beneath::refusal(&e).unwrap_or(Skip::PseudoFile));
+                    continue;
+                }
                 Err(ReadError::Io(e)) => {
                     let path = self.active[i].tail.path.clone();
                     tracing::error!(file = %path, error = %e, "read failed; will retry from the last record read");
@@ -566,6 +643,14 @@ impl Source {
         Ok(progressed)
     }
 
+    /// Drops the open file `i`, refused while reading: it is not read again.
+    fn skip_active(&mut self, i: usize, skip: Skip) {
+        self.next_report = Instant::now();
+        let active = self.active.remove(i);
+        self.refuse(Path::new(&*active.tail.path), skip);
+        self.files.insert(active.tail.id, FileState::Skipped);
+    }
+
     fn retire(&mut self, i: usize) {
         self.next_report = Instant::now();
         let active = self.active.remove(i);
@@ -576,11 +661,14 @@ impl Source {
 
     fn read_file(&mut self, i: usize) -> Result<Step, ReadError> {
         let settle = self.config.settle;
-        let out = &self.out;
+        let (out, shutdown) = (&self.out, &self.shutdown);
         let metrics = self.tracker.metrics();
         let active = &mut self.active[i];
         let start = active.tail.offset();
         loop {
+            if shutdown.is_triggered() {
+                return Ok(Step { moved: true, done: false });
+            }
             let mut batch = Batch::new(active.tail.id, active.tail.path.clone());
             let before = active.tail.offset();
             let filled = active.fill(&mut batch, settle);
@@ -598,7 +686,9 @@ impl Source {
                 active.tail.restart()?;
                 active.read_pos = 0;
                 active.head = Head::of(active.tail.file())?;
-                continue;
+                // Back to the main loop, which checks for shutdown: a file
+                // found truncated again is read again only on a later turn.
+                return Ok(Step { moved: true, done: false });
             }
             if filled.eof {
                 return Ok(Step { moved: active.tail.offset() != start || filled.grew, done: filled.done });
@@ -761,6 +851,7 @@ mod tests {
             rescan: Duration::from_secs(3600),
             max_record_bytes: 1000,
             recursive: false,
+            follow_symlinks: false,
             share: None,
         };
         let (tx, rx) = crossbeam_channel::unbounded();
@@ -824,6 +915,33 @@ mod tests {
         source.consider(renamed.clone());
         assert_eq!(read(&mut source, &rx), []);
         assert_eq!(touch_and_read(&mut source, &rx, &renamed), [(1, 0)]);
+    }
+
+    #[test]
+    fn links_and_fifos_are_skipped_unread_with_one_warning_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let zone = dir.path().join("in");
+        fs::create_dir(&zone).unwrap();
+        let (mut source, rx) = source(&zone);
+        append(&dir.path().join("secret.json"), "{\"secret\":1}\n");
+        std::os::unix::fs::symlink(dir.path().join("secret.json"), zone.join("link.json")).unwrap();
+        let fifo = zone.join("fifo.json");
+        let mode = rustix::fs::Mode::from_raw_mode(0o600);
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, mode, 0).unwrap();
+        append(&zone.join("a.json"), "{\"a\":1}\n");
+        source.rescan();
+        source.rescan();
+        assert_eq!(read(&mut source, &rx), [(1, 0)], "only the regular file is read");
+        let metrics = source.tracker.metrics().clone();
+        assert_eq!((metrics.skips(Skip::Symlink), metrics.skips(Skip::NotARegularFile)), (1, 1));
+
+        source.config.follow_symlinks = true;
+        fs::remove_file(zone.join("link.json")).unwrap();
+        std::os::unix::fs::symlink(zone.join("a.json"), zone.join("inner.json")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.json"), zone.join("outer.json")).unwrap();
+        source.rescan();
+        assert_eq!(read(&mut source, &rx), [], "a link inside is its target, read already");
+        assert_eq!(metrics.skips(Skip::OutsideLandingZone), 1);
     }
 
     #[test]

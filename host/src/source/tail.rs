@@ -8,7 +8,9 @@
 //! by the read chunk plus `--max-record-bytes`: a longer line is skipped
 //! through to its newline and reported, never buffered whole. A compressed
 //! file is read through a [`Decoded`] reader once the source starts it
-//! ([`Tail::decode`]); offsets then count uncompressed bytes.
+//! ([`Tail::decode`]); offsets then count uncompressed bytes. A plain file
+//! whose reads run past its size is a pseudo-file, and its read fails with
+//! that refusal before its bytes are taken.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -237,7 +239,14 @@ impl Tail {
             }
         };
         self.buf.truncate(old_len + *n.as_ref().unwrap_or(&0));
-        n
+        let n = n?;
+        if n > 0 && self.decoded.is_none() && self.read_pos() > self.file.metadata()?.len() {
+            // A regular file that yields more than its size is a pseudo-file
+            // (its size says nothing); its bytes are not taken.
+            self.buf.truncate(old_len);
+            return Err(crate::metrics::Skip::PseudoFile.into());
+        }
+        Ok(n)
     }
 }
 
@@ -303,6 +312,18 @@ mod tests {
         assert_eq!(reasons[0], (2, 8, expected_long.as_str()));
         assert_eq!(reasons[1], (4, 8 + long_len as u64 + 8, "invalid UTF-8 at byte 6 of the line"));
         assert_eq!(batch.end_offset, content.len() as u64);
+    }
+
+    #[test]
+    fn a_file_that_reads_past_its_size_is_refused_before_its_bytes_are_taken() {
+        let file = File::open("/proc/self/environ").unwrap();
+        let id = FileId::of(&file.metadata().unwrap());
+        let mut tail = Tail::new(file, id, "environ".into(), 0, 0, 1 << 20).unwrap();
+        let mut batch = Batch::new(tail.id, tail.path.clone());
+        let error = tail.read(&mut batch).unwrap_err();
+        assert_eq!(crate::source::beneath::refusal(&error), Some(crate::metrics::Skip::PseudoFile));
+        assert!(batch.is_empty() && batch.rejects.is_empty());
+        assert_eq!(tail.read_pos(), 0);
     }
 
     #[test]

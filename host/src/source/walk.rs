@@ -1,10 +1,13 @@
 //! Listing the landing zone for a rescan: its entries, or with
 //! `--recursive` (Spark's `recursiveFileLookup`) every file below it.
 //!
-//! A recursive walk follows symbolic links (as the flat scan's `stat` does)
-//! and skips directories whose names start with `.` or `_`, which Spark and
-//! Hadoop treat as hidden (`_temporary/` of a job still writing,
-//! `.staging/`). The file-name glob and the temporary-name rules apply to
+//! A recursive walk never follows a symbolic link: a link, to a file or to a
+//! directory, is listed as an entry of its own, which the source then
+//! refuses or (with `--follow-symlinks`) resolves inside the zone; a
+//! directory reached through a link is not walked, so one link cannot pull
+//! in a tree from elsewhere. It skips directories whose names start with
+//! `.` or `_`, which Spark and Hadoop treat as hidden (`_temporary/` of a
+//! job still writing, `.staging/`). The file-name glob and the temporary-name rules apply to
 //! each file's own name; the directories only say where it is.
 
 use std::fs;
@@ -12,13 +15,14 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// The paths to consider in `dir`: its entries, or every non-directory
-/// below it when `recursive`. Fails only when `dir` itself cannot be read.
+/// below it when `recursive` (links included, as entries, never walked).
+/// Fails only when `dir` itself cannot be read.
 pub fn entries(dir: &Path, recursive: bool) -> io::Result<Vec<PathBuf>> {
     let top = fs::read_dir(dir)?;
     if !recursive {
         return Ok(top.filter_map(|e| e.ok()).map(|e| e.path()).collect());
     }
-    let walk = walkdir::WalkDir::new(dir).follow_links(true).min_depth(1).into_iter();
+    let walk = walkdir::WalkDir::new(dir).follow_links(false).min_depth(1).into_iter();
     let found = walk
         .filter_entry(|e| e.depth() == 0 || !(e.file_type().is_dir() && hidden(e.file_name())))
         .filter_map(|e| e.ok())
@@ -67,5 +71,16 @@ mod tests {
         assert!(in_hidden_dir(root, &root.join("_temporary/0/part-0.json")));
         assert!(!in_hidden_dir(root, &root.join("date=1/.part-0.json")), "the file's own name is judged by the glob");
         assert!(!in_hidden_dir(root, &root.join("top.json")));
+    }
+
+    #[test]
+    fn a_link_to_a_directory_is_listed_and_not_walked() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, outside) = (dir.path().join("in"), dir.path().join("outside"));
+        fs::create_dir_all(&root).unwrap();
+        fs::create_dir_all(outside.join("deep")).unwrap();
+        fs::write(outside.join("deep/p1.json"), "{}\n").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("sub")).unwrap();
+        assert_eq!(entries(&root, true).unwrap(), [root.join("sub")]);
     }
 }
