@@ -129,11 +129,14 @@ fn unusual_and_misspelled_secret_keys_are_never_printed() {
     let topic = topic_name("secret-keys");
     broker.create_topic(&topic, 1);
     let oauth = format!("sasl.oauthbearer.config=principal=admin clientSecret={SECRET}");
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let args = HostArgs::new(&dirs, &transform("sql"), &topic, &broker.bootstrap)
-        .flags(&["--kafka", &oauth, "--metrics-addr", &format!("127.0.0.1:{}", free_port())])
+        .flags(&["--kafka", &oauth, "--metrics-addr", &addr.to_string()])
         .log_level("trace");
     let mut host = Host::start(&args, dirs.root());
     host.wait_for_log("streaming", WITHIN);
+    let status = request(addr, "/status.json", "127.0.0.1", "");
+    assert!(status.status == 200 && !status.body.contains(SECRET), "{}", status.body);
     let log = host.log();
     assert!(log.contains("connecting to Kafka") && log.contains("\"sasl.oauthbearer.config\", \"[redacted]\""));
     assert!(host.stop().success());

@@ -15,8 +15,8 @@
 //! kernel's backlog, holding no descriptor of the process), a client has
 //! [`HEADER_READ_TIMEOUT`] to send a request's headers (hyper's own
 //! timer), and a connection lives at most [`CONNECTION_LIFETIME`]. Who may
-//! read what is the `access` module's: the `Host`
-//! header, the bearer token and the headers of every answer.
+//! read what is the `access` module's: the `Host` header, the bearer token
+//! and the headers of every answer.
 //!
 //! The listener is bound before the pipeline starts, so a taken port is a
 //! start-up error; the server stops when its [`Server`] drops.
