@@ -192,9 +192,17 @@ pub struct RunArgs {
     pub session_timeout_ms: u64,
 
     /// Serve `/metrics` (Prometheus), `/health/live`, `/health/ready` and the
-    /// status page `/` on this address, e.g. `127.0.0.1:9898`.
-    #[arg(long, value_name = "HOST:PORT")]
+    /// status page `/` on this address, e.g. `127.0.0.1:9898`; a bare port
+    /// (`9898` or `:9898`) is on 127.0.0.1 only.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_metrics_addr)]
     pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// A file holding a bearer token that `/metrics`, `/health/ready` and
+    /// `/status.json` then require (`Authorization: Bearer TOKEN`, as
+    /// Prometheus' `authorization` setting sends it); the status page is
+    /// opened as `/#token=TOKEN`.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_token_file: Option<PathBuf>,
 
     /// What to do with a file once it is read and every record of it is
     /// delivered and saved (Spark's `cleanSource`): leave it, move it to
@@ -298,4 +306,30 @@ pub enum OutputFormat {
     Json,
     /// A table for people.
     Table,
+}
+
+/// `--metrics-addr`: `HOST:PORT`, or a bare port (`9898`, `:9898`) bound to
+/// 127.0.0.1, never to every interface by accident.
+pub fn parse_metrics_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    let bare = text.strip_prefix(':').unwrap_or(text);
+    if let Ok(port) = bare.parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse().map_err(|_| format!("expected HOST:PORT (e.g. 127.0.0.1:9898) or a port, got `{text}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_metrics_port_binds_loopback_only() {
+        for bare in ["9898", ":9898"] {
+            assert_eq!(parse_metrics_addr(bare).unwrap().to_string(), "127.0.0.1:9898");
+        }
+        assert_eq!(parse_metrics_addr("0.0.0.0:9898").unwrap().to_string(), "0.0.0.0:9898");
+        assert_eq!(parse_metrics_addr("[::1]:9898").unwrap().to_string(), "[::1]:9898");
+        let err = parse_metrics_addr("localhost").unwrap_err();
+        assert_eq!(err, "expected HOST:PORT (e.g. 127.0.0.1:9898) or a port, got `localhost`");
+    }
 }

@@ -3,8 +3,12 @@
 //! [`RunConfig::from_args`] reads the `--kafka-properties` file, applies
 //! `--kafka` overrides, forces the producer settings delivery depends on,
 //! and checks every value, so a bad setting stops `sluice` before any record
-//! moves, with a message naming the key and how to fix it. Secret values are
-//! never printed: [`KafkaConfig::redacted`] is what logs see.
+//! moves, with a message naming the key and how to fix it. Kafka property
+//! values are shown only for the properties [`secrets`] knows are not
+//! secret: [`KafkaConfig::redacted`] is what logs see, and
+//! [`KafkaConfig::secrets`] what is scrubbed from librdkafka's texts.
+
+pub mod secrets;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -187,6 +191,8 @@ pub struct RunConfig {
     pub pipeline: String,
     /// Where the metrics, health and status page are served, if anywhere.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// The file of the bearer token the metrics server requires, if any.
+    pub metrics_token_file: Option<PathBuf>,
     /// What becomes of a finished file (`--clean-source`).
     pub clean: crate::clean::CleanConfig,
 }
@@ -344,6 +350,7 @@ impl RunConfig {
             exactly_once,
             pipeline,
             metrics_addr: args.metrics_addr,
+            metrics_token_file: args.metrics_token_file.clone(),
         })
     }
 }
@@ -399,7 +406,8 @@ fn split_pair(flag: &'static str, kv: &str) -> Result<(String, String), ConfigEr
     match kv.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
         _ => {
-            let value = if is_secret(kv) { "[redacted: it may hold a secret]".to_owned() } else { kv.to_owned() };
+            let shown = secrets::is_shown(kv.trim());
+            let value = if shown { kv.to_owned() } else { "[redacted: it may hold a secret]".to_owned() };
             Err(ConfigError::NotKeyValue { flag, value })
         }
     }
@@ -459,12 +467,14 @@ impl KafkaConfig {
     fn force(&mut self) -> Result<(), ConfigError> {
         if let Some((key, value)) = self.properties.iter().find(|(k, _)| REFUSED.contains(&k.as_str())) {
             let why = "Sluice sets it from --pipeline in --delivery exactly-once mode";
-            return Err(ConfigError::Forbidden { key: key.clone(), value: value.clone(), why });
+            let value = secrets::shown(key, value).to_owned();
+            return Err(ConfigError::Forbidden { key: key.clone(), value, why });
         }
         for (key, required) in FORCED {
             if let Some(value) = self.get(key).filter(|v| !same_setting(key, v, required)) {
                 let why = "Sluice needs the idempotent producer with acks=all so that nothing is lost or duplicated";
-                return Err(ConfigError::Forbidden { key: key.into(), value: value.into(), why });
+                let value = secrets::shown(key, value).into();
+                return Err(ConfigError::Forbidden { key: key.into(), value, why });
             }
             self.properties.push((key.into(), required.into()));
         }
@@ -496,18 +506,22 @@ impl KafkaConfig {
         config
     }
 
-    /// The effective properties with every secret value replaced, for logs.
+    /// The effective properties for logs: a value shows only if its
+    /// property is known not to be secret, else `[redacted]`.
     pub fn redacted(&self) -> Vec<(String, String)> {
         let mut seen = std::collections::BTreeMap::new();
         for (k, v) in &self.properties {
-            seen.insert(k.clone(), if is_secret(k) { "[redacted]".to_owned() } else { v.clone() });
+            let key = if secrets::key_is_shown(k) { k.as_str() } else { secrets::REDACTED };
+            seen.insert(key.to_owned(), secrets::shown(k, v).to_owned());
         }
         seen.into_iter().collect()
     }
 
-    /// Every secret value configured, so error texts can be scrubbed of them.
+    /// Every hidden text configured (the values [`KafkaConfig::redacted`]
+    /// hides, and keys that do not read as names), so error texts and
+    /// librdkafka's lines can be scrubbed of them.
     pub fn secrets(&self) -> Vec<&str> {
-        self.properties.iter().filter(|(k, v)| is_secret(k) && !v.is_empty()).map(|(_, v)| v.as_str()).collect()
+        self.properties.iter().flat_map(|(k, v)| secrets::hidden(k, v)).collect()
     }
 }
 
@@ -524,14 +538,6 @@ fn checked_topic(topic: String) -> Result<String, ConfigError> {
 pub fn valid_topic(topic: &str) -> bool {
     let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     (1..=249).contains(&topic.len()) && topic.chars().all(legal) && topic != "." && topic != ".."
-}
-
-/// Whether a property's value must never be shown.
-pub fn is_secret(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    ["password", "secret", "passphrase", "user.info", "credential", "token", "jaas", ".pem"]
-        .iter()
-        .any(|word| key.contains(word))
 }
 
 /// Java clients' `sasl.jaas.config` carries the PLAIN or SCRAM credentials;
@@ -708,10 +714,21 @@ mod tests {
 
     #[test]
     fn secrets_are_not_echoed_in_errors_or_logs() {
-        for key in ["sasl.password", "sasl.oauthbearer.client.secret", "basic.auth.user.info", "ssl.key.pem"] {
-            assert!(is_secret(key), "{key}");
-        }
-        assert!(!is_secret("bootstrap.servers"));
+        let args = run_args(&[
+            "-b",
+            "x:1",
+            "--kafka",
+            "sasl.oauthbearer.config=principal=admin clientSecret=S3CRET",
+            "--kafka",
+            "sasl.pasword=hunter2",
+            "--kafka",
+            "sasl.username=KEY123",
+        ]);
+        let config = RunConfig::from_args(&args).unwrap().kafka;
+        let shown = format!("{:?}", config.redacted());
+        assert!(!shown.contains("S3CRET") && !shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("\"sasl.pasword\", \"[redacted]\"") && shown.contains("KEY123"), "{shown}");
+        assert_eq!(config.secrets(), ["principal=admin clientSecret=S3CRET", "hunter2"]);
         let err = RunConfig::from_args(&run_args(&["--kafka", "sasl.password: hunter2"])).unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
         let dir = tempfile::tempdir().unwrap();

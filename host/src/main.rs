@@ -1,6 +1,9 @@
 //! The `sluice` command: parse flags, set up logging, run, map the outcome
 //! to an exit code.
 
+mod log_text;
+
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -13,7 +16,7 @@ use sluice::cli::LogFormat;
 use sluice::config::{RunConfig, TransformConfig};
 use sluice::config_file::{ConfigFile, PipelineEntry};
 use sluice::metrics::Metrics;
-use sluice::metrics::server::Server;
+use sluice::metrics::server::{Server, Token};
 use sluice::shutdown::Shutdown;
 
 fn main() -> ExitCode {
@@ -38,7 +41,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             tracing::error!("{error:#}");
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", log_text::escaped(&format!("{error:#}")));
             ExitCode::FAILURE
         }
     }
@@ -54,10 +57,24 @@ fn run(args: &sluice::cli::RunArgs) -> anyhow::Result<()> {
     let _bar = sluice::progress::bar::Bar::start(pipeline.clone());
     // Bound before anything moves, so a taken port is a start-up error; it
     // answers until the pipeline has stopped.
-    let _server = config.metrics_addr.map(|addr| Server::start(addr, metrics.clone())).transpose()?;
+    let _server = serve(config.metrics_addr, config.metrics_token_file.as_deref(), &metrics)?;
     let summary = sluice::pipeline::run(config, shutdown, pipeline)?;
     log_summary(&summary, "stopped cleanly");
     Ok(())
+}
+
+/// Starts the metrics server if an address is given, with the token of `token_file`.
+fn serve(
+    addr: Option<SocketAddr>,
+    token_file: Option<&Path>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Option<Server>> {
+    let Some(addr) = addr else {
+        anyhow::ensure!(token_file.is_none(), "--metrics-token-file needs --metrics-addr, the address it protects");
+        return Ok(None);
+    };
+    let token = token_file.map(Token::read).transpose()?;
+    Ok(Some(Server::start(addr, token, metrics.clone())?))
 }
 
 fn log_summary(summary: &sluice::pump::Summary, what: &str) {
@@ -74,7 +91,7 @@ fn run_file(path: &Path) -> anyhow::Result<ExitCode> {
     let file = ConfigFile::load(path)?;
     let configs = pipeline_configs(&file)?;
     let metrics = Arc::new(Metrics::new());
-    let _server = file.metrics_addr.map(|addr| Server::start(addr, metrics.clone())).transpose()?;
+    let _server = serve(file.metrics_addr, file.metrics_token_file.as_deref(), &metrics)?;
     tracing::info!(file = %path.display(), pipelines = configs.len(), "running the config file's pipelines");
     let mut running = Vec::new();
     for (entry, config) in configs {
@@ -151,13 +168,18 @@ fn check(args: &sluice::cli::TransformArgs) -> anyhow::Result<()> {
 fn init_tracing(format: LogFormat) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::field::MakeExt;
     let filter = EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(sluice::progress::bar::log_writer)
         .with_target(false);
     match format {
-        LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).init(),
+        // Field values and messages with their control characters escaped.
+        LogFormat::Text => {
+            let fields = tracing_subscriber::fmt::format::debug_fn(log_text::write_field).delimited(" ");
+            fmt.fmt_fields(fields).with_ansi(std::io::stderr().is_terminal()).init()
+        }
         // One object a line; the event's fields flattened beside the message.
         LogFormat::Json => fmt.json().flatten_event(true).with_current_span(false).init(),
     }

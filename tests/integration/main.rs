@@ -7,6 +7,7 @@ mod edge_cases;
 mod exactly_once;
 mod faults;
 mod hostile_landing;
+mod hostile_inputs;
 mod invoices;
 mod kafka_faults;
 mod landing;

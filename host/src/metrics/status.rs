@@ -1,5 +1,7 @@
 //! The status page's data: `/status.json`, and the rate history its chart
-//! draws, sampled from the counters every few seconds.
+//! draws, sampled from the counters every few seconds. Texts that come from
+//! outside (dead-letter reasons, readiness problems) are cut at
+//! [`MAX_TEXT_BYTES`], so a hostile record cannot make the page heavy.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -13,6 +15,8 @@ use super::{Metrics, PipelineMetrics, Reason, lock};
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 /// Samples kept: ten minutes of them.
 const SAMPLES: usize = 120;
+/// Longest reason or problem shown; the full text is in the dead letter.
+pub const MAX_TEXT_BYTES: usize = 512;
 
 /// Counter readings of one pipeline at one moment.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +81,7 @@ pub(super) fn status(metrics: &Metrics, history: &History) -> Value {
 }
 
 fn pipeline(p: &PipelineMetrics, rates: Vec<Value>) -> Value {
-    let problems = p.health.problems();
+    let problems: Vec<String> = p.health.problems().iter().map(|t| capped(t)).collect();
     let dead: serde_json::Map<String, Value> =
         Reason::ALL.iter().map(|r| (r.as_str().to_owned(), p.dead_letters(*r).into())).collect();
     json!({
@@ -102,6 +106,38 @@ fn pipeline(p: &PipelineMetrics, rates: Vec<Value>) -> Value {
         "rates": rates,
         "files": &*lock(&p.files),
         "owned_partitions": p.owned(),
-        "dead_letters": &*lock(&p.dead),
+        "dead_letters": dead_letters(p),
     })
+}
+
+/// The recent dead letters, their reasons cut to [`MAX_TEXT_BYTES`].
+fn dead_letters(p: &PipelineMetrics) -> Vec<Value> {
+    let recent = lock(&p.dead);
+    recent
+        .iter()
+        .map(|d| json!({ "reason": d.reason, "detail": capped(&d.detail), "file": d.file, "line": d.line }))
+        .collect()
+}
+
+/// `text`, or its first [`MAX_TEXT_BYTES`] (at a character boundary) and `…`.
+fn capped(text: &str) -> String {
+    if text.len() <= MAX_TEXT_BYTES {
+        return text.to_owned();
+    }
+    let end = (0..=MAX_TEXT_BYTES).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    format!("{}…", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_texts_are_cut_at_a_character_boundary() {
+        assert_eq!(capped("short"), "short");
+        let long = "é".repeat(MAX_TEXT_BYTES);
+        let cut = capped(&long);
+        assert!(cut.ends_with('…') && cut.len() <= MAX_TEXT_BYTES + '…'.len_utf8(), "{}", cut.len());
+        assert!(long.starts_with(cut.trim_end_matches('…')));
+    }
 }
