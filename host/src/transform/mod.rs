@@ -199,10 +199,14 @@ pub struct CallFailure(pub String);
 impl CallFailure {
     /// Names the limit a failed call broke, else describes the error.
     fn from_error(error: &wasmtime::Error, timeout: Duration, memory_cap: usize) -> Self {
-        let host_over_time =
-            matches!(error.downcast_ref::<wasi::HostCallError>(), Some(wasi::HostCallError::OverTime { .. }));
+        let host_call = error.downcast_ref::<wasi::HostCallError>();
+        let host_over_time = matches!(host_call, Some(wasi::HostCallError::OverTime { .. }));
         if host_over_time || matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
             return CallFailure(format!("exceeded the time limit of {} ms", timeout.as_millis()));
+        }
+        if let Some(refused) = host_call {
+            // The stub's own words, without the wasm backtrace.
+            return CallFailure(refused.to_string());
         }
         let text = describe_error(error);
         if text.contains("forcing trap when growing memory") || text.contains("memory minimum size") {
