@@ -129,7 +129,7 @@ impl Drop for GuestLog {
     }
 }
 
-/// The message as text: lossily decoded, cut at [`MAX_LINE_BYTES`].
+/// The message as text: lossily decoded, cut at 4 KiB (its length past that reported).
 pub fn shown(bytes: &[u8]) -> String {
     if bytes.len() <= MAX_LINE_BYTES {
         return String::from_utf8_lossy(bytes).into_owned();

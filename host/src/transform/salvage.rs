@@ -139,3 +139,51 @@ impl Transformer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn salvage() -> Salvage {
+        Salvage { blamed: BTreeMap::new(), one_by_one: false, failures: 0 }
+    }
+
+    fn timeout() -> CallFailure {
+        CallFailure("exceeded the time limit of 5 ms".into())
+    }
+
+    #[test]
+    fn the_named_record_is_blamed_once_and_the_others_run_around_it() {
+        let mut s = salvage();
+        s.failed(0..10, Some(4), timeout());
+        assert_eq!(s.blamed.get(&4).map(String::as_str), Some("transform exceeded the time limit of 5 ms"));
+        assert_eq!((s.range_from(0, 10), s.range_from(5, 10)), (0..4, 5..10));
+        s.failed(0..4, Some(2), timeout());
+        assert_eq!((s.range_from(0, 10), s.range_from(3, 10)), (0..2, 3..4), "up to the next blamed record");
+        assert!(!s.one_by_one);
+    }
+
+    #[test]
+    fn an_unnamed_failure_runs_record_by_record_but_one_record_is_its_own_failure() {
+        let mut s = salvage();
+        s.failed(3..4, None, timeout());
+        assert!(s.blamed.contains_key(&3) && !s.one_by_one, "a batch of one is not run again");
+        s.failed(0..10, None, timeout());
+        assert!(s.one_by_one, "the module did not name the record");
+        assert_eq!(s.range_from(5, 10), 5..6);
+    }
+
+    #[test]
+    fn failures_in_a_row_are_counted_as_the_pump_counts_them() {
+        let mut out = Vec::new();
+        abi::encode_error(&mut out, "x");
+        abi::encode_drop(&mut out);
+        abi::encode_error(&mut out, "y");
+        abi::encode_error(&mut out, "z");
+        let mut s = Salvage { failures: 3, ..salvage() };
+        s.succeeded(&out, 4);
+        assert_eq!(s.failures, 2, "the drop ended the run; the last two errors began another");
+        s.succeeded(&out[..6], 1);
+        assert_eq!(s.failures, 3);
+    }
+}

@@ -5,7 +5,7 @@
 //! empty, every `fd_*`/`path_*`/`sock_*` call fails with `EBADF` or
 //! `ENOSYS`, except `fd_write` to fd 1 or 2, whose lines become the module's
 //! log lines, as if through `sluice.log` (its name, its rate limit; stdout
-//! at info, stderr at warn; see [`lines`]). The clock cannot leak host
+//! at info, stderr at warn; see `wasi/lines.rs`). The clock cannot leak host
 //! state: both clocks read a virtual time that starts at 0 and advances
 //! 1 µs per reading (and by the timeout when `poll_oneoff` sleeps).
 //! `random_get` fills the module's buffer from the operating system's
