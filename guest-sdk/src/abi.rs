@@ -77,6 +77,11 @@ pub const EXPORT_INIT: &str = "sluice_init";
 pub const EXPORT_PROCESS: &str = "sluice_process";
 /// Optional, `() -> i64`: the last panic message, read by the host after a trap.
 pub const EXPORT_PANIC_MESSAGE: &str = "sluice_panic_message";
+/// Optional, `() -> i32`: the index in the batch of the record the last
+/// `sluice_process` call was working on, or `-1` outside the record loop.
+/// Read by the host after a failed call, so that only that record is
+/// dead-lettered and it is not run again.
+pub const EXPORT_CURRENT_RECORD: &str = "sluice_current_record";
 
 /// Module of the one import a version-2 module may have.
 pub const IMPORT_MODULE: &str = "sluice";

@@ -89,12 +89,13 @@ impl<T: Transform> State<T> {
 
     /// `sluice_process`: one outcome per record of the batch in the buffer.
     pub fn process(&self, count: i32, len: i32) -> i64 {
+        set_current_record(-1);
         self.0.with(|s| {
             let input = &s.input[..(len.max(0) as usize).min(s.input.len())];
             let count = count.max(0) as usize;
             s.output.clear();
             match &s.transform {
-                Some(t) => crate::process_batch(t, input, count, &mut s.output, &mut s.index),
+                Some(t) => crate::process_batch(t, input, count, &mut s.output, &mut s.index, &mut set_current_record),
                 None => (0..count).for_each(|_| abi::encode_error(&mut s.output, "sluice_init was not called")),
             }
             region(&s.output)
@@ -123,4 +124,18 @@ fn record_panic(info: &std::panic::PanicHookInfo<'_>) {
 /// `sluice_panic_message`: the last panic's message, or an empty region.
 pub fn panic_message() -> i64 {
     PANIC_MESSAGE.with(|m| region(m.as_bytes()))
+}
+
+static CURRENT_RECORD: GuestCell<i32> = GuestCell::new(-1);
+
+fn set_current_record(index: i32) {
+    CURRENT_RECORD.with(|current| *current = index);
+}
+
+/// `sluice_current_record`: the index of the record the last
+/// `sluice_process` call was working on, or `-1` outside the record loop.
+/// After a trap or the time limit the host reads it, dead-letters that
+/// record alone and runs the others again without it.
+pub fn current_record() -> i32 {
+    CURRENT_RECORD.with(|current| *current)
 }

@@ -312,6 +312,8 @@ pub fn init_from_abi<T: Transform>(encoded: &[u8]) -> Result<T> {
 }
 
 /// Transforms one input batch into one outcome per record, appended to `out`.
+/// `current` is told the index of each record before it is transformed, and
+/// `-1` once the batch is done (what `sluice_current_record` returns).
 #[doc(hidden)]
 pub fn process_batch<T: Transform>(
     transform: &T,
@@ -319,14 +321,17 @@ pub fn process_batch<T: Transform>(
     count: usize,
     out: &mut Vec<u8>,
     index: &mut json::Index,
+    current: &mut dyn FnMut(i32),
 ) {
-    for raw in abi::records(batch, count) {
+    for (n, raw) in abi::records(batch, count).enumerate() {
+        current(n as i32);
         let mark = out.len();
         if let Err(error) = process_record(transform, raw, out, index) {
             out.truncate(mark);
             abi::encode_error(out, &error.to_string());
         }
     }
+    current(-1);
 }
 
 fn process_record<T: Transform>(t: &T, raw: &[u8], out: &mut Vec<u8>, index: &mut json::Index) -> Result<()> {
@@ -394,6 +399,11 @@ macro_rules! export_transform {
             #[unsafe(no_mangle)]
             pub extern "C" fn sluice_panic_message() -> i64 {
                 $crate::guest::panic_message()
+            }
+
+            #[unsafe(no_mangle)]
+            pub extern "C" fn sluice_current_record() -> i32 {
+                $crate::guest::current_record()
             }
         }
     };

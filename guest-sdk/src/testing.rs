@@ -51,7 +51,8 @@ impl<T: Transform> Harness<T> {
             abi::put_bytes(&mut batch, line.as_bytes());
         }
         let mut out = Vec::new();
-        crate::process_batch(&self.transform, &batch, lines.len(), &mut out, &mut json::Index::default());
+        let index = &mut json::Index::default();
+        crate::process_batch(&self.transform, &batch, lines.len(), &mut out, index, &mut |_| {});
         let decoded =
             abi::decode_outcomes_as(abi::Version::LATEST, &out, lines.len()).expect("the SDK encodes valid outcomes");
         decoded.iter().map(Outcome::from).collect()

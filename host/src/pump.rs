@@ -14,7 +14,9 @@
 //! that is neither in Kafka nor in the dead letters. A module that fails
 //! `max_consecutive_errors` records in a row stops the stream, as Kafka
 //! Connect's `errors.tolerance=none` would, rather than flooding the dead
-//! letters forever.
+//! letters forever; the transform is told how many failed just before each
+//! batch, so a run of records that loop costs at most that many time limits
+//! (see [`crate::transform::salvage`]).
 //!
 //! In exactly-once mode the pump also commits the open transaction when it
 //! is due ([`transaction`]), and returns when a failed transaction was
@@ -36,7 +38,7 @@ use crate::metrics::Reason;
 use crate::shutdown::Shutdown;
 use crate::sink::{OwnedMessage, RedoAction, RouteError, SendError, Ticket};
 use crate::source::Batch;
-use crate::transform::{TransformError, Transformer};
+use crate::transform::{Tolerance, TransformError, Transformer};
 pub use delivery::Delivery;
 
 /// How often the pump looks at the redo queue while no batch arrives.
@@ -132,7 +134,8 @@ impl Pump {
 
     fn handle(&mut self, batch: &Batch, shutdown: &Shutdown) -> anyhow::Result<()> {
         let started = Instant::now();
-        let outcomes = match self.transformer.process(batch, self.max_consecutive_errors, shutdown) {
+        let tolerance = Tolerance { max: self.max_consecutive_errors, before: self.consecutive_errors };
+        let outcomes = match self.transformer.process_with(batch, tolerance, shutdown) {
             Err(TransformError::Stopped) => return Ok(()),
             outcomes => outcomes?,
         };

@@ -8,6 +8,7 @@ mod exactly_once;
 mod faults;
 mod hostile_landing;
 mod hostile_inputs;
+mod hostile_modules;
 mod invoices;
 mod kafka_faults;
 mod landing;

@@ -4,42 +4,67 @@
 //! (sql.wasm takes seconds of CPU to compile; a Python or JavaScript
 //! component far more).
 //!
-//! An entry is named by what it was made from: the kind (`module` or
-//! `component`), the SHA-256 of the wasm file and a hash of the engine's
-//! version and compilation settings
-//! ([`Engine::precompile_compatibility_hash`]) plus this sluice's version.
-//! It holds a magic line, the SHA-256 of its payload and the payload, what
-//! wasmtime serialized. It is written to a temporary file in the same
-//! directory, fsynced and renamed, so a reader sees a whole entry or none.
+//! Whoever can write an entry can make sluice run their machine code, so
+//! the cache trusts nothing it has not checked (`cache/dir.rs`): the directory must
+//! be owned by the running user and writable by no one else (sluice refuses
+//! to start otherwise, naming its path, owner and mode), it is created
+//! `0700`, its entries `0600`, and they are opened without following links.
 //!
-//! An entry is never trusted blindly: one that is short, has the wrong
-//! magic, fails its digest or that wasmtime refuses (another version or
-//! configuration) is logged, compiled again and overwritten. What remains
-//! trusted is the directory itself: whoever can write it can make sluice
-//! run their machine code, so it is created `0700` and must be writable by
-//! the user running sluice alone, like the binary.
+//! An entry is named by what it was made from: the kind (`module` or
+//! `component`), the SHA-256 of the wasm file, a hash of the engine's
+//! version and compilation settings
+//! ([`Engine::precompile_compatibility_hash`]) plus this sluice's version,
+//! and the entry format. It holds a magic line, the SHA-256 of the wasm it
+//! was compiled from, the SHA-256 of its payload, an HMAC-SHA256 of all
+//! three under the cache's own key (a random 32-byte file, `0600`, made
+//! once per cache directory) and the payload, what wasmtime serialized.
+//! An entry is used only when the wasm digest is that of the module just
+//! read, the payload matches its digest and the HMAC checks out: an entry
+//! copied over another's name, from another user's cache or another
+//! machine is a logged miss, compiled again and overwritten, never code
+//! run. So is one that is short, has the wrong magic, or that wasmtime
+//! refuses (another version or configuration).
+
+mod dir;
 
 use std::hash::Hasher;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 
-/// The first bytes of every entry; bump the number when the layout changes.
-const MAGIC: &[u8] = b"sluice-compiled-module-1\n";
-/// Bytes of the payload digest after the magic.
+pub use dir::Unsafe;
+
+/// The first bytes of every entry; bump the number (and [`FORMAT`]) when
+/// the layout changes.
+const MAGIC: &[u8] = b"sluice-compiled-module-2\n";
+/// The entry format, in its name: sluices of another format leave these
+/// entries alone and keep their own beside them.
+const FORMAT: &str = "v2";
+/// Bytes of a SHA-256 digest, and of its HMAC.
 const DIGEST_LEN: usize = 32;
 
 /// The value of `--module-cache-dir` that turns the cache off.
 pub const OFF: &str = "off";
 
+/// Why a module could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The cache directory or its key could be written by someone else.
+    #[error(transparent)]
+    Unsafe(#[from] Unsafe),
+    /// wasmtime refused to compile the wasm.
+    #[error("{0:#}")]
+    Compile(wasmtime::Error),
+}
+
 /// Where the cache lives when `--module-cache-dir` is not given:
 /// `$XDG_CACHE_HOME/sluice`, else `$HOME/.cache/sluice`; `None` (no cache)
 /// when neither is set to an absolute path.
-pub fn default_dir() -> Option<PathBuf> {
-    let absolute = |name| std::env::var_os(name).map(PathBuf::from).filter(|p| p.is_absolute());
+pub fn default_dir() -> Option<std::path::PathBuf> {
+    let absolute = |name| std::env::var_os(name).map(std::path::PathBuf::from).filter(|p| p.is_absolute());
     absolute("XDG_CACHE_HOME")
         .map(|dir| dir.join("sluice"))
         .or_else(|| absolute("HOME").map(|home| home.join(".cache").join("sluice")))
@@ -101,48 +126,64 @@ pub enum Source {
 }
 
 /// Compiles `wasm` (the file `name`), or loads it from the cache in `dir`.
-/// Only a compile error fails: every cache problem is logged and compiled
-/// around.
+/// A compile error fails, and so does a cache directory someone else could
+/// write; every other cache problem is logged and compiled around.
 pub fn load<A: Artifact>(
     dir: Option<&Path>,
     engine: &Engine,
     wasm: &[u8],
     name: &str,
-) -> wasmtime::Result<(A, Source)> {
+) -> Result<(A, Source), CacheError> {
     let Some(dir) = dir else {
         let (artifact, ms) = timed(|| A::compile(engine, wasm))?;
         tracing::info!(module = name, compile_ms = ms, "compiled the module (module cache off)");
         return Ok((artifact, Source::Compiled));
     };
-    let entry = dir.join(entry_name::<A>(engine, wasm));
-    if let Some(artifact) = read_entry::<A>(&entry, engine, name) {
-        tracing::info!(module = name, entry = %entry.display(), "module cache hit");
+    let Some(cache) = Cache::open(dir)? else {
+        let (artifact, ms) = timed(|| A::compile(engine, wasm))?;
+        tracing::info!(module = name, compile_ms = ms, "compiled the module (module cache unusable)");
+        return Ok((artifact, Source::Stored(false)));
+    };
+    let entry = Entry::new::<A>(engine, wasm);
+    if let Some(artifact) = cache.read::<A>(&entry, engine, name) {
+        tracing::info!(module = name, entry = %cache.dir.path_of(&entry.name).display(), "module cache hit");
         return Ok((artifact, Source::Hit));
     }
     let (artifact, ms) = timed(|| A::compile(engine, wasm))?;
-    let stored = match store(dir, &entry, &artifact) {
+    let path = cache.dir.path_of(&entry.name);
+    let stored = match cache.store(&entry, &artifact) {
         Ok(()) => true,
         Err(reason) => {
-            tracing::warn!(module = name, entry = %entry.display(), %reason, "cannot store the compiled module in the cache; the next start compiles again");
+            tracing::warn!(module = name, entry = %path.display(), %reason, "cannot store the compiled module in the cache; the next start compiles again");
             false
         }
     };
-    tracing::info!(module = name, compile_ms = ms, entry = %entry.display(), stored, "module cache miss: compiled the module");
+    tracing::info!(module = name, compile_ms = ms, entry = %path.display(), stored, "module cache miss: compiled the module");
     Ok((artifact, Source::Stored(stored)))
 }
 
-fn timed<T>(f: impl FnOnce() -> wasmtime::Result<T>) -> wasmtime::Result<(T, u128)> {
+fn timed<T>(f: impl FnOnce() -> wasmtime::Result<T>) -> Result<(T, u128), CacheError> {
     let start = Instant::now();
-    f().map(|t| (t, start.elapsed().as_millis()))
+    f().map(|t| (t, start.elapsed().as_millis())).map_err(CacheError::Compile)
 }
 
-/// `<kind>-<sha256 of the wasm>-<engine hash>.cwasm`.
-fn entry_name<A: Artifact>(engine: &Engine, wasm: &[u8]) -> String {
-    let mut engine_hash = DigestHasher(Sha256::new());
-    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut engine_hash);
-    engine_hash.0.update(env!("CARGO_PKG_VERSION").as_bytes());
-    let engine_hash = hex(&engine_hash.0.finalize()[..8]);
-    format!("{}-{}-{engine_hash}.cwasm", A::KIND, hex(&Sha256::digest(wasm)))
+/// What an entry is made from: its name and the wasm's digest.
+struct Entry {
+    /// `<kind>-<sha256 of the wasm>-<engine hash>-<format>.cwasm`.
+    name: String,
+    wasm_digest: [u8; DIGEST_LEN],
+}
+
+impl Entry {
+    fn new<A: Artifact>(engine: &Engine, wasm: &[u8]) -> Self {
+        let mut engine_hash = DigestHasher(Sha256::new());
+        std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut engine_hash);
+        engine_hash.0.update(env!("CARGO_PKG_VERSION").as_bytes());
+        let engine_hash = hex(&engine_hash.0.finalize()[..8]);
+        let wasm_digest: [u8; DIGEST_LEN] = Sha256::digest(wasm).into();
+        let name = format!("{}-{}-{engine_hash}-{FORMAT}.cwasm", A::KIND, hex(&wasm_digest));
+        Entry { name, wasm_digest }
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -162,71 +203,96 @@ impl Hasher for DigestHasher {
     }
 }
 
-/// The artifact in `entry`, if there is a sound one.
-fn read_entry<A: Artifact>(entry: &Path, engine: &Engine, name: &str) -> Option<A> {
-    let bytes = match std::fs::read(entry) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => return ignored(entry, name, &format!("cannot read it: {e}")),
-    };
-    let payload = match payload(&bytes) {
-        Ok(payload) => payload,
-        Err(reason) => return ignored(entry, name, reason),
-    };
-    // SAFETY: the payload is byte for byte what `store` wrote from
-    // `A::serialize` (its SHA-256 matches), under a name that includes this
-    // engine's compatibility hash, and wasmtime refuses another version or
-    // configuration itself.
-    match unsafe { A::deserialize(engine, payload) } {
-        Ok(artifact) => Some(artifact),
-        Err(e) => ignored(entry, name, &format!("wasmtime refused it: {e:#}")),
+/// A checked cache directory and its key.
+struct Cache {
+    dir: dir::Dir,
+    key: [u8; dir::KEY_LEN],
+}
+
+impl Cache {
+    /// `Ok(None)` when the directory or its key cannot be made (logged).
+    fn open(path: &Path) -> Result<Option<Cache>, Unsafe> {
+        let Some(dir) = dir::Dir::open(path)? else { return Ok(None) };
+        Ok(dir.key()?.map(|key| Cache { dir, key }))
     }
-}
 
-fn ignored<A>(entry: &Path, name: &str, reason: &str) -> Option<A> {
-    tracing::warn!(module = name, entry = %entry.display(), reason, "ignoring a bad module cache entry; compiling again");
-    None
-}
-
-/// The payload of an entry, after checking its magic and digest.
-fn payload(bytes: &[u8]) -> Result<&[u8], &'static str> {
-    let rest = bytes.strip_prefix(MAGIC).ok_or("it does not start with the cache's magic line")?;
-    if rest.len() < DIGEST_LEN {
-        return Err("it is truncated");
+    /// The artifact in `entry`, if there is a sound one.
+    fn read<A: Artifact>(&self, entry: &Entry, engine: &Engine, name: &str) -> Option<A> {
+        let bytes = match self.dir.read_entry(&entry.name) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return None,
+            Err(reason) => return self.ignored(entry, name, &reason),
+        };
+        let payload = match self.payload(&bytes, entry) {
+            Ok(payload) => payload,
+            Err(reason) => return self.ignored(entry, name, &reason),
+        };
+        // SAFETY: the payload is byte for byte what `store` wrote from
+        // `A::serialize` of this wasm (its HMAC under this cache's key, which
+        // only the running user can read, covers the wasm's digest and the
+        // payload's), under a name that includes this engine's compatibility
+        // hash, and wasmtime refuses another version or configuration itself.
+        match unsafe { A::deserialize(engine, payload) } {
+            Ok(artifact) => Some(artifact),
+            Err(e) => self.ignored(entry, name, &format!("wasmtime refused it: {e:#}")),
+        }
     }
-    let (digest, payload) = rest.split_at(DIGEST_LEN);
-    match Sha256::digest(payload).as_slice() == digest {
-        true => Ok(payload),
-        false => Err("its SHA-256 does not match its contents"),
+
+    fn ignored<A>(&self, entry: &Entry, name: &str, reason: &str) -> Option<A> {
+        let path = self.dir.path_of(&entry.name);
+        tracing::warn!(module = name, entry = %path.display(), reason, "ignoring a module cache entry; compiling again");
+        None
     }
-}
 
-/// Writes `artifact` to `entry` atomically: a temporary file in `dir`,
-/// fsynced, renamed over `entry`.
-fn store<A: Artifact>(dir: &Path, entry: &Path, artifact: &A) -> Result<(), String> {
-    let payload = artifact.serialize().map_err(|e| format!("wasmtime cannot serialize it: {e:#}"))?;
-    create_private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let io = |e: std::io::Error| e.to_string();
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    file.write_all(MAGIC).map_err(io)?;
-    file.write_all(&Sha256::digest(&payload)).map_err(io)?;
-    file.write_all(&payload).map_err(io)?;
-    file.as_file().sync_all().map_err(io)?;
-    file.persist(entry).map_err(|e| e.error.to_string())?;
-    Ok(())
-}
+    /// The payload of an entry, after checking its magic, that it was
+    /// compiled from `entry`'s wasm, its digest and its HMAC.
+    fn payload<'b>(&self, bytes: &'b [u8], entry: &Entry) -> Result<&'b [u8], String> {
+        let rest = bytes.strip_prefix(MAGIC).ok_or("it does not start with the cache's magic line")?;
+        if rest.len() < 3 * DIGEST_LEN {
+            return Err("it is truncated".into());
+        }
+        let (wasm_digest, rest) = rest.split_at(DIGEST_LEN);
+        let (payload_digest, rest) = rest.split_at(DIGEST_LEN);
+        let (tag, payload) = rest.split_at(DIGEST_LEN);
+        if wasm_digest != entry.wasm_digest {
+            let (found, expected) = (hex(wasm_digest), hex(&entry.wasm_digest));
+            return Err(format!("it was compiled from another module (wasm SHA-256 {found}, not {expected})"));
+        }
+        if Sha256::digest(payload).as_slice() != payload_digest {
+            return Err("its SHA-256 does not match its contents".into());
+        }
+        self.mac(&entry.name, wasm_digest, payload_digest).verify_slice(tag).map_err(|_| {
+            "its HMAC does not match this cache's key: it was not written by this user's sluice on this cache"
+                .to_owned()
+        })?;
+        Ok(payload)
+    }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
+    /// The HMAC of an entry's name, wasm digest and payload digest.
+    fn mac(&self, name: &str, wasm_digest: &[u8], payload_digest: &[u8]) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes a key of any length");
+        for part in [MAGIC, name.as_bytes(), wasm_digest, payload_digest] {
+            mac.update(&(part.len() as u64).to_le_bytes());
+            mac.update(part);
+        }
+        mac
+    }
+
+    /// Writes `artifact` to `entry` atomically.
+    fn store<A: Artifact>(&self, entry: &Entry, artifact: &A) -> Result<(), String> {
+        let payload = artifact.serialize().map_err(|e| format!("wasmtime cannot serialize it: {e:#}"))?;
+        let payload_digest = Sha256::digest(&payload);
+        let tag = self.mac(&entry.name, &entry.wasm_digest, &payload_digest).finalize().into_bytes();
+        let parts: [&[u8]; 5] = [MAGIC, &entry.wasm_digest, &payload_digest, &tag, &payload];
+        self.dir.write_entry(&entry.name, &parts).map_err(|e| e.to_string())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
     use wasmtime::Module;
 
     const WAT: &str = r#"(module (func (export "answer") (result i32) i32.const 42))"#;
@@ -235,8 +301,20 @@ mod tests {
         Engine::new(wasmtime::Config::new().epoch_interruption(true)).unwrap()
     }
 
+    fn wasm(answer: i32) -> Vec<u8> {
+        wat::parse_str(WAT.replace("42", &answer.to_string())).unwrap()
+    }
+
+    /// The entries of `dir` (its key left out).
+    fn entries(dir: &Path) -> Vec<PathBuf> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.retain(|p| p.file_name().unwrap() != dir::KEY_FILE);
+        entries.sort();
+        entries
+    }
+
     fn only_entry(dir: &Path) -> PathBuf {
-        let entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let entries = entries(dir);
         assert_eq!(entries.len(), 1, "{entries:?}");
         entries.into_iter().next().unwrap()
     }
@@ -248,58 +326,146 @@ mod tests {
         instance.get_typed_func::<(), i32>(&mut store, "answer").unwrap().call(&mut store, ()).unwrap()
     }
 
+    fn mode(path: &Path) -> u32 {
+        std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    fn load_answer(dir: &Path, engine: &Engine, wasm: &[u8]) -> (i32, Source) {
+        let (module, source) = load::<Module>(Some(dir), engine, wasm, "m.wasm").unwrap();
+        (answer(engine, &module), source)
+    }
+
     #[test]
     fn a_module_is_compiled_once_then_loaded_from_the_cache() {
         let dir = tempfile::tempdir().unwrap();
         let cache = dir.path().join("sluice");
-        let (engine, wasm) = (engine(), wat::parse_str(WAT).unwrap());
+        let (engine, wasm) = (engine(), wasm(42));
         let (_, source) = load::<Module>(Some(&cache), &engine, &wasm, "m.wasm").unwrap();
         assert_eq!(source, Source::Stored(true));
         let entry = only_entry(&cache);
         let name = entry.file_name().unwrap().to_str().unwrap();
         assert!(name.starts_with(&format!("module-{}-", hex(&Sha256::digest(&wasm)))), "{name}");
-        let (module, source) = load::<Module>(Some(&cache), &engine, &wasm, "m.wasm").unwrap();
-        assert_eq!(source, Source::Hit);
-        assert_eq!(answer(&engine, &module), 42);
+        assert_eq!(load_answer(&cache, &engine, &wasm), (42, Source::Hit));
         let (_, source) = load::<Module>(None, &engine, &wasm, "m.wasm").unwrap();
         assert_eq!(source, Source::Compiled);
     }
 
     #[test]
+    fn the_directory_entries_and_key_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("a").join("sluice");
+        load::<Module>(Some(&cache), &engine(), &wasm(42), "m.wasm").unwrap();
+        assert_eq!((mode(&dir.path().join("a")), mode(&cache)), (0o700, 0o700));
+        assert_eq!(mode(&only_entry(&cache)), 0o600);
+        let key = cache.join(dir::KEY_FILE);
+        assert_eq!((mode(&key), std::fs::read(&key).unwrap().len()), (0o600, dir::KEY_LEN));
+    }
+
+    #[test]
     fn a_corrupt_truncated_or_foreign_entry_is_compiled_again_and_replaced() {
         let dir = tempfile::tempdir().unwrap();
-        let (engine, wasm) = (engine(), wat::parse_str(WAT).unwrap());
+        let (engine, wasm) = (engine(), wasm(42));
         load::<Module>(Some(dir.path()), &engine, &wasm, "m.wasm").unwrap();
         let entry = only_entry(dir.path());
         let good = std::fs::read(&entry).unwrap();
 
         let mut flipped = good.clone();
         *flipped.last_mut().unwrap() ^= 1;
-        // Another engine's code under this engine's name: a valid digest
-        // that wasmtime itself must refuse.
+        // Another engine's code under this engine's name, authenticated with
+        // this cache's key: wasmtime itself must refuse it.
         let other = Engine::new(wasmtime::Config::new().consume_fuel(true)).unwrap();
-        let foreign = Module::new(&other, &wasm).unwrap().serialize().unwrap();
-        let mut foreign_entry = MAGIC.to_vec();
-        foreign_entry.extend_from_slice(&Sha256::digest(&foreign));
-        foreign_entry.extend_from_slice(&foreign);
+        let cache = Cache::open(dir.path()).unwrap().unwrap();
+        let (foreign, name) = (Module::new(&other, &wasm).unwrap(), Entry::new::<Module>(&engine, &wasm));
+        cache.store(&name, &foreign).unwrap();
+        let foreign_entry = std::fs::read(&entry).unwrap();
+        assert_ne!(foreign_entry, good);
         for bad in [flipped, good[..MAGIC.len() + 5].to_vec(), b"garbage".to_vec(), foreign_entry] {
             std::fs::write(&entry, &bad).unwrap();
-            let (module, source) = load::<Module>(Some(dir.path()), &engine, &wasm, "m.wasm").unwrap();
-            assert_eq!(source, Source::Stored(true));
-            assert_eq!(answer(&engine, &module), 42);
+            assert_eq!(load_answer(dir.path(), &engine, &wasm), (42, Source::Stored(true)));
             assert_eq!(std::fs::read(&entry).unwrap(), good, "the entry is rewritten");
         }
     }
 
     #[test]
+    fn an_entry_copied_over_another_modules_name_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, (this, other)) = (engine(), (wasm(42), wasm(7)));
+        load::<Module>(Some(dir.path()), &engine, &other, "other.wasm").unwrap();
+        let other_entry = only_entry(dir.path());
+        load::<Module>(Some(dir.path()), &engine, &this, "m.wasm").unwrap();
+        let this_entry = entries(dir.path()).into_iter().find(|e| *e != other_entry).unwrap();
+        std::fs::copy(&other_entry, &this_entry).unwrap();
+        assert_eq!(load_answer(dir.path(), &engine, &this), (42, Source::Stored(true)), "the module's own code runs");
+        assert_eq!(load_answer(dir.path(), &engine, &this), (42, Source::Hit));
+    }
+
+    #[test]
+    fn an_entry_from_another_cache_is_a_miss() {
+        let (mine, theirs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (engine, wasm) = (engine(), wasm(42));
+        load::<Module>(Some(mine.path()), &engine, &wasm, "m.wasm").unwrap();
+        load::<Module>(Some(theirs.path()), &engine, &wasm, "m.wasm").unwrap();
+        let (entry, good) = (only_entry(mine.path()), std::fs::read(only_entry(mine.path())).unwrap());
+        std::fs::copy(only_entry(theirs.path()), &entry).unwrap();
+        assert_ne!(std::fs::read(&entry).unwrap(), good, "another key, another HMAC");
+        assert_eq!(load_answer(mine.path(), &engine, &wasm), (42, Source::Stored(true)));
+        assert_eq!(std::fs::read(&entry).unwrap(), good);
+    }
+
+    #[test]
+    fn a_linked_or_group_writable_entry_is_a_miss_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, wasm) = (engine(), wasm(42));
+        load::<Module>(Some(dir.path()), &engine, &wasm, "m.wasm").unwrap();
+        let entry = only_entry(dir.path());
+        let elsewhere = tempfile::tempdir().unwrap();
+        let target = elsewhere.path().join("entry");
+        std::fs::rename(&entry, &target).unwrap();
+        std::os::unix::fs::symlink(&target, &entry).unwrap();
+        assert_eq!(load_answer(dir.path(), &engine, &wasm), (42, Source::Stored(true)));
+        assert!(!std::fs::symlink_metadata(&entry).unwrap().is_symlink(), "the link itself is replaced");
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o620)).unwrap();
+        assert_eq!(load_answer(dir.path(), &engine, &wasm), (42, Source::Stored(true)));
+        assert_eq!(mode(&entry), 0o600);
+    }
+
+    #[test]
+    fn a_directory_or_key_others_can_write_is_refused_naming_path_owner_and_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, wasm) = (engine(), wasm(42));
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o775)).unwrap();
+        let Err(CacheError::Unsafe(error)) = load::<Module>(Some(dir.path()), &engine, &wasm, "m.wasm") else {
+            panic!("a group-writable directory is refused")
+        };
+        let me = rustix::process::geteuid().as_raw();
+        let expected = format!(
+            "module cache directory {} is writable by group or others (owner uid {me}, mode 0775)",
+            dir.path().display()
+        );
+        assert!(error.to_string().starts_with(&expected), "{error}");
+        assert!(entries(dir.path()).is_empty(), "nothing compiled into it");
+
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        load::<Module>(Some(dir.path()), &engine, &wasm, "m.wasm").unwrap();
+        let key = dir.path().join(dir::KEY_FILE);
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let Err(CacheError::Unsafe(error)) = load::<Module>(Some(dir.path()), &engine, &wasm, "m.wasm") else {
+            panic!("a group-readable key is refused")
+        };
+        let expected = format!("module cache key {} is readable or writable by group or others", key.display());
+        assert!(error.to_string().starts_with(&expected), "{error}");
+        assert!(error.to_string().contains("mode 0640"), "{error}");
+    }
+
+    #[test]
     fn the_entry_name_changes_with_the_wasm_and_the_engine_settings() {
-        let (engine, wasm) = (engine(), wat::parse_str(WAT).unwrap());
-        let other_wasm = wat::parse_str(WAT.replace("42", "43")).unwrap();
+        let (engine, wasm) = (engine(), wasm(42));
         let other_engine = Engine::new(wasmtime::Config::new().consume_fuel(true)).unwrap();
-        let name = entry_name::<Module>(&engine, &wasm);
-        assert_eq!(name, entry_name::<Module>(&engine, &wasm));
-        assert_ne!(name, entry_name::<Module>(&engine, &other_wasm));
-        assert_ne!(name, entry_name::<Module>(&other_engine, &wasm));
+        let name = |engine: &Engine, wasm: &[u8]| Entry::new::<Module>(engine, wasm).name;
+        assert_eq!(name(&engine, &wasm), name(&engine, &wasm));
+        assert_ne!(name(&engine, &wasm), name(&engine, &super::tests::wasm(43)));
+        assert_ne!(name(&engine, &wasm), name(&other_engine, &wasm));
+        assert!(name(&engine, &wasm).ends_with(&format!("-{FORMAT}.cwasm")));
     }
 
     #[test]
@@ -307,7 +473,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("not-a-dir");
         std::fs::write(&file, "x").unwrap();
-        let (engine, wasm) = (engine(), wat::parse_str(WAT).unwrap());
+        let (engine, wasm) = (engine(), wasm(42));
         let (_, source) = load::<Module>(Some(&file.join("sluice")), &engine, &wasm, "m.wasm").unwrap();
         assert_eq!(source, Source::Stored(false));
     }

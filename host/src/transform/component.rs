@@ -59,7 +59,8 @@ impl host::Host for Guest {
             host::Level::Debug => Level::Debug,
             host::Level::Trace => Level::Trace,
         };
-        self.log.line(level, &message);
+        // Cut as `sluice.log` cuts a line: one huge message cannot flood the log.
+        self.log.line(level, &super::log::shown(message.as_bytes()));
     }
 }
 

@@ -6,13 +6,16 @@
 //! against the module's ABI version.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sluice_guest_sdk::abi;
 use wasmtime::{Engine, InstancePre, Linker, Memory, Store, StoreLimits, Trap, TypedFunc};
 
 use super::{CallFailure, TransformError, describe_error, log, module, wasi};
 use crate::config::TransformConfig;
+
+/// Epoch ticks `sluice_current_record` may take (at most 20 ms).
+const CURRENT_RECORD_TICKS: u64 = 2;
 
 /// What each instance's store holds: its limits and its WASI stub state.
 #[derive(Debug)]
@@ -62,6 +65,7 @@ impl Runtime {
         store.limiter(|guest| &mut guest.limits);
         let deadline_ticks = super::deadline_ticks(self.config.timeout);
         store.set_epoch_deadline(deadline_ticks);
+        store.data_mut().wasi.set_deadline(Instant::now() + self.config.timeout);
         let instance = self.template.instantiate(&mut store).map_err(start)?;
         // A WASI reactor (Go's `-buildmode=c-shared`) starts its runtime here.
         if let Ok(initialize) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
@@ -74,6 +78,7 @@ impl Runtime {
             init: instance.get_typed_func(&mut store, abi::EXPORT_INIT).map_err(start)?,
             process: instance.get_typed_func(&mut store, abi::EXPORT_PROCESS).map_err(start)?,
             panic_message: instance.get_typed_func(&mut store, abi::EXPORT_PANIC_MESSAGE).ok(),
+            current_record: instance.get_typed_func(&mut store, abi::EXPORT_CURRENT_RECORD).ok(),
             store,
             abi_version: abi::Version::LATEST,
             deadline_ticks,
@@ -90,7 +95,7 @@ impl Runtime {
     }
 
     fn check_version(&self, instance: &mut Instance) -> Result<(), TransformError> {
-        instance.store.set_epoch_deadline(instance.deadline_ticks);
+        instance.arm();
         let found = instance
             .version
             .call(&mut instance.store, ())
@@ -113,6 +118,7 @@ pub struct Instance {
     init: TypedFunc<i32, i64>,
     process: TypedFunc<(i32, i32), i64>,
     panic_message: Option<TypedFunc<(), i64>>,
+    current_record: Option<TypedFunc<(), i32>>,
     /// What `sluice_abi_version` returned; its outcomes are checked against it.
     abi_version: abi::Version,
     deadline_ticks: u64,
@@ -157,7 +163,7 @@ impl Instance {
         f: impl FnOnce(&mut Self, i32) -> wasmtime::Result<i64>,
     ) -> Result<&[u8], CallFailure> {
         let len = i32::try_from(input.len()).map_err(|_| CallFailure("input over 2 GiB".into()))?;
-        self.store.set_epoch_deadline(self.deadline_ticks);
+        self.arm();
         let ptr = self.buffer.call(&mut self.store, len).map_err(|e| self.failure(&e))?;
         self.memory
             .write(&mut self.store, ptr as u32 as usize, input)
@@ -181,11 +187,30 @@ impl Instance {
         CallFailure::from_error(error, self.timeout, self.memory_cap)
     }
 
+    /// The module's panic message, cut as a log line is.
     fn panic_message(&mut self) -> Option<String> {
         let func = self.panic_message.clone()?;
-        self.store.set_epoch_deadline(self.deadline_ticks);
+        self.arm();
         let (ptr, len) = abi::unpack_region(func.call(&mut self.store, ()).ok()?);
         let bytes = self.memory.data(&self.store).get(ptr as usize..ptr as usize + len as usize)?;
-        (!bytes.is_empty()).then(|| String::from_utf8_lossy(bytes).into_owned())
+        (!bytes.is_empty()).then(|| log::shown(bytes))
+    }
+
+    /// After a failed call of `count` records, the index of the record the
+    /// module was working on, by its `sluice_current_record`; `None` if it
+    /// does not export it or names no record of the call.
+    pub fn failed_record(&mut self, count: usize) -> Option<usize> {
+        let func = self.current_record.clone()?;
+        // It only reads a number: a tick or two, not a whole time limit.
+        self.store.set_epoch_deadline(CURRENT_RECORD_TICKS);
+        let index = func.call(&mut self.store, ()).ok()?;
+        usize::try_from(index).ok().filter(|&i| i < count)
+    }
+
+    /// Gives the next call into the module its time limit, in wasm (the
+    /// epoch deadline) and in the WASI stubs.
+    fn arm(&mut self) {
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        self.store.data_mut().wasi.set_deadline(Instant::now() + self.timeout);
     }
 }

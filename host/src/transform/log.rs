@@ -62,17 +62,31 @@ impl GuestLog {
         Arc::new(GuestLog { module, bucket: Mutex::new(Bucket::new(Instant::now())) })
     }
 
-    /// Logs `message` at `level` unless the module is over its rate.
-    pub fn line(&self, level: Level, message: &str) {
+    /// Logs `message` at `level` unless the module is over its rate;
+    /// `false` if it was over (the line is counted as suppressed).
+    pub fn line(&self, level: Level, message: &str) -> bool {
         let suppressed = self.bucket.lock().unwrap_or_else(|e| e.into_inner()).take(Instant::now());
         match suppressed {
-            None => {}
+            None => return false,
             Some(0) => emit(&self.module, level, message),
             Some(n) => {
                 report_suppressed(&self.module, n);
                 emit(&self.module, level, message);
             }
         }
+        true
+    }
+
+    /// Counts `lines` suppressed without asking the bucket: the rest of a
+    /// write whose earlier line was already over the rate.
+    pub fn suppress(&self, lines: u64) {
+        self.bucket.lock().unwrap_or_else(|e| e.into_inner()).suppressed += lines;
+    }
+
+    /// The lines suppressed and not yet reported.
+    #[cfg(test)]
+    pub fn suppressed(&self) -> u64 {
+        self.bucket.lock().unwrap_or_else(|e| e.into_inner()).suppressed
     }
 
     /// Adds `sluice.log` to `linker`, writing to this log.
@@ -115,8 +129,8 @@ impl Drop for GuestLog {
     }
 }
 
-/// The message as text: lossily decoded, cut at [`MAX_LINE_BYTES`].
-fn shown(bytes: &[u8]) -> String {
+/// The message as text: lossily decoded, cut at 4 KiB (its length past that reported).
+pub fn shown(bytes: &[u8]) -> String {
     if bytes.len() <= MAX_LINE_BYTES {
         return String::from_utf8_lossy(bytes).into_owned();
     }

@@ -11,15 +11,16 @@
 //! epoch deadline (`--transform-timeout-ms`) and each instance under a
 //! memory cap (`--transform-memory-mb`). [`Transformer`] owns the current
 //! instance. When a batch fails as a whole (trap, panic, timeout, memory
-//! cap, malformed result) the instance is discarded and the batch is
-//! retried record by record on fresh instances, so only the poison record
-//! fails.
+//! cap, malformed result) the instance is discarded and the batch is run
+//! again around the record that failed on fresh instances ([`salvage`]), so
+//! only the poison record fails, and it fails once.
 
 pub mod cache;
 pub mod component;
 pub mod core_module;
 pub mod log;
 pub mod module;
+pub mod salvage;
 pub mod wasi;
 
 use std::path::Path;
@@ -34,6 +35,7 @@ use crate::config::TransformConfig;
 use crate::shutdown::Shutdown;
 use crate::source::Batch;
 pub use module::ModuleError;
+pub use salvage::Tolerance;
 
 /// Epoch tick; the time limit is enforced to within this.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -197,8 +199,14 @@ pub struct CallFailure(pub String);
 impl CallFailure {
     /// Names the limit a failed call broke, else describes the error.
     fn from_error(error: &wasmtime::Error, timeout: Duration, memory_cap: usize) -> Self {
-        if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
+        let host_call = error.downcast_ref::<wasi::HostCallError>();
+        let host_over_time = matches!(host_call, Some(wasi::HostCallError::OverTime { .. }));
+        if host_over_time || matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
             return CallFailure(format!("exceeded the time limit of {} ms", timeout.as_millis()));
+        }
+        if let Some(refused) = host_call {
+            // The stub's own words, without the wasm backtrace.
+            return CallFailure(refused.to_string());
         }
         let text = describe_error(error);
         if text.contains("forcing trap when growing memory") || text.contains("memory minimum size") {
@@ -233,6 +241,15 @@ impl Instance {
         match self {
             Instance::Core(instance) => instance.process_into(records, count, out),
             Instance::Component(instance) => instance.process_into(records, count, out),
+        }
+    }
+
+    /// After a failed call of `count` records, the index of the record the
+    /// module says it was working on (`sluice_current_record`), if it says.
+    pub fn failed_record(&mut self, count: usize) -> Option<usize> {
+        match self {
+            Instance::Core(instance) => instance.failed_record(count),
+            Instance::Component(_) => None,
         }
     }
 }
@@ -271,50 +288,43 @@ impl Transformer {
         Path::new(self.runtime.path())
     }
 
-    /// One outcome per record of `batch`, in order. A failing batch is
-    /// retried record by record, and each failing record becomes an error
-    /// outcome with the reason; after `max_failures` failures in a row the
-    /// rest are not tried. Stops early, with [`TransformError::Stopped`], on
-    /// shutdown.
+    /// [`Transformer::process_with`], after no failure, `max_failures` of
+    /// them in a row allowed.
     pub fn process(
         &mut self,
         batch: &Batch,
         max_failures: u64,
         shutdown: &Shutdown,
     ) -> Result<Vec<Outcome<'_>>, TransformError> {
-        self.out.clear();
-        if let Err(failure) = self.instance.process_into(&batch.records, batch.len(), &mut self.out) {
-            tracing::warn!(file = %batch.path, reason = %failure.0, records = batch.len(), "transform failed a batch; retrying record by record on a fresh instance");
-            self.out.clear();
-            self.instance = self.runtime.instance()?;
-            self.salvage(batch, max_failures, shutdown)?;
-        }
-        Ok(abi::decode_outcomes(&self.out, batch.len()).expect("outcomes were checked when copied out"))
+        self.process_with(batch, Tolerance::new(max_failures), shutdown)
     }
 
-    fn salvage(&mut self, batch: &Batch, max_failures: u64, shutdown: &Shutdown) -> Result<(), TransformError> {
-        let mut single = Vec::new();
-        let mut failures = 0;
-        for record in abi::records(&batch.records, batch.len()) {
-            if shutdown.is_triggered() {
-                return Err(TransformError::Stopped);
-            }
-            if failures >= max_failures {
-                let reason = format!("transform not run: it failed the {failures} records before this one");
-                abi::encode_error(&mut self.out, &reason);
-                continue;
-            }
-            single.clear();
-            abi::put_bytes(&mut single, record);
-            match self.instance.process_into(&single, 1, &mut self.out) {
-                Ok(()) => failures = 0,
-                Err(failure) => {
-                    failures += 1;
-                    abi::encode_error(&mut self.out, &format!("transform {}", failure.0));
-                    self.instance = self.runtime.instance()?;
+    /// One outcome per record of `batch`, in order. A failing batch is run
+    /// again around its failing records ([`salvage`]), and each failing
+    /// record becomes an error outcome with the reason; once `tolerance`
+    /// failures in a row are reached the rest are not tried. Stops early,
+    /// with [`TransformError::Stopped`], on shutdown.
+    pub fn process_with(
+        &mut self,
+        batch: &Batch,
+        tolerance: Tolerance,
+        shutdown: &Shutdown,
+    ) -> Result<Vec<Outcome<'_>>, TransformError> {
+        self.out.clear();
+        if let Err(failure) = self.instance.process_into(&batch.records, batch.len(), &mut self.out) {
+            let at = self.instance.failed_record(batch.len());
+            match at {
+                Some(record) => {
+                    tracing::warn!(file = %batch.path, reason = %failure.0, records = batch.len(), record, "transform failed a batch at one record; dead-lettering it and running the others again on a fresh instance")
+                }
+                None => {
+                    tracing::warn!(file = %batch.path, reason = %failure.0, records = batch.len(), "transform failed a batch; retrying record by record on a fresh instance")
                 }
             }
+            self.out.clear();
+            self.instance = self.runtime.instance()?;
+            self.salvage(batch, (at, failure), tolerance, shutdown)?;
         }
-        Ok(())
+        Ok(abi::decode_outcomes(&self.out, batch.len()).expect("outcomes were checked when copied out"))
     }
 }

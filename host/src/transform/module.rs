@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::cache::CacheError;
 use sluice_guest_sdk::abi;
 use wasmtime::{ExternType, FuncType, Module, ValType};
 
@@ -26,6 +27,9 @@ pub enum ModuleError {
         /// The module file.
         path: PathBuf,
     },
+    /// The module cache could be written by someone other than the running user.
+    #[error(transparent)]
+    UnsafeCache(#[from] super::cache::Unsafe),
     /// wasmtime refused to compile it.
     #[error("transform {path} does not compile: {reason}")]
     Compile {
@@ -117,9 +121,11 @@ pub fn compile<A: super::cache::Artifact>(
     cache: Option<&Path>,
 ) -> Result<A, ModuleError> {
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    super::cache::load::<A>(cache, engine, bytes, &name)
-        .map(|(artifact, _)| artifact)
-        .map_err(|e| ModuleError::Compile { path: path.to_owned(), reason: format!("{e:#}") })
+    match super::cache::load::<A>(cache, engine, bytes, &name) {
+        Ok((artifact, _)) => Ok(artifact),
+        Err(CacheError::Unsafe(unsafe_cache)) => Err(unsafe_cache.into()),
+        Err(CacheError::Compile(e)) => Err(ModuleError::Compile { path: path.to_owned(), reason: format!("{e:#}") }),
+    }
 }
 
 fn check_imports(module: &Module, path: &Path) -> Result<(), ModuleError> {
@@ -163,7 +169,12 @@ fn check_exports(module: &Module, path: &Path) -> Result<(), ModuleError> {
             None => return Err(missing(path, name, expected)),
         }
     }
-    Ok(())
+    // Optional, but when it is there its answer decides what is run again.
+    match module.get_export(abi::EXPORT_CURRENT_RECORD) {
+        Some(ExternType::Func(f)) if same_signature(&f, &[], &[ValType::I32]) => Ok(()),
+        Some(other) => Err(wrong(path, abi::EXPORT_CURRENT_RECORD, "func() -> i32", describe(&other))),
+        None => Ok(()),
+    }
 }
 
 fn missing(path: &Path, name: &'static str, expected: &'static str) -> ModuleError {

@@ -5,20 +5,33 @@
 //! empty, every `fd_*`/`path_*`/`sock_*` call fails with `EBADF` or
 //! `ENOSYS`, except `fd_write` to fd 1 or 2, whose lines become the module's
 //! log lines, as if through `sluice.log` (its name, its rate limit; stdout
-//! at info, stderr at warn). The clock and the random numbers
-//! cannot leak host state: both clocks read a virtual time that starts at 0
-//! and advances 1 µs per reading (and by the timeout when `poll_oneoff`
-//! sleeps), and `random_get` is a SplitMix64 stream from a fixed seed, the
-//! same for every instance. `proc_exit` traps with the code and the
-//! module's last panic line on stderr (Go's `panic: ...`), or else its last
-//! stderr line.
+//! at info, stderr at warn; see `wasi/lines.rs`). The clock cannot leak host
+//! state: both clocks read a virtual time that starts at 0 and advances
+//! 1 µs per reading (and by the timeout when `poll_oneoff` sleeps).
+//! `random_get` fills the module's buffer from the operating system's
+//! random numbers, so no two instances see the same stream. `proc_exit`
+//! traps with the code and the module's last panic line on stderr (Go's
+//! `panic: ...`), or else its last stderr line.
+//!
+//! The module is hostile, and host code cannot be interrupted by the epoch
+//! deadline, so every call stays inside the instance's limits by itself:
+//! each guest pointer and length is checked against the module's memory
+//! before anything is read, written or allocated (a region outside it
+//! traps), the module's memory is read and filled in place, `fd_write`
+//! takes at most [`MAX_IOVS`] buffers and [`MAX_WRITE_BYTES`] bytes a call
+//! (a short write, which callers loop over in wasm), and the calls whose
+//! work grows with their arguments (`random_get`, `poll_oneoff`) check the
+//! call's time limit ([`Wasi::set_deadline`]) as they go and trap past it.
 //!
 //! [`Wasi`] is the per-instance state; [`add_to_linker`] defines the whole
 //! set; [`is_allowed`] is what the import check accepts.
 
-use std::sync::Arc;
+mod lines;
 
-use sluice_guest_sdk::abi::Level;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Instant;
+
 use wasmtime::{Caller, Engine, FuncType, Linker, Val, ValType};
 
 use super::log::GuestLog;
@@ -30,15 +43,20 @@ pub const MODULE: &str = "wasi_snapshot_preview1";
 const ESUCCESS: i32 = 0;
 const EBADF: i32 = 8;
 const EINVAL: i32 = 28;
+const EIO: i32 = 29;
 const ENOSYS: i32 = 52;
 
 /// Virtual time one clock reading advances.
 const CLOCK_STEP_NS: u64 = 1_000;
-/// The seed of every instance's random stream (fixed on purpose: nothing
-/// about the host, the time or other instances can be read from it).
-const RANDOM_SEED: u64 = 0x51ce_5eed;
-/// A line longer than this is logged in pieces.
-const MAX_LINE_BYTES: usize = 4096;
+/// Most buffers one `fd_write` takes: Linux's `IOV_MAX`; more is `EINVAL`,
+/// as `writev` says.
+pub const MAX_IOVS: usize = 1024;
+/// Most bytes one `fd_write` takes; the rest is a short write.
+pub const MAX_WRITE_BYTES: usize = 64 << 10;
+/// Bytes `random_get` fills between two looks at the time limit.
+const RANDOM_CHUNK: usize = 1 << 20;
+/// Subscriptions `poll_oneoff` answers between two looks at the time limit.
+const POLL_CHUNK: usize = 4096;
 
 /// Functions answered with a fixed errno: name, parameter types (`i` i32,
 /// `I` i64), errno. Every one returns an i32 errno.
@@ -100,21 +118,53 @@ pub fn is_allowed(module: &str, name: &str) -> bool {
     module == MODULE && (IMPLEMENTED.contains(&name) || FIXED.iter().any(|(n, _, _)| *n == name))
 }
 
+/// Why a host call trapped.
+#[derive(Debug, thiserror::Error)]
+pub enum HostCallError {
+    /// A guest pointer and length that do not lie inside its memory.
+    #[error("{call} was given a region {ptr:#x}+{len} outside the module's {size} bytes of memory")]
+    OutOfBounds {
+        /// The function called.
+        call: &'static str,
+        /// The region's start.
+        ptr: u32,
+        /// Its length.
+        len: u64,
+        /// The memory's size.
+        size: usize,
+    },
+    /// The call's work went past the time limit of the call into the module.
+    #[error("{call} ran past the time limit")]
+    OverTime {
+        /// The function called.
+        call: &'static str,
+    },
+    /// The module exports no memory.
+    #[error("{call} was called by a module without a memory")]
+    NoMemory {
+        /// The function called.
+        call: &'static str,
+    },
+}
+
 /// One instance's WASI state.
 #[derive(Debug)]
 pub struct Wasi {
-    log: Arc<GuestLog>,
     clock_ns: u64,
-    random: u64,
-    lines: [Vec<u8>; 2],
-    last_stderr: String,
+    lines: lines::Lines,
+    deadline: Option<Instant>,
 }
 
 impl Wasi {
     /// Fresh state for an instance whose lines go to `log` (the module's
     /// `sluice.log`, with its name and rate limit).
     pub fn new(log: Arc<GuestLog>) -> Self {
-        Wasi { log, clock_ns: 0, random: RANDOM_SEED, lines: [Vec::new(), Vec::new()], last_stderr: String::new() }
+        Wasi { clock_ns: 0, lines: lines::Lines::new(log), deadline: None }
+    }
+
+    /// When the current call into the module must end: host calls past it trap.
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = Some(deadline);
     }
 
     fn tick(&mut self) -> u64 {
@@ -122,42 +172,12 @@ impl Wasi {
         self.clock_ns
     }
 
-    /// SplitMix64.
-    fn next_random(&mut self) -> u64 {
-        self.random = self.random.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.random;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Buffers what the module wrote to fd 1 (`stream` 0) or 2 (1) and logs
-    /// every complete line.
-    fn write(&mut self, stream: usize, bytes: &[u8]) {
-        self.lines[stream].extend_from_slice(bytes);
-        while let Some(end) = line_end(&self.lines[stream]) {
-            let line: Vec<u8> = self.lines[stream].drain(..end).collect();
-            let text = String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_owned();
-            // Go follows `panic: ...` with a stack trace: keep the panic line.
-            let panic = self.last_stderr.starts_with("panic: ") || self.last_stderr.starts_with("fatal error: ");
-            if stream == 1 && !text.is_empty() && (!panic || text.starts_with("panic: ")) {
-                self.last_stderr.clone_from(&text);
-            }
-            self.log(stream, &text);
+    /// An error once the call's deadline has passed.
+    fn check_time(&self, call: &'static str) -> Result<(), HostCallError> {
+        match self.deadline {
+            Some(deadline) if Instant::now() >= deadline => Err(HostCallError::OverTime { call }),
+            _ => Ok(()),
         }
-    }
-
-    /// stdout lines are logged at info, stderr lines at warn.
-    fn log(&mut self, stream: usize, text: &str) {
-        self.log.line(if stream == 0 { Level::Info } else { Level::Warn }, text);
-    }
-}
-
-/// Where the first line of `buf` ends (after its newline, or at the limit).
-fn line_end(buf: &[u8]) -> Option<usize> {
-    match buf.iter().position(|&c| c == b'\n') {
-        Some(i) => Some(i + 1),
-        None => (buf.len() >= MAX_LINE_BYTES).then_some(MAX_LINE_BYTES),
     }
 }
 
@@ -190,30 +210,19 @@ pub fn add_to_linker<T: 'static>(
             Ok(())
         })?;
     }
-    linker.func_wrap(MODULE, "args_sizes_get", |c: Caller<'_, T>, n: i32, size: i32| zeros(c, &[n, size]))?;
-    linker.func_wrap(MODULE, "environ_sizes_get", |c: Caller<'_, T>, n: i32, size: i32| zeros(c, &[n, size]))?;
+    linker.func_wrap(MODULE, "args_sizes_get", zeros::<T>("args_sizes_get"))?;
+    linker.func_wrap(MODULE, "environ_sizes_get", zeros::<T>("environ_sizes_get"))?;
     linker.func_wrap(MODULE, "args_get", |_: i32, _: i32| ESUCCESS)?;
     linker.func_wrap(MODULE, "environ_get", |_: i32, _: i32| ESUCCESS)?;
     linker.func_wrap(MODULE, "sched_yield", || ESUCCESS)?;
     linker.func_wrap(MODULE, "proc_exit", move |mut c: Caller<'_, T>, code: i32| -> wasmtime::Result<()> {
-        let last_stderr = std::mem::take(&mut get(c.data_mut()).last_stderr);
+        let last_stderr = get(c.data_mut()).lines.take_last_stderr();
         Err(ProcExit { code, last_stderr }.into())
     })?;
-    linker.func_wrap(MODULE, "clock_time_get", move |mut c: Caller<'_, T>, id: i32, _precision: i64, at: i32| {
-        if !(0..=3).contains(&id) {
-            return EINVAL;
-        }
-        let now = get(c.data_mut()).tick();
-        write_guest(&mut c, at, &now.to_le_bytes())
+    linker.func_wrap(MODULE, "clock_time_get", move |c: Caller<'_, T>, id: i32, _precision: i64, at: i32| {
+        clock_time_get(c, get, id, at)
     })?;
-    linker.func_wrap(MODULE, "random_get", move |mut c: Caller<'_, T>, at: i32, len: i32| {
-        let mut bytes = vec![0; len.max(0) as usize];
-        let wasi = get(c.data_mut());
-        for chunk in bytes.chunks_mut(8) {
-            chunk.copy_from_slice(&wasi.next_random().to_le_bytes()[..chunk.len()]);
-        }
-        write_guest(&mut c, at, &bytes)
-    })?;
+    linker.func_wrap(MODULE, "random_get", move |c: Caller<'_, T>, at: i32, len: i32| random_get(c, get, at, len))?;
     linker.func_wrap(MODULE, "fd_write", move |c: Caller<'_, T>, fd: i32, iovs: i32, n: i32, written: i32| {
         fd_write(c, get, fd, iovs, n, written)
     })?;
@@ -223,43 +232,111 @@ pub fn add_to_linker<T: 'static>(
     Ok(())
 }
 
-fn memory<T>(caller: &mut Caller<'_, T>) -> Option<wasmtime::Memory> {
-    caller.get_export("memory").and_then(|e| e.into_memory())
+/// The caller's memory and its store data, to read and write in place.
+fn memory<'a, T: 'static>(
+    caller: &'a mut Caller<'_, T>,
+    call: &'static str,
+) -> Result<(&'a mut [u8], &'a mut T), HostCallError> {
+    let memory = caller.get_export("memory").and_then(|e| e.into_memory()).ok_or(HostCallError::NoMemory { call })?;
+    Ok(memory.data_and_store_mut(caller))
 }
 
-fn read_guest<T>(caller: &mut Caller<'_, T>, at: i32, len: usize) -> Option<Vec<u8>> {
-    let data = memory(caller)?.data(&*caller);
-    data.get(at as u32 as usize..(at as u32 as usize).checked_add(len)?).map(<[u8]>::to_vec)
-}
-
-/// Writes `bytes` at `at` in the guest's memory; EINVAL if out of bounds.
-fn write_guest<T>(caller: &mut Caller<'_, T>, at: i32, bytes: &[u8]) -> i32 {
-    match memory(caller).map(|m| m.write(&mut *caller, at as u32 as usize, bytes)) {
-        Some(Ok(())) => ESUCCESS,
-        _ => EINVAL,
+/// The range `ptr`..`ptr + len` of `data`, checked before anything is touched.
+fn region(data: &[u8], call: &'static str, ptr: i32, len: usize) -> Result<Range<usize>, HostCallError> {
+    let start = ptr as u32 as usize;
+    match start.checked_add(len) {
+        Some(end) if end <= data.len() => Ok(start..end),
+        _ => Err(HostCallError::OutOfBounds { call, ptr: ptr as u32, len: len as u64, size: data.len() }),
     }
 }
 
-fn zeros<T>(mut caller: Caller<'_, T>, at: &[i32]) -> i32 {
-    at.iter().map(|&p| write_guest(&mut caller, p, &0u32.to_le_bytes())).max().unwrap_or(ESUCCESS)
+/// `args_sizes_get` and `environ_sizes_get`: zero items of zero bytes.
+fn zeros<T: 'static>(call: &'static str) -> impl Fn(Caller<'_, T>, i32, i32) -> wasmtime::Result<i32> + Send + Sync {
+    move |c, n, size| put(c, call, &[(n, 0), (size, 0)])
 }
 
-fn u32_at(bytes: &[u8], at: usize) -> usize {
-    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize
+/// Writes each `(at, value)` as a little-endian u32, after checking them all.
+fn put<T: 'static>(mut c: Caller<'_, T>, call: &'static str, values: &[(i32, u32)]) -> wasmtime::Result<i32> {
+    let (data, _) = memory(&mut c, call)?;
+    let ranges = values.iter().map(|&(at, _)| region(data, call, at, 4)).collect::<Result<Vec<_>, _>>()?;
+    for (range, (_, value)) in ranges.into_iter().zip(values) {
+        data[range].copy_from_slice(&value.to_le_bytes());
+    }
+    Ok(ESUCCESS)
 }
 
-fn fd_write<T>(mut c: Caller<'_, T>, get: fn(&mut T) -> &mut Wasi, fd: i32, iovs: i32, n: i32, written: i32) -> i32 {
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn clock_time_get<T: 'static>(
+    mut c: Caller<'_, T>,
+    get: fn(&mut T) -> &mut Wasi,
+    id: i32,
+    at: i32,
+) -> wasmtime::Result<i32> {
+    if !(0..=3).contains(&id) {
+        return Ok(EINVAL);
+    }
+    let (data, store) = memory(&mut c, "clock_time_get")?;
+    let range = region(data, "clock_time_get", at, 8)?;
+    data[range].copy_from_slice(&get(store).tick().to_le_bytes());
+    Ok(ESUCCESS)
+}
+
+/// Fills the module's buffer in place from the operating system, a chunk
+/// at a time, within the call's time limit.
+fn random_get<T: 'static>(
+    mut c: Caller<'_, T>,
+    get: fn(&mut T) -> &mut Wasi,
+    at: i32,
+    len: i32,
+) -> wasmtime::Result<i32> {
+    let (data, store) = memory(&mut c, "random_get")?;
+    let range = region(data, "random_get", at, len as u32 as usize)?;
+    let wasi = get(store);
+    for chunk in data[range].chunks_mut(RANDOM_CHUNK) {
+        wasi.check_time("random_get")?;
+        if getrandom::fill(chunk).is_err() {
+            return Ok(EIO);
+        }
+    }
+    Ok(ESUCCESS)
+}
+
+/// Logs what the module writes to fd 1 or 2: up to [`MAX_IOVS`] buffers
+/// and [`MAX_WRITE_BYTES`] bytes, read in place; reports how many it took.
+fn fd_write<T: 'static>(
+    mut c: Caller<'_, T>,
+    get: fn(&mut T) -> &mut Wasi,
+    fd: i32,
+    iovs: i32,
+    n: i32,
+    written: i32,
+) -> wasmtime::Result<i32> {
+    const CALL: &str = "fd_write";
     if fd != 1 && fd != 2 {
-        return EBADF;
+        return Ok(EBADF);
     }
-    let Some(list) = read_guest(&mut c, iovs, n.max(0) as usize * 8) else { return EINVAL };
-    let mut total = 0u32;
-    for iov in list.chunks(8) {
-        let Some(bytes) = read_guest(&mut c, u32_at(iov, 0) as i32, u32_at(iov, 4)) else { return EINVAL };
-        get(c.data_mut()).write(fd as usize - 1, &bytes);
-        total = total.wrapping_add(bytes.len() as u32);
+    let n = n as u32 as usize;
+    if n > MAX_IOVS {
+        return Ok(EINVAL);
     }
-    write_guest(&mut c, written, &total.to_le_bytes())
+    let (data, store) = memory(&mut c, CALL)?;
+    let (list, written) = (region(data, CALL, iovs, n * 8)?, region(data, CALL, written, 4)?);
+    let wasi = get(store);
+    let mut total = 0;
+    for iov in data[list].chunks_exact(8) {
+        let buffer = region(data, CALL, u32_at(iov, 0) as i32, u32_at(iov, 4) as usize)?;
+        let take = buffer.len().min(MAX_WRITE_BYTES - total);
+        wasi.lines.write(fd as usize - 1, &data[buffer.start..buffer.start + take]);
+        total += take;
+        if total == MAX_WRITE_BYTES {
+            break;
+        }
+    }
+    data[written].copy_from_slice(&(total as u32).to_le_bytes());
+    Ok(ESUCCESS)
 }
 
 /// Size of a `subscription` and of an `event` in WASI preview 1.
@@ -268,33 +345,48 @@ const EVENT_BYTES: usize = 32;
 
 /// Clock subscriptions fire at once and advance the virtual clock by their
 /// timeout (a sleep costs no real time); fd subscriptions fail with EBADF.
-fn poll_oneoff<T>(
+fn poll_oneoff<T: 'static>(
     mut c: Caller<'_, T>,
     get: fn(&mut T) -> &mut Wasi,
     subs: i32,
     events: i32,
     n: i32,
     count: i32,
-) -> i32 {
-    let n = n.max(0) as usize;
-    let Some(subscriptions) = read_guest(&mut c, subs, n * SUBSCRIPTION_BYTES) else { return EINVAL };
-    let mut out = vec![0u8; n * EVENT_BYTES];
-    for (sub, event) in subscriptions.chunks(SUBSCRIPTION_BYTES).zip(out.chunks_mut(EVENT_BYTES)) {
+) -> wasmtime::Result<i32> {
+    const CALL: &str = "poll_oneoff";
+    let n = n as u32 as usize;
+    let (data, store) = memory(&mut c, CALL)?;
+    let subs = region(data, CALL, subs, n * SUBSCRIPTION_BYTES)?;
+    let (events, count) = (region(data, CALL, events, n * EVENT_BYTES)?, region(data, CALL, count, 4)?);
+    let wasi = get(store);
+    for i in 0..n {
+        if i % POLL_CHUNK == 0 {
+            wasi.check_time(CALL)?;
+        }
+        let at = subs.start + i * SUBSCRIPTION_BYTES;
+        let sub: [u8; SUBSCRIPTION_BYTES] = data[at..at + SUBSCRIPTION_BYTES].try_into().expect("one subscription");
+        let at = events.start + i * EVENT_BYTES;
+        data[at..at + EVENT_BYTES].copy_from_slice(&wasi.answer(&sub));
+    }
+    data[count].copy_from_slice(&(n as u32).to_le_bytes());
+    Ok(ESUCCESS)
+}
+
+impl Wasi {
+    /// The event for one subscription.
+    fn answer(&mut self, sub: &[u8; SUBSCRIPTION_BYTES]) -> [u8; EVENT_BYTES] {
+        let mut event = [0u8; EVENT_BYTES];
         event[..8].copy_from_slice(&sub[..8]);
         let tag = sub[8];
         event[10] = tag;
         if tag == 0 {
             let timeout = u64::from_le_bytes(sub[24..32].try_into().expect("8 bytes"));
             let absolute = u16::from_le_bytes([sub[40], sub[41]]) & 1 == 1;
-            let wasi = get(c.data_mut());
-            wasi.clock_ns = if absolute { wasi.clock_ns.max(timeout) } else { wasi.clock_ns.saturating_add(timeout) };
+            self.clock_ns = if absolute { self.clock_ns.max(timeout) } else { self.clock_ns.saturating_add(timeout) };
         } else {
             event[8..10].copy_from_slice(&(EBADF as u16).to_le_bytes());
         }
-    }
-    match write_guest(&mut c, events, &out) {
-        ESUCCESS => write_guest(&mut c, count, &(n as u32).to_le_bytes()),
-        errno => errno,
+        event
     }
 }
 
@@ -303,22 +395,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_random_stream_is_fixed_and_the_clock_starts_at_zero() {
-        let (mut a, mut b) = (Wasi::new(GuestLog::new("a".into())), Wasi::new(GuestLog::new("b".into())));
-        let first: Vec<u64> = (0..4).map(|_| a.next_random()).collect();
-        assert_eq!(first, (0..4).map(|_| b.next_random()).collect::<Vec<_>>());
-        assert_ne!(first[0], first[1]);
-        assert_eq!((a.tick(), a.tick()), (CLOCK_STEP_NS, 2 * CLOCK_STEP_NS));
-    }
-
-    #[test]
-    fn lines_are_split_and_the_panic_line_kept_for_proc_exit() {
-        let mut w = Wasi::new(GuestLog::new("m".into()));
-        w.write(1, b"panic: boom\n\ngoroutine 1 [running]:\nmain.f()\ngorout");
-        assert_eq!(w.last_stderr, "panic: boom");
-        assert_eq!(w.lines[1], b"gorout");
-        let exit = ProcExit { code: 2, last_stderr: w.last_stderr.clone() };
-        assert_eq!(exit.to_string(), "called proc_exit(2) after writing to stderr: panic: boom");
+    fn the_clock_starts_at_zero() {
+        let mut wasi = Wasi::new(GuestLog::new("a".into()));
+        assert_eq!((wasi.tick(), wasi.tick()), (CLOCK_STEP_NS, 2 * CLOCK_STEP_NS));
     }
 
     /// A module that asks for the clock twice, 8 random bytes, the argument
@@ -350,19 +429,27 @@ mod tests {
             (drop (call $write (i32.const 2) (i32.const 40) (i32.const 1) (i32.const 48)))
             (call $exit (i32.const 2))))"#;
 
-    #[test]
-    fn a_guest_sees_only_the_sandbox() {
+    /// An instance of `wat` with the stub set, and its store.
+    fn instantiate(wat: &str) -> (wasmtime::Store<Wasi>, wasmtime::Instance) {
         let engine = Engine::default();
-        let module = wasmtime::Module::new(&engine, wat::parse_str(GUEST).unwrap()).unwrap();
+        let module = wasmtime::Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
         let mut linker = Linker::new(&engine);
         add_to_linker(&engine, &mut linker, |w: &mut Wasi| w).unwrap();
         let mut store = wasmtime::Store::new(&engine, Wasi::new(GuestLog::new("guest.wasm".into())));
         let instance = linker.instantiate(&mut store, &module).unwrap();
+        (store, instance)
+    }
+
+    #[test]
+    fn a_guest_sees_only_the_sandbox() {
+        let (mut store, instance) = instantiate(GUEST);
         let probe = instance.get_typed_func::<(), (i64, i64, i64, i32, i32, i32)>(&mut store, "probe").unwrap();
         let (t1, t2, random, argc, open, write) = probe.call(&mut store, ()).unwrap();
         assert_eq!((t1, t2), (1_000, 2_000), "a virtual clock from 0");
-        assert_eq!(random as u64, Wasi::new(GuestLog::new("other".into())).next_random(), "the fixed-seed stream");
         assert_eq!((argc, open, write), (0, EBADF, EBADF));
+        let (mut other_store, other) = instantiate(GUEST);
+        let probe = other.get_typed_func::<(), (i64, i64, i64, i32, i32, i32)>(&mut other_store, "probe").unwrap();
+        assert_ne!(random, probe.call(&mut other_store, ()).unwrap().2, "each instance its own random numbers");
 
         let crash = instance.get_typed_func::<(), ()>(&mut store, "crash").unwrap();
         let error = crash.call(&mut store, ()).unwrap_err();
@@ -376,5 +463,64 @@ mod tests {
         assert!(is_allowed(MODULE, "path_open"));
         assert!(!is_allowed(MODULE, "fd_frobnicate"));
         assert!(!is_allowed("env", "fd_write"));
+    }
+
+    /// A module that calls `random_get` and `fd_write` with what it is given.
+    const HOSTILE: &str = r#"(module
+        (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+        (memory (export "memory") 32)
+        (func (export "random") (param i32 i32) (result i32) (call $random (local.get 0) (local.get 1)))
+        (func (export "write") (param i32 i32 i32) (result i32 i32)
+            (call $write (i32.const 1) (local.get 0) (local.get 1) (local.get 2))
+            (i32.load (local.get 2))))"#;
+
+    fn random(
+        store: &mut wasmtime::Store<Wasi>,
+        instance: &wasmtime::Instance,
+        at: i32,
+        len: i32,
+    ) -> wasmtime::Result<i32> {
+        instance.get_typed_func::<(i32, i32), i32>(&mut *store, "random").unwrap().call(&mut *store, (at, len))
+    }
+
+    #[test]
+    fn random_get_checks_the_region_before_filling_it_in_place() {
+        let (mut store, instance) = instantiate(HOSTILE);
+        let error = random(&mut store, &instance, 0, i32::MIN).unwrap_err();
+        assert_eq!(
+            error.downcast_ref::<HostCallError>().unwrap().to_string(),
+            "random_get was given a region 0x0+2147483648 outside the module's 2097152 bytes of memory"
+        );
+        assert!(random(&mut store, &instance, 2 << 20, 1).is_err(), "one byte past the end");
+        assert_eq!(random(&mut store, &instance, 0, 2 << 20).unwrap(), ESUCCESS, "the whole memory");
+        let memory = instance.get_memory(&mut store, "memory").unwrap();
+        assert!(memory.data(&store)[..64].iter().any(|&b| b != 0));
+        store.data_mut().set_deadline(Instant::now());
+        let error = random(&mut store, &instance, 0, 16).unwrap_err();
+        assert!(
+            matches!(error.downcast_ref::<HostCallError>(), Some(HostCallError::OverTime { call: "random_get" })),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn fd_write_takes_at_most_its_limits_and_checks_every_region() {
+        let (mut store, instance) = instantiate(HOSTILE);
+        let write = instance.get_typed_func::<(i32, i32, i32), (i32, i32)>(&mut store, "write").unwrap();
+        let memory = instance.get_memory(&mut store, "memory").unwrap();
+        // One iovec at 0 of 1 MiB from 4096: a short write of MAX_WRITE_BYTES.
+        let iov = [4096u32.to_le_bytes(), (1u32 << 20).to_le_bytes()].concat();
+        memory.write(&mut store, 0, &iov).unwrap();
+        assert_eq!(write.call(&mut store, (0, 1, 16)).unwrap(), (ESUCCESS, MAX_WRITE_BYTES as i32));
+        assert_eq!(write.call(&mut store, (0, MAX_IOVS as i32 + 1, 16)).unwrap().0, EINVAL);
+        let outside = [(2u32 << 20).to_le_bytes(), 1u32.to_le_bytes()].concat();
+        memory.write(&mut store, 0, &outside).unwrap();
+        let error = write.call(&mut store, (0, 1, 16)).unwrap_err();
+        assert!(
+            matches!(error.downcast_ref::<HostCallError>(), Some(HostCallError::OutOfBounds { call: "fd_write", .. })),
+            "{error:#}"
+        );
+        assert!(write.call(&mut store, (0, 1, -4)).is_err(), "`written` outside the memory");
     }
 }

@@ -141,6 +141,11 @@ mod exports {
     pub extern "C" fn sluice_panic_message() -> i64 {
         guest::panic_message()
     }
+
+    #[unsafe(no_mangle)]
+    pub extern "C" fn sluice_current_record() -> i32 {
+        guest::current_record()
+    }
 }
 
 #[cfg(test)]
