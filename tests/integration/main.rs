@@ -6,6 +6,7 @@ mod disk_faults;
 mod edge_cases;
 mod exactly_once;
 mod faults;
+mod hostile_state;
 mod invoices;
 mod kafka_faults;
 mod landing;
