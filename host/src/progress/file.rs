@@ -7,7 +7,7 @@
 //! once at start-up to skip finished files and resume partial ones.
 //!
 //! A save costs what moved, not what is done: it appends to the
-//! [`journal`] the files whose progress changed since the last save (fsynced
+//! journal the files whose progress changed since the last save (fsynced
 //! before `save` returns). When the journal outgrows the snapshot (and
 //! [`COMPACT_AT_LEAST`]), or was found torn at start-up, the whole
 //! checkpoint is written as a new snapshot: temp file, fsync, rename, fsync
