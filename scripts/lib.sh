@@ -249,6 +249,17 @@ warm_module_cache() {
   done
 }
 
+# cargo-fuzz, for the fuzz targets in fuzz/ (scripts/fuzz): installed once
+# into ~/.cargo/bin. It builds with libFuzzer and sanitizer flags that need a
+# nightly compiler: the `nightly` toolchain when rustup has it, else stable
+# with RUSTC_BOOTSTRAP=1 (see scripts/fuzz).
+CARGO_FUZZ_VERSION=0.13.1
+ensure_cargo_fuzz() {
+  if cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then return; fi
+  log "installing cargo-fuzz $CARGO_FUZZ_VERSION into ~/.cargo/bin"
+  cargo install --quiet --locked --version "$CARGO_FUZZ_VERSION" cargo-fuzz
+}
+
 # A free TCP port on the loopback interface.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

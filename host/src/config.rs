@@ -572,6 +572,13 @@ pub fn read_properties(path: &Path) -> Result<Vec<(String, String)>, ConfigError
     parse_properties(&text).map_err(|line| ConfigError::PropertiesSyntax { path: path.to_owned(), line })
 }
 
+/// The pairs a Java `.properties` text gives librdkafka, as
+/// `--kafka-properties` reads a file (`sasl.jaas.config` translated), or the
+/// 1-based number of a bad line. Public for the fuzz targets (`fuzz/`).
+pub fn properties_of_text(text: &str) -> Result<Vec<(String, String)>, usize> {
+    parse_properties(text).map(translate_java)
+}
+
 /// The pairs of a properties text, or the 1-based number of a bad line.
 fn parse_properties(text: &str) -> Result<Vec<(String, String)>, usize> {
     let mut out = Vec::new();

@@ -4,7 +4,8 @@
 //! Entries are JSON lines appended to `dead-letters.jsonl` in the checkpoint
 //! directory and fsynced before the batch they belong to can be
 //! acknowledged, so the checkpoint never passes a record that is neither in
-//! Kafka nor here.
+//! Kafka nor here. The file holds records as read, so it is created 0600
+//! (and an older, wider one tightened: see [`crate::private`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::metrics::Reason;
+use crate::private;
 use crate::sink::OwnedMessage;
 
 /// File name of the dead-letter file inside the checkpoint directory.
@@ -105,7 +107,7 @@ impl DeadLetters {
         }
         let file = match &mut self.file {
             Some(file) => file,
-            None => self.file.insert(OpenOptions::new().create(true).append(true).open(&self.path)?),
+            None => self.file.insert(private::open(&self.path, OpenOptions::new().create(true).append(true))?),
         };
         let before = file.metadata()?.len();
         if let Err(e) = file.write_all(&text).and_then(|()| file.sync_data()) {
@@ -184,5 +186,7 @@ mod tests {
              {\"reason\":\"utf8\",\"file\":\"in/c\",\"line\":1,\"offset\":0,\"record_base64\":\"/w==\"}\n"
         );
         assert_eq!(text.lines().count(), 2);
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(dl.path()).unwrap().mode() & 0o777, 0o600, "only the owner reads records");
     }
 }

@@ -16,6 +16,7 @@
 //! - [`progress`]: the delivery tracker and the stores of per-file progress
 //!   (`checkpoint.json`, or the offsets topic in exactly-once mode).
 //! - [`deadletter`]: where records that are not published go, with the reason.
+//! - [`private`]: files 0600 and directories 0700, for all Sluice writes.
 //! - [`shutdown`]: the one signal every stage obeys.
 //! - [`pump`]: moves batches through the transform to the sink and the dead
 //!   letters, and applies the error-tolerance policy.
@@ -35,6 +36,7 @@ pub mod config_file;
 pub mod deadletter;
 pub mod metrics;
 pub mod pipeline;
+pub mod private;
 pub mod progress;
 pub mod pump;
 pub mod shutdown;

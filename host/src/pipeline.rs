@@ -164,6 +164,10 @@ fn write_checkpoints(store: &mut FileStore, tracker: &Tracker, stop: &Receiver<(
             if let Some(cleaner) = cleaner {
                 cleaner.offer(&durable);
             }
+            // So that checkpoint.json alone holds the state after a stop.
+            if let Err(e) = store.compact(&durable) {
+                tracing::warn!(error = %e, "cannot compact the checkpoint; its journal keeps what the last save wrote");
+            }
             return;
         }
     }

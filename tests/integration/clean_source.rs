@@ -70,11 +70,9 @@ impl Case {
         names(&self.dirs.landing())
     }
 
-    /// Files in checkpoint.json.
+    /// Files in the checkpoint.
     fn checkpointed(&self) -> Option<usize> {
-        let text = fs::read(self.dirs.checkpoint().join("checkpoint.json")).ok()?;
-        let checkpoint: serde_json::Value = serde_json::from_slice(&text).ok()?;
-        Some(checkpoint["files"].as_array()?.len())
+        Some(sluice_tests::checkpoint_files(&self.dirs.checkpoint())?.len())
     }
 }
 

@@ -9,6 +9,7 @@ mod faults;
 mod hostile_inputs;
 mod hostile_landing;
 mod hostile_modules;
+mod hostile_state;
 mod invoices;
 mod kafka_faults;
 mod landing;

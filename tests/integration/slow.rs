@@ -1,4 +1,4 @@
-//! The slow tier: crash loops and load. Run with
+//! The slow tier: crash loops, load and the fuzz targets (scripts/fuzz). Run with
 //! `cargo test --release -p sluice-tests --test integration -- --ignored`
 //! (or `scripts/test --ignored`). Each prints what it measured.
 
@@ -156,4 +156,14 @@ fn a_one_gigabyte_file_streams_in_bounded_memory() {
         mb / secs
     );
     assert!(rss < 200.0, "peak RSS {rss:.1} MB");
+}
+
+#[test]
+#[ignore = "slow tier: the fuzz targets, 60 s each"]
+fn the_fuzz_targets_find_nothing_in_a_bounded_run() {
+    // scripts/fuzz builds fuzz/ (its own workspace) with cargo fuzz and runs
+    // each target for FUZZ_SECONDS (60 unless set); a crash fails it.
+    let script = sluice_tests::workspace_root().join("scripts/fuzz");
+    let status = std::process::Command::new(&script).status().expect("run scripts/fuzz");
+    assert!(status.success(), "{} failed ({status}): a crash is in fuzz/artifacts/", script.display());
 }

@@ -150,10 +150,55 @@ pub fn poll_until<T>(within: Duration, what: &str, mut check: impl FnMut() -> Op
 pub fn checkpointed(checkpoint_dir: &Path, file: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     let ino = std::fs::metadata(file).ok()?.ino();
-    let text = std::fs::read(checkpoint_dir.join("checkpoint.json")).ok()?;
-    let checkpoint: serde_json::Value = serde_json::from_slice(&text).ok()?;
-    let entry = checkpoint["files"].as_array()?.iter().find(|f| f["ino"].as_u64() == Some(ino))?.clone();
+    let files = checkpoint_files(checkpoint_dir)?;
+    let entry = files.iter().find(|f| f["ino"].as_u64() == Some(ino))?;
     Some((entry["offset"].as_u64()?, entry["line"].as_u64()?))
+}
+
+/// The checkpoint's entries (`dev`, `ino`, `path`, `offset`, `line`) as
+/// sluice would load them: `checkpoint.json` with the entries of
+/// `checkpoint.journal` applied when the journal continues that snapshot
+/// (each entry a line `<len> <fnv-1a 64 hex> <json>`; reading stops at a
+/// torn one). `None` while there is no snapshot.
+pub fn checkpoint_files(checkpoint_dir: &Path) -> Option<Vec<serde_json::Value>> {
+    let text = std::fs::read(checkpoint_dir.join("checkpoint.json")).ok()?;
+    let snapshot: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    let key = |f: &serde_json::Value| (f["dev"].as_u64().unwrap_or(0), f["ino"].as_u64().unwrap_or(0));
+    let mut files: std::collections::BTreeMap<_, _> =
+        snapshot["files"].as_array()?.iter().map(|f| (key(f), f.clone())).collect();
+    let journal = std::fs::read(checkpoint_dir.join("checkpoint.journal")).unwrap_or_default();
+    let mut entries = journal_entries(&journal).into_iter();
+    let continues = entries.next().is_some_and(|h| h["generation"] == snapshot["generation"]);
+    for change in entries.filter(|_| continues) {
+        for f in change["set"].as_array().into_iter().flatten() {
+            files.insert(key(f), f.clone());
+        }
+        for f in change["del"].as_array().into_iter().flatten() {
+            files.remove(&key(f));
+        }
+    }
+    Some(files.into_values().collect())
+}
+
+/// The intact entries of a checkpoint journal, up to the first torn one.
+pub fn journal_entries(mut bytes: &[u8]) -> Vec<serde_json::Value> {
+    let fnv =
+        |b: &[u8]| b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, c| (h ^ u64::from(*c)).wrapping_mul(0x0100_0000_01b3));
+    let mut entries = Vec::new();
+    while let Some(line_end) = bytes.iter().position(|b| *b == b'\n') {
+        let line = &bytes[..line_end];
+        let mut parts = line.splitn(3, |b| *b == b' ');
+        let (Some(len), Some(sum), Some(json)) = (parts.next(), parts.next(), parts.next()) else { break };
+        let len: Option<usize> = std::str::from_utf8(len).ok().and_then(|l| l.parse().ok());
+        let sum = std::str::from_utf8(sum).ok().and_then(|s| u64::from_str_radix(s, 16).ok());
+        if len != Some(json.len()) || sum != Some(fnv(json)) {
+            break;
+        }
+        let Ok(entry) = serde_json::from_slice(json) else { break };
+        entries.push(entry);
+        bytes = &bytes[line_end + 1..];
+    }
+    entries
 }
 
 /// A count from the host's exit summary in `log` (`published`, `records`,

@@ -69,6 +69,7 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
     let (to_copy, commits) = crossbeam_channel::unbounded::<Checkpoint>();
     let cleaner = Cleaner::start(&config.clean, tracker.clone())?;
     let mut durable = tracker.snapshot().1;
+    let mut copied = false;
     let copier = thread::Builder::new().name("checkpoint".into()).spawn(super::in_current_span(move || {
         loop {
             // What a commit made durable goes to `--clean-source`; the
@@ -82,10 +83,15 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             };
             latest = commits.try_iter().last().unwrap_or(latest);
-            if let Err(e) = copy.save(&latest) {
-                tracing::warn!(error = %e, "cannot write the operator's copy of the committed progress");
+            match copy.save(&latest) {
+                Ok(()) => copied = true,
+                Err(e) => tracing::warn!(error = %e, "cannot write the operator's copy of the committed progress"),
             }
             durable = latest;
+        }
+        // So that checkpoint.json alone holds the copy after a stop.
+        if let Err(e) = copied.then(|| copy.compact(&durable)).transpose() {
+            tracing::warn!(error = %e, "cannot compact the operator's copy of the committed progress");
         }
     }))?;
     let mut delivery = delivery;

@@ -123,7 +123,8 @@ fn read_head(file: &File, len: u16) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// The FNV-1a 64 hash of `bytes`.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 

@@ -254,10 +254,8 @@ pub fn report(rows: &[Row], takeover: Option<Duration>) -> String {
     out
 }
 
-/// Bytes covered by a host's `checkpoint.json` (0 before it has one).
+/// Bytes covered by a host's checkpoint (0 before it has one).
 fn checkpointed_bytes(checkpoint_dir: &Path) -> u64 {
-    let Ok(text) = fs::read(checkpoint_dir.join("checkpoint.json")) else { return 0 };
-    let Ok(checkpoint) = serde_json::from_slice::<serde_json::Value>(&text) else { return 0 };
-    let files = checkpoint["files"].as_array().cloned().unwrap_or_default();
+    let files = sluice_tests::checkpoint_files(checkpoint_dir).unwrap_or_default();
     files.iter().filter_map(|f| f["offset"].as_u64()).sum()
 }
