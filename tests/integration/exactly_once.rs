@@ -256,7 +256,14 @@ fn broker_stopped_and_restarted_mid_stream_is_exactly_once() {
     });
     own.stop();
     own.start_again();
-    assert_exactly_once(&broker.bootstrap, &topics, poison, "broker restart");
+    let checked =
+        std::panic::catch_unwind(|| assert_exactly_once(&broker.bootstrap, &topics, poison, "broker restart"));
+    if let Err(failure) = checked {
+        let log = host_log(dirs.root());
+        let tail: Vec<&str> = log.lines().rev().take(150).collect();
+        eprintln!("the host's last log lines:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+        std::panic::resume_unwind(failure);
+    }
     assert!(host.stop().success(), "sluice did not exit cleanly:\n{}", host_log(dirs.root()));
 }
 
