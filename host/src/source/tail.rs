@@ -60,6 +60,8 @@ pub struct Tail {
     /// An over-long line being skipped: its first bytes, start offset and line.
     skipping: Option<(Vec<u8>, u64, u64)>,
     max_record_bytes: usize,
+    /// The file's size when last looked at: reads within it need no look.
+    known_len: u64,
 }
 
 impl Tail {
@@ -74,7 +76,8 @@ impl Tail {
     ) -> io::Result<Self> {
         file.seek(SeekFrom::Start(offset))?;
         let buf = Vec::new();
-        Ok(Tail { file, decoded: None, id, path, buf, start: 0, offset, line, skipping: None, max_record_bytes })
+        let (decoded, skipping, known_len) = (None, None, 0);
+        Ok(Tail { file, decoded, id, path, buf, start: 0, offset, line, skipping, max_record_bytes, known_len })
     }
 
     /// Starts reading the file through `codec`'s decoder, from its start,
@@ -240,13 +243,24 @@ impl Tail {
         };
         self.buf.truncate(old_len + *n.as_ref().unwrap_or(&0));
         let n = n?;
-        if n > 0 && self.decoded.is_none() && self.read_pos() > self.file.metadata()?.len() {
+        if n > 0 && self.decoded.is_none() && self.past_known_len()? {
             // A regular file that yields more than its size is a pseudo-file
             // (its size says nothing); its bytes are not taken.
             self.buf.truncate(old_len);
             return Err(crate::metrics::Skip::PseudoFile.into());
         }
         Ok(n)
+    }
+
+    /// Whether what was read runs past the file's size. The size is looked
+    /// up again only when the reads pass the one last seen, so a file read
+    /// within its size costs no `fstat` per chunk.
+    fn past_known_len(&mut self) -> io::Result<bool> {
+        if self.read_pos() <= self.known_len {
+            return Ok(false);
+        }
+        self.known_len = self.file.metadata()?.len();
+        Ok(self.read_pos() > self.known_len)
     }
 }
 
