@@ -28,6 +28,8 @@
 //! one warning per entry, counted in `sluice_files_skipped_total`, never a
 //! dead letter.
 
+mod active;
+mod batch;
 pub mod beneath;
 pub mod decode;
 pub mod tail;
@@ -42,17 +44,19 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Sender, select};
-use sluice_guest_sdk::abi;
 
 use crate::config::SourceConfig;
-use crate::metrics::{FileView, Reason, Skip};
+use crate::metrics::{FileView, Skip};
 use crate::progress::Tracker;
 use crate::progress::tracker::Completed;
 use crate::progress::{FileId, FileProgress, Head};
 use crate::shutdown::Shutdown;
-use decode::{Codec, DecodeError};
-use tail::{ReadStatus, Tail};
+use decode::Codec;
+use tail::Tail;
 use watch::{Change, Watch};
+
+use active::Active;
+pub use batch::{Batch, RecordMeta, Reject};
 
 /// Files held open at once; the rest wait their turn in arrival order.
 const MAX_OPEN_FILES: usize = 64;
@@ -62,90 +66,6 @@ const MIN_WAIT: Duration = Duration::from_millis(5);
 /// metrics: often enough for a scrape, rarely enough that the `fstat` of
 /// each open file costs nothing.
 const REPORT_EVERY: Duration = Duration::from_millis(500);
-
-/// One record's origin, for dead letters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordMeta {
-    /// 1-based line number in the file.
-    pub line: u64,
-    /// Byte offset of the line's start.
-    pub offset: u64,
-}
-
-/// A line refused before it reached the transform.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reject {
-    /// 1-based line number.
-    pub line: u64,
-    /// Byte offset of the line's start.
-    pub offset: u64,
-    /// Why it was refused.
-    pub reason: String,
-    /// The kind of reason, for the metrics.
-    pub kind: Reason,
-    /// The line, or its first 4 KiB if it is over `--max-record-bytes`.
-    pub sample: Vec<u8>,
-}
-
-/// Consecutive lines of one file: the unit that crosses into wasm.
-#[derive(Debug)]
-pub struct Batch {
-    /// The file they come from.
-    pub file: FileId,
-    /// Its path, for messages.
-    pub path: Arc<str>,
-    /// Records in the ABI's input form: `u32 len`, then the bytes.
-    pub records: Vec<u8>,
-    /// Where each record came from, in order.
-    pub meta: Vec<RecordMeta>,
-    /// Lines refused while reading.
-    pub rejects: Vec<Reject>,
-    /// File offset just past the batch's last line.
-    pub end_offset: u64,
-    /// Lines of the file up to `end_offset`.
-    pub end_line: u64,
-    /// Fingerprint of the file's first bytes.
-    pub head: Option<Head>,
-}
-
-impl Batch {
-    /// An empty batch of `file`.
-    pub fn new(file: FileId, path: Arc<str>) -> Self {
-        let (records, meta, rejects) = (Vec::new(), Vec::new(), Vec::new());
-        Batch { file, path, records, meta, rejects, end_offset: 0, end_line: 0, head: None }
-    }
-
-    /// Number of records.
-    pub fn len(&self) -> usize {
-        self.meta.len()
-    }
-
-    /// Whether it holds no record.
-    pub fn is_empty(&self) -> bool {
-        self.meta.is_empty()
-    }
-
-    /// Whether it has reached its size limits.
-    pub fn is_full(&self) -> bool {
-        self.meta.len() >= tail::BATCH_MAX_RECORDS || self.records.len() >= tail::BATCH_MAX_BYTES
-    }
-
-    /// Adds a line as a record, or as a reject if it is too long or not UTF-8.
-    pub fn push_line(&mut self, text: &[u8], line: u64, offset: u64, max_record_bytes: usize) {
-        if text.len() > max_record_bytes {
-            let reason = format!("line of {} bytes exceeds --max-record-bytes {max_record_bytes}", text.len() + 1);
-            let sample = text[..text.len().min(tail::REJECT_SAMPLE)].to_vec();
-            return self.rejects.push(Reject { line, offset, reason, kind: Reason::TooLarge, sample });
-        }
-        if let Err(e) = std::str::from_utf8(text) {
-            let reason = format!("invalid UTF-8 at byte {} of the line", e.valid_up_to());
-            let kind = Reason::InvalidUtf8;
-            return self.rejects.push(Reject { line, offset, reason, kind, sample: text.to_vec() });
-        }
-        abi::put_bytes(&mut self.records, text);
-        self.meta.push(RecordMeta { line, offset });
-    }
-}
 
 /// Why the source stopped.
 #[derive(Debug, thiserror::Error)]
@@ -166,21 +86,6 @@ enum FileState {
     Read { offset: u64, line: u64 },
     /// Refused once opened (a pseudo-file): never read again.
     Skipped,
-}
-
-struct Active {
-    tail: Tail,
-    /// The file's size when a writer closed it; it is complete at that
-    /// size, not if it grew again since (another writer).
-    closed_at: Option<u64>,
-    /// Fingerprint of the first bytes, retaken while the file is short.
-    head: Head,
-    read_pos: u64,
-    last_growth: Instant,
-    /// When the file was found, for the found-to-acknowledged latency.
-    found: Instant,
-    /// A compressed file's codec, and whether decoding has started.
-    compressed: Option<(Codec, bool)>,
 }
 
 /// The landing-zone reader; [`Source::run`] is its thread.
@@ -627,11 +532,11 @@ impl Source {
                     }
                 }
                 Err(ReadError::Downstream) => return Err(SourceError::Downstream),
-                Err(ReadError::Io(e)) if beneath::refusal(&e).is_some() => {
-                    self.skip_active(i, beneath::refusal(&e).unwrap_or(Skip::PseudoFile));
-                    continue;
-                }
                 Err(ReadError::Io(e)) => {
+                    if let Some(skip) = beneath::refusal(&e) {
+                        self.skip_active(i, skip);
+                        continue;
+                    }
                     let path = self.active[i].tail.path.clone();
                     tracing::error!(file = %path, error = %e, "read failed; will retry from the last record read");
                     self.retire(i);
@@ -734,104 +639,6 @@ enum ReadError {
 impl From<std::io::Error> for ReadError {
     fn from(e: std::io::Error) -> Self {
         ReadError::Io(e)
-    }
-}
-
-/// What one [`Active::fill`] found.
-struct Filled {
-    eof: bool,
-    grew: bool,
-    done: bool,
-    truncated: bool,
-}
-
-impl Active {
-    /// Reads what the file has into `batch`; at its end, decides whether it
-    /// was truncated or is complete (then takes its unterminated last line).
-    fn fill(&mut self, batch: &mut Batch, settle: Duration) -> std::io::Result<Filled> {
-        if let Some((codec, started)) = self.compressed {
-            return self.fill_compressed(batch, settle, codec, started);
-        }
-        let eof = self.tail.read(batch)? == ReadStatus::Eof;
-        let grew = self.tail.read_pos() != self.read_pos;
-        if grew {
-            self.read_pos = self.tail.read_pos();
-            self.last_growth = Instant::now();
-            if self.head.len < Head::MAX_LEN {
-                self.head = Head::of(self.tail.file())?;
-            }
-        }
-        batch.head = Some(self.head);
-        if eof && self.truncated()? {
-            return Ok(Filled { eof, grew, done: false, truncated: true });
-        }
-        let done = eof && self.is_complete(settle)?;
-        if done {
-            self.tail.finish(batch);
-        }
-        Ok(Filled { eof, grew, done, truncated: false })
-    }
-
-    /// [`Self::fill`] for a compressed file: it waits, watching the file's
-    /// size, until the file is complete, then is decoded to its end. Its
-    /// `read_pos` stays the compressed size.
-    fn fill_compressed(
-        &mut self,
-        batch: &mut Batch,
-        settle: Duration,
-        codec: Codec,
-        started: bool,
-    ) -> std::io::Result<Filled> {
-        let mut grew = false;
-        if !started {
-            let len = self.tail.metadata()?.len();
-            if len != self.read_pos {
-                (self.read_pos, self.last_growth, grew) = (len, Instant::now(), true);
-            }
-            if !self.is_complete(settle)? {
-                return Ok(Filled { eof: true, grew, done: false, truncated: false });
-            }
-            self.head = Head::of(self.tail.file())?;
-            self.compressed = Some((codec, true));
-            if let Err(e) = self.tail.decode(codec) {
-                return self.decoding_failed(e, batch);
-            }
-        }
-        batch.head = Some(self.head);
-        match self.tail.read(batch) {
-            Ok(ReadStatus::BatchFull) => Ok(Filled { eof: false, grew: true, done: false, truncated: false }),
-            Ok(ReadStatus::Eof) => {
-                self.tail.finish(batch);
-                Ok(Filled { eof: true, grew: true, done: true, truncated: false })
-            }
-            Err(e) => self.decoding_failed(e, batch),
-        }
-    }
-
-    /// A decoding failure ends the file (after a dead letter); any other
-    /// error is the file's own, and is retried.
-    fn decoding_failed(&mut self, error: std::io::Error, batch: &mut Batch) -> std::io::Result<Filled> {
-        let Some(decode) = DecodeError::of(&error) else { return Err(error) };
-        batch.head = Some(self.head);
-        self.tail.fail_decoding(decode, batch);
-        Ok(Filled { eof: true, grew: true, done: true, truncated: false })
-    }
-
-    /// Whether the file is now shorter than what was read of it.
-    fn truncated(&self) -> std::io::Result<bool> {
-        Ok(self.tail.metadata()?.len() < self.tail.read_pos())
-    }
-
-    /// Complete when its writer closed it and it has not grown since, or
-    /// it has been quiet for `settle` by both its modification time and our
-    /// own observation.
-    fn is_complete(&self, settle: Duration) -> std::io::Result<bool> {
-        if self.closed_at.is_some_and(|size| size == self.read_pos) {
-            return Ok(true);
-        }
-        let observed = self.last_growth.elapsed();
-        let mtime_age = self.tail.metadata()?.modified()?.elapsed().unwrap_or_default();
-        Ok(observed.max(mtime_age) >= settle)
     }
 }
 
