@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use sluice::config_file::ConfigFile;
+use sluice::config::file::ConfigFile;
 
 fuzz_target!(|text: &str| {
     let env = |name: &str| (name == "SLUICE_FUZZ").then(|| "value".to_owned());

@@ -136,11 +136,11 @@ pub struct RunArgs {
     pub checkpoint_dir: Option<PathBuf>,
 
     /// How long a file must stop growing before its unterminated last line counts as complete.
-    #[arg(long, value_name = "MS", default_value_t = crate::config::default_settle_ms())]
+    #[arg(long, value_name = "MS", default_value_t = default_settle_ms())]
     pub settle_ms: u64,
 
     /// How often the landing zone is rescanned, backing up the file watcher.
-    #[arg(long, value_name = "MS", default_value_t = crate::config::default_rescan_ms())]
+    #[arg(long, value_name = "MS", default_value_t = default_rescan_ms())]
     pub rescan_ms: u64,
 
     /// Topic for records that are not published (with `sluice.error.*`
@@ -149,11 +149,11 @@ pub struct RunArgs {
     pub dead_letter_topic: Option<String>,
 
     /// Stop the stream when the transform fails this many records in a row.
-    #[arg(long, value_name = "N", default_value_t = crate::config::default_max_consecutive_errors())]
+    #[arg(long, value_name = "N", default_value_t = default_max_consecutive_errors())]
     pub max_consecutive_errors: u64,
 
     /// Longest accepted record in bytes; longer lines go to the dead letters.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::config::default_max_record_bytes())]
+    #[arg(long, value_name = "BYTES", default_value_t = default_max_record_bytes())]
     pub max_record_bytes: usize,
 
     /// The delivery guarantee: `exactly-once` commits records, dead letters
@@ -167,11 +167,11 @@ pub struct RunArgs {
     pub pipeline: Option<String>,
 
     /// Compacted topic holding each file's committed progress (exactly-once mode).
-    #[arg(long, value_name = "TOPIC", default_value = crate::config::DEFAULT_OFFSETS_TOPIC)]
+    #[arg(long, value_name = "TOPIC", default_value = DEFAULT_OFFSETS_TOPIC)]
     pub offsets_topic: String,
 
     /// How often the open transaction commits (exactly-once mode).
-    #[arg(long, value_name = "MS", default_value_t = crate::config::default_transaction_interval_ms())]
+    #[arg(long, value_name = "MS", default_value_t = default_transaction_interval_ms())]
     pub transaction_interval_ms: u64,
 
     /// This host's name in the pipeline's group (exactly-once mode): hosts of
@@ -183,12 +183,12 @@ pub struct RunArgs {
 
     /// Partitions of the offsets topic when Sluice creates it: the most
     /// hosts that can share a pipeline's files (exactly-once mode).
-    #[arg(long, value_name = "N", default_value_t = crate::config::default_offsets_partitions())]
+    #[arg(long, value_name = "N", default_value_t = default_offsets_partitions())]
     pub offsets_partitions: i32,
 
     /// How long a host may go unheard before the group gives its files to
     /// the others (exactly-once mode; Kafka's `session.timeout.ms`).
-    #[arg(long, value_name = "MS", default_value_t = crate::config::default_session_timeout_ms())]
+    #[arg(long, value_name = "MS", default_value_t = default_session_timeout_ms())]
     pub session_timeout_ms: u64,
 
     /// Serve `/metrics` (Prometheus), `/health/live`, `/health/ready` and the
@@ -248,11 +248,11 @@ pub struct TransformArgs {
     pub config: Vec<String>,
 
     /// Time limit for the module to process one batch.
-    #[arg(long = "transform-timeout-ms", value_name = "MS", default_value_t = crate::config::default_transform_timeout_ms())]
+    #[arg(long = "transform-timeout-ms", value_name = "MS", default_value_t = default_transform_timeout_ms())]
     pub timeout_ms: u64,
 
     /// Memory cap for the module instance.
-    #[arg(long = "transform-memory-mb", value_name = "MB", default_value_t = crate::config::default_transform_memory_mb())]
+    #[arg(long = "transform-memory-mb", value_name = "MB", default_value_t = default_transform_memory_mb())]
     pub memory_mb: u64,
 
     /// Directory of compiled modules, so a module compiles once [default:
@@ -295,7 +295,7 @@ pub struct TestArgs {
     pub format: Option<OutputFormat>,
 
     /// Longest accepted record in bytes, as `sluice run` takes it.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::config::default_max_record_bytes())]
+    #[arg(long, value_name = "BYTES", default_value_t = default_max_record_bytes())]
     pub max_record_bytes: usize,
 }
 
@@ -316,6 +316,62 @@ pub fn parse_metrics_addr(text: &str) -> Result<std::net::SocketAddr, String> {
         return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
     }
     text.parse().map_err(|_| format!("expected HOST:PORT (e.g. 127.0.0.1:9898) or a port, got `{text}`"))
+}
+
+// Defaults, named so that the config file and the flags share them.
+
+/// Default for `--settle-ms`: long enough for a slow writer's pauses.
+pub const fn default_settle_ms() -> u64 {
+    1_000
+}
+
+/// Default for `--rescan-ms`: the watcher's backup, so cheap and not urgent.
+pub const fn default_rescan_ms() -> u64 {
+    2_000
+}
+
+/// Default for `--max-record-bytes`: 1 MiB, Kafka's default message cap.
+pub const fn default_max_record_bytes() -> usize {
+    1 << 20
+}
+
+/// Default for `--transform-timeout-ms`: a batch takes milliseconds; this
+/// only catches a module that hangs.
+pub const fn default_transform_timeout_ms() -> u64 {
+    5_000
+}
+
+/// Default for `--max-consecutive-errors`: a module that fails this many
+/// records in a row is broken, not meeting the odd bad record.
+pub const fn default_max_consecutive_errors() -> u64 {
+    1_000
+}
+
+/// Default for `--transform-memory-mb`.
+pub const fn default_transform_memory_mb() -> u64 {
+    256
+}
+
+/// Default for `--offsets-topic`.
+pub const DEFAULT_OFFSETS_TOPIC: &str = "sluice-offsets";
+
+/// Default for `--transaction-interval-ms`: records become visible to a
+/// `read_committed` consumer when their transaction commits, so half of this
+/// is the typical wait; each commit costs a round trip to the coordinator.
+pub const fn default_transaction_interval_ms() -> u64 {
+    50
+}
+
+/// Default for `--offsets-partitions`: up to 12 hosts share a pipeline, and
+/// 1, 2, 3, 4 or 6 hosts get equal shares.
+pub const fn default_offsets_partitions() -> i32 {
+    12
+}
+
+/// Default for `--session-timeout-ms`: how long a dead host's files wait.
+/// Kafka's own default (45 s) is made for consumers that hold no files.
+pub const fn default_session_timeout_ms() -> u64 {
+    10_000
 }
 
 #[cfg(test)]

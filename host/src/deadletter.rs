@@ -11,69 +11,11 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
-use crate::metrics::Reason;
 use crate::private;
-use crate::sink::OwnedMessage;
+use crate::record::DeadLetter;
 
 /// File name of the dead-letter file inside the checkpoint directory.
 pub const FILE_NAME: &str = "dead-letters.jsonl";
-
-/// One refused record.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeadLetter<'a> {
-    /// The kind of reason, for the metrics.
-    #[serde(skip)]
-    pub kind: Reason,
-    /// Why it was refused.
-    pub reason: &'a str,
-    /// Source file path.
-    pub file: &'a str,
-    /// 1-based line number.
-    pub line: u64,
-    /// Byte offset of the line in the file.
-    pub offset: u64,
-    /// The record, when it is valid UTF-8.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub record: Option<&'a str>,
-    /// The record's bytes in base64, when it is not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub record_base64: Option<String>,
-    /// The record's bytes as read.
-    #[serde(skip)]
-    pub raw: &'a [u8],
-}
-
-impl<'a> DeadLetter<'a> {
-    /// An entry for `record`, kept as text when it can be.
-    pub fn new(kind: Reason, reason: &'a str, file: &'a str, line: u64, offset: u64, record: &'a [u8]) -> Self {
-        let text = std::str::from_utf8(record).ok();
-        let base64 = text.is_none().then(|| base64(record));
-        DeadLetter { kind, reason, file, line, offset, record: text, record_base64: base64, raw: record }
-    }
-
-    /// The dead letter as a message for the dead-letter topic: the record as
-    /// the value, the reason and origin as `sluice.*` headers (the shape of
-    /// Kafka Connect's `__connect.errors.*`).
-    pub fn to_message(&self) -> OwnedMessage {
-        let header = |name: &str, value: String| (name.to_owned(), Some(value.into_bytes()));
-        OwnedMessage {
-            key: None,
-            value: Some(self.raw.to_vec()),
-            headers: vec![
-                header("sluice.error.reason", self.reason.to_owned()),
-                header("sluice.source.file", self.file.to_owned()),
-                header("sluice.source.line", self.line.to_string()),
-                header("sluice.source.offset", self.offset.to_string()),
-            ],
-            timestamp_ms: None,
-            topic: None,
-            partition: None,
-            is_dead_letter: true,
-        }
-    }
-}
 
 /// The append-only dead-letter file, opened on first use.
 #[derive(Debug)]
@@ -146,32 +88,10 @@ pub fn read_line_at(path: &str, offset: u64) -> std::io::Result<Vec<u8>> {
     Ok(line)
 }
 
-/// Standard base64 with padding.
-pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            let c = if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' };
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_matches_the_standard() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"\xff\xfe\x00bar"), "//4AYmFy");
-    }
+    use crate::record::Reason;
 
     #[test]
     fn appends_json_lines() {

@@ -6,10 +6,13 @@
 //!
 //! One module per pipeline stage, in the order a record meets them:
 //!
+//! - [`record`]: the ground floor, the types a record wears on its way
+//!   ([`record::Batch`], [`record::FileId`], the dead-letter
+//!   [`record::Reason`] and header schema); it imports no other module.
 //! - [`cli`] and [`config`]: flags, validated into a typed [`config::RunConfig`];
-//!   [`config_file`]: the same settings for several pipelines, from TOML.
+//!   [`config::file`]: the same settings for several pipelines, from TOML.
 //! - [`source`]: scans and watches the landing zone, reads lines tail-style,
-//!   hands on [`source::Batch`]es.
+//!   hands on [`record::Batch`]es.
 //! - [`transform`]: runs batches through the wasm module under time and
 //!   memory limits.
 //! - [`sink`]: publishes to Kafka, in transactions in exactly-once mode.
@@ -32,19 +35,16 @@
 pub mod clean;
 pub mod cli;
 pub mod config;
-pub mod config_file;
+
 pub mod deadletter;
 pub mod metrics;
 pub mod pipeline;
 pub mod private;
 pub mod progress;
 pub mod pump;
+pub mod record;
 pub mod shutdown;
 pub mod sink;
 pub mod source;
 pub mod test_cmd;
 pub mod transform;
-
-/// The old name of [`progress`], kept so that paths written against it
-/// (`sluice::checkpoint::FileId`) keep compiling.
-pub use progress as checkpoint;

@@ -13,8 +13,8 @@ use sluice::cli::{Cli, Command};
 use std::sync::Arc;
 
 use sluice::cli::LogFormat;
+use sluice::config::file::{ConfigFile, PipelineEntry};
 use sluice::config::{RunConfig, TransformConfig};
-use sluice::config_file::{ConfigFile, PipelineEntry};
 use sluice::metrics::Metrics;
 use sluice::metrics::server::{Server, Token};
 use sluice::shutdown::Shutdown;

@@ -33,11 +33,9 @@ use anyhow::{Context as _, bail};
 use crossbeam_channel::{Receiver, select};
 use sluice_guest_sdk::abi::{self, Message, Outcome};
 
-use crate::deadletter::DeadLetter;
-use crate::metrics::Reason;
+use crate::record::{Batch, DeadLetter, OwnedMessage, Reason};
 use crate::shutdown::Shutdown;
-use crate::sink::{OwnedMessage, RedoAction, RouteError, SendError, Ticket};
-use crate::source::Batch;
+use crate::sink::{RedoAction, RouteError, SendError, Ticket};
 use crate::transform::{Tolerance, TransformError, Transformer};
 pub use delivery::Delivery;
 

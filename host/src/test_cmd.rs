@@ -22,9 +22,9 @@ use sluice_guest_sdk::abi::{Message, Outcome};
 
 use crate::cli::{OutputFormat, TestArgs};
 use crate::config::TransformConfig;
-use crate::progress::FileId;
+use crate::record::Batch;
+use crate::record::FileId;
 use crate::shutdown::Shutdown;
-use crate::source::Batch;
 use crate::source::tail::{ReadStatus, Tail};
 use crate::transform::Transformer;
 
@@ -80,7 +80,7 @@ impl Bytes {
     fn of(bytes: &[u8]) -> Self {
         match std::str::from_utf8(bytes) {
             Ok(text) => Bytes::Text(text.to_owned()),
-            Err(_) => Bytes::Binary { base64: crate::deadletter::base64(bytes) },
+            Err(_) => Bytes::Binary { base64: crate::record::dead_letter::base64(bytes) },
         }
     }
 
@@ -165,7 +165,7 @@ pub fn run_file(transformer: &mut Transformer, input: &Path, max_record_bytes: u
             tail.finish(&mut batch);
         }
         let start = entries.len();
-        let reason = |r: &crate::source::Reject| Entry {
+        let reason = |r: &crate::record::Reject| Entry {
             line: r.line,
             outcome: "error",
             messages: None,

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, RenameFlags};
 
-use crate::progress::FileId;
+use crate::record::FileId;
 use crate::source::beneath;
 
 /// Names tried after the file's own before giving up.

@@ -31,100 +31,23 @@
 
 pub mod archive;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
-use crate::config::ConfigError;
+use crate::config::{CleanConfig, archive_inside};
 use crate::progress::tracker::Completed;
-use crate::progress::{Checkpoint, FileId, Tracker};
+use crate::progress::{Checkpoint, Tracker};
+use crate::record::FileId;
 
 /// Files handed to the cleaner thread and not yet taken; past this the
 /// checkpoint writer hands them back to the tracker rather than wait.
 const QUEUE: usize = 1024;
 /// Pause before a file that could not be cleaned is tried again.
 const RETRY_EVERY: Duration = Duration::from_secs(2);
-
-/// What `--clean-source` does with a finished file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CleanConfig {
-    /// Leave it (the default).
-    Off,
-    /// Delete it.
-    Delete {
-        /// `--landing-zone`, where the file is looked up from.
-        landing_zone: PathBuf,
-    },
-    /// Move it below `dir`, keeping its path below `landing_zone`.
-    Archive {
-        /// `--source-archive-dir`.
-        dir: PathBuf,
-        /// `--landing-zone`, the root the kept path is taken from.
-        landing_zone: PathBuf,
-    },
-}
-
-impl CleanConfig {
-    /// Validates `--clean-source` and `--source-archive-dir` against the
-    /// landing zone.
-    pub fn from_args(
-        mode: crate::cli::CleanSource,
-        archive_dir: Option<&Path>,
-        landing_zone: &Path,
-    ) -> Result<Self, ConfigError> {
-        use crate::cli::CleanSource;
-        match mode {
-            CleanSource::Off => Ok(CleanConfig::Off),
-            CleanSource::Delete => Ok(CleanConfig::Delete { landing_zone: landing_zone.to_owned() }),
-            CleanSource::Archive => {
-                let dir = archive_dir.ok_or(ConfigError::ArchiveDirNeeded)?;
-                if archive_inside(dir, landing_zone) {
-                    let (archive, landing) = (dir.to_owned(), landing_zone.to_owned());
-                    return Err(ConfigError::ArchiveInLandingZone { archive, landing });
-                }
-                Ok(CleanConfig::Archive { dir: dir.to_owned(), landing_zone: landing_zone.to_owned() })
-            }
-        }
-    }
-}
-
-impl CleanConfig {
-    /// The landing zone files are cleaned from, unless cleaning is off.
-    fn landing_zone(&self) -> Option<&Path> {
-        match self {
-            CleanConfig::Off => None,
-            CleanConfig::Delete { landing_zone } | CleanConfig::Archive { landing_zone, .. } => Some(landing_zone),
-        }
-    }
-}
-
-/// Whether the archive `dir` is the landing zone or below it, by real path.
-fn archive_inside(dir: &Path, landing_zone: &Path) -> bool {
-    resolved(dir).starts_with(resolved(landing_zone))
-}
-
-/// `path` made absolute with its existing part's symlinks resolved, so
-/// that two spellings of one directory compare equal.
-fn resolved(path: &Path) -> PathBuf {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    let mut existing = absolute.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = existing.canonicalize() {
-            return rest.iter().rev().fold(real, |p, part| p.join(part));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_owned());
-                existing = parent;
-            }
-            _ => return absolute,
-        }
-    }
-}
 
 /// The handle of the cleaner thread; dropping it lets the thread finish
 /// what it was handed and stop (files awaiting a retry stay in place).
@@ -314,38 +237,8 @@ fn archive(file: &Completed, entry: &archive::Entry, dir: &Path, landing_zone: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::CleanSource;
     use std::fs;
     use std::os::unix::fs::symlink;
-
-    #[test]
-    fn archive_needs_a_directory_outside_the_landing_zone() {
-        let dir = tempfile::tempdir().unwrap();
-        let landing = dir.path().join("in");
-        std::fs::create_dir(&landing).unwrap();
-        let err = CleanConfig::from_args(CleanSource::Archive, None, &landing).unwrap_err();
-        assert!(matches!(err, ConfigError::ArchiveDirNeeded), "{err}");
-        for inside in [landing.join("done"), landing.clone(), dir.path().join("in/../in/x")] {
-            let err = CleanConfig::from_args(CleanSource::Archive, Some(&inside), &landing).unwrap_err();
-            assert!(matches!(err, ConfigError::ArchiveInLandingZone { .. }), "{}: {err}", inside.display());
-        }
-        let outside = dir.path().join("archive");
-        let ok = CleanConfig::from_args(CleanSource::Archive, Some(&outside), &landing).unwrap();
-        assert_eq!(ok, CleanConfig::Archive { dir: outside, landing_zone: landing.clone() });
-        let delete = CleanConfig::from_args(CleanSource::Delete, None, &landing).unwrap();
-        assert_eq!(delete, CleanConfig::Delete { landing_zone: landing.clone() });
-    }
-
-    #[test]
-    fn a_symlink_into_the_landing_zone_is_inside_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let landing = dir.path().join("in");
-        std::fs::create_dir(&landing).unwrap();
-        let link = dir.path().join("link");
-        std::os::unix::fs::symlink(&landing, &link).unwrap();
-        let err = CleanConfig::from_args(CleanSource::Archive, Some(&link.join("done")), &landing).unwrap_err();
-        assert!(matches!(err, ConfigError::ArchiveInLandingZone { .. }), "{err}");
-    }
 
     fn completed(path: &Path) -> Completed {
         let meta = fs::metadata(path).unwrap();

@@ -15,7 +15,6 @@
 //! `--metrics-addr`.
 
 pub mod health;
-mod reasons;
 pub mod server;
 mod status;
 
@@ -32,8 +31,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::record::{Reason, Skip};
 pub use health::Health;
-pub use reasons::{Reason, Skip};
 
 /// Dead letters the status page keeps, newest last.
 const RECENT_DEAD_LETTERS: usize = 20;
@@ -335,7 +334,7 @@ impl PipelineMetrics {
     }
 
     /// Counts dead letters, and keeps the newest for the status page.
-    pub fn dead_lettered(&self, letters: &[crate::deadletter::DeadLetter<'_>]) {
+    pub fn dead_lettered(&self, letters: &[crate::record::DeadLetter<'_>]) {
         if letters.is_empty() {
             return;
         }

@@ -101,9 +101,8 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
     let pumped = loop {
         let (tx, rx) = crossbeam_channel::bounded(READ_AHEAD_BATCHES);
         let stop = Shutdown::new();
-        let mut source_config = config.source.clone();
-        source_config.share = pump.delivery.reshare();
-        let source = Source::new(source_config, tracker.clone(), tx, stop.clone());
+        let source =
+            Source::new(config.source.clone(), tracker.clone(), tx, stop.clone()).sharing(pump.delivery.reshare());
         let source =
             thread::Builder::new().name("source".into()).spawn(super::in_current_span(move || source.run()))?;
         let pumped = pump.run(&rx, &shutdown);

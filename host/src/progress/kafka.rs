@@ -171,7 +171,7 @@ impl Restored {
 /// host that owns it: a stable hash of its path below the landing zone,
 /// which every host computes alike.
 pub fn partition_of(file: &str, partitions: i32) -> i32 {
-    (super::fnv1a(file.as_bytes()) % partitions.max(1) as u64) as i32
+    (crate::record::file::fnv1a(file.as_bytes()) % partitions.max(1) as u64) as i32
 }
 
 /// The files one host of a pipeline takes: those of the partitions of the
@@ -643,7 +643,7 @@ mod tests {
     }
 
     fn fnv1a_of(text: &str) -> u64 {
-        super::super::fnv1a(text.as_bytes())
+        crate::record::file::fnv1a(text.as_bytes())
     }
 
     #[test]

@@ -30,13 +30,14 @@ pub mod kafka;
 pub mod tracker;
 
 use std::collections::HashMap;
-use std::fs::{self, File};
 
 use serde::{Deserialize, Serialize};
 
+use crate::record::{FileId, Head};
+
 pub use file::{CheckpointError, FileStore, write_atomically};
 pub use kafka::KafkaStore;
-pub use tracker::{OwnedMessage, Redo, RedoAction, Tracker};
+pub use tracker::{Redo, RedoAction, Tracker};
 
 /// Where checkpoints are kept.
 pub trait CheckpointStore: Send {
@@ -47,23 +48,6 @@ pub trait CheckpointStore: Send {
     /// Replaces the saved checkpoint (durably for the file store; for the
     /// Kafka store, once the transaction carrying it commits).
     fn save(&mut self, checkpoint: &Checkpoint) -> Result<(), Self::Error>;
-}
-
-/// Identity of a source file that survives renames: device and inode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct FileId {
-    /// Device number.
-    pub dev: u64,
-    /// Inode number.
-    pub ino: u64,
-}
-
-impl FileId {
-    /// The identity of an opened or stat-ed file.
-    pub fn of(meta: &fs::Metadata) -> Self {
-        use std::os::unix::fs::MetadataExt;
-        FileId { dev: meta.dev(), ino: meta.ino() }
-    }
 }
 
 /// How far one file is done.
@@ -80,52 +64,6 @@ pub struct FileProgress {
     /// inode after it was deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<Head>,
-}
-
-/// A fingerprint of a file's first bytes (up to [`Head::MAX_LEN`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Head {
-    /// How many bytes it covers.
-    pub len: u16,
-    /// Their FNV-1a hash.
-    pub fnv: u64,
-}
-
-impl Head {
-    /// Bytes a complete fingerprint covers.
-    pub const MAX_LEN: u16 = 256;
-
-    /// The fingerprint of `file` as it is now.
-    pub fn of(file: &File) -> std::io::Result<Head> {
-        let bytes = read_head(file, Self::MAX_LEN)?;
-        Ok(Head { len: bytes.len() as u16, fnv: fnv1a(&bytes) })
-    }
-
-    /// Whether `file` starts with the bytes this fingerprint was taken of.
-    pub fn matches(&self, file: &File) -> std::io::Result<bool> {
-        let bytes = read_head(file, self.len)?;
-        Ok(bytes.len() == usize::from(self.len) && fnv1a(&bytes) == self.fnv)
-    }
-}
-
-fn read_head(file: &File, len: u16) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0; usize::from(len)];
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read_at(&mut buf[got..], got as u64)? {
-            0 => break,
-            n => got += n,
-        }
-    }
-    buf.truncate(got);
-    Ok(buf)
-}
-
-/// The FNV-1a 64 hash of `bytes`.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Progress of every file seen.

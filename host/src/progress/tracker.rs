@@ -24,9 +24,9 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::{Checkpoint, FileId, FileProgress};
+use super::{Checkpoint, FileProgress};
 use crate::metrics::PipelineMetrics;
-use crate::source::{Batch, RecordMeta};
+use crate::record::{Batch, FileId, OwnedMessage, RecordMeta};
 pub use clean::Completed;
 
 /// Batches sent but not fully acknowledged. With batches of at most 1 MiB
@@ -98,40 +98,6 @@ pub enum RedoAction {
     },
     /// Kafka refused it for good: dead-letter it with this reason.
     DeadLetter(String),
-}
-
-impl From<&sluice_guest_sdk::abi::Message<'_>> for OwnedMessage {
-    fn from(msg: &sluice_guest_sdk::abi::Message<'_>) -> Self {
-        OwnedMessage {
-            key: msg.key.map(<[u8]>::to_vec),
-            value: msg.value.map(<[u8]>::to_vec),
-            headers: msg.headers.iter().map(|(k, v)| ((*k).to_owned(), v.map(<[u8]>::to_vec))).collect(),
-            timestamp_ms: msg.timestamp_ms,
-            topic: msg.topic.map(str::to_owned),
-            partition: msg.partition,
-            is_dead_letter: false,
-        }
-    }
-}
-
-/// A message owning its bytes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OwnedMessage {
-    /// Key.
-    pub key: Option<Vec<u8>>,
-    /// Value.
-    pub value: Option<Vec<u8>>,
-    /// Headers.
-    pub headers: Vec<(String, Option<Vec<u8>>)>,
-    /// Timestamp set by the module, if any.
-    pub timestamp_ms: Option<i64>,
-    /// The topic it was sent to; `None` for the default `--topic` (or the
-    /// dead-letter topic, for a dead letter).
-    pub topic: Option<String>,
-    /// The partition the module chose, if it did.
-    pub partition: Option<i32>,
-    /// Whether this message was itself a dead letter.
-    pub is_dead_letter: bool,
 }
 
 #[derive(Debug)]

@@ -19,11 +19,10 @@ use anyhow::{anyhow, bail};
 
 use super::transaction::Transactions;
 use crate::config::KafkaConfig;
-use crate::deadletter::{DeadLetter, DeadLetters};
-use crate::metrics::Reason;
+use crate::deadletter::DeadLetters;
+use crate::record::{Batch, DeadLetter, Reason, dead_letter};
 use crate::shutdown::Shutdown;
-use crate::sink::{OwnedMessage, Redo, RedoAction, RouteError, SendError, Sink, Ticket, Tracker};
-use crate::source::Batch;
+use crate::sink::{Redo, RedoAction, RouteError, SendError, Sink, Ticket, Tracker};
 use sluice_guest_sdk::abi::Message;
 
 /// Pause before retrying a dead-letter write that failed (a full disk).
@@ -128,12 +127,12 @@ impl Delivery {
 
     fn redo_one(&mut self, Redo { seq, origin, message, action }: Redo, shutdown: &Shutdown) {
         let record = origin.as_ref().map_or(0, |(index, _, _)| *index);
-        let ticket = Ticket { seq, record, dead_letter: message.is_dead_letter, ..Ticket::default() };
+        let dead_letter = origin.is_none();
+        let ticket = Ticket { seq, record, dead_letter, ..Ticket::default() };
         let reason = match action {
             RedoAction::Retry { .. } => {
                 let main = self.sink.topic().to_owned();
-                let fallback =
-                    if message.is_dead_letter { self.dead_letter_topic.clone().unwrap_or(main) } else { main };
+                let fallback = if dead_letter { self.dead_letter_topic.clone().unwrap_or(main) } else { main };
                 let topic = message.topic.clone().unwrap_or(fallback);
                 match self.sink.send_owned(&topic, &message, ticket, shutdown) {
                     Ok(()) => return,
@@ -169,8 +168,9 @@ impl Delivery {
                 self.store_dead_letter(&letter, seq, shutdown);
             }
             None => {
-                let reason = refused_by_dead_letter_topic(&reason, &message.header_text("sluice.error.reason"));
-                let (file, line, offset) = message.origin_from_headers();
+                let reason =
+                    refused_by_dead_letter_topic(&reason, &dead_letter::header_text(&message, dead_letter::REASON));
+                let (file, line, offset) = dead_letter::origin(&message);
                 // Counted once already, when it was first dead-lettered.
                 let letter = DeadLetter::new(Reason::KafkaRefused, &reason, &file, line, offset, record);
                 self.write_or_abandon(&letter, seq, shutdown);
@@ -285,17 +285,4 @@ fn retry_reason(redo: &Redo) -> Option<&str> {
 /// The reason recorded when the dead-letter topic refuses a dead letter too.
 fn refused_by_dead_letter_topic(refusal: &str, first: &str) -> String {
     format!("the dead-letter topic refused it ({refusal}); first refused because: {first}")
-}
-
-impl OwnedMessage {
-    fn header_text(&self, name: &str) -> String {
-        let value = self.headers.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.as_deref());
-        String::from_utf8_lossy(value.unwrap_or_default()).into_owned()
-    }
-
-    /// The source file, line and offset a dead-letter message carries.
-    fn origin_from_headers(&self) -> (String, u64, u64) {
-        let number = |name| self.header_text(name).parse().unwrap_or_default();
-        (self.header_text("sluice.source.file"), number("sluice.source.line"), number("sluice.source.offset"))
-    }
 }

@@ -26,7 +26,8 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, P
 use sluice_guest_sdk::abi::Message;
 
 use crate::config::KafkaConfig;
-pub use crate::progress::{OwnedMessage, Redo, RedoAction, Tracker};
+pub use crate::progress::{Redo, RedoAction, Tracker};
+use crate::record::OwnedMessage;
 use crate::shutdown::Shutdown;
 pub use routes::{RouteError, Routes};
 pub use transaction::TxnError;
@@ -252,7 +253,6 @@ fn owned_message(message: &rdkafka::message::BorrowedMessage<'_>, ticket: &Ticke
         timestamp_ms: ticket.timestamp_set.then(|| message.timestamp().to_millis()).flatten(),
         topic: Some(message.topic().to_owned()),
         partition: ticket.partition_set.then(|| message.partition()),
-        is_dead_letter: ticket.dead_letter,
     }
 }
 

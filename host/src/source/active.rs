@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::Batch;
 use super::decode::{Codec, DecodeError};
 use super::tail::{ReadStatus, Tail};
-use crate::progress::Head;
+use crate::record::Head;
 
 /// An open file being read.
 pub(super) struct Active {

@@ -23,7 +23,7 @@ use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags};
 
-use crate::metrics::Skip;
+use crate::record::Skip;
 
 /// `f_type`s of file systems whose files are not data: procfs, sysfs,
 /// debugfs, tracefs, securityfs, cgroup v1 and v2, configfs, devpts,

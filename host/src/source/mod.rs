@@ -29,7 +29,6 @@
 //! dead letter.
 
 mod active;
-mod batch;
 pub mod beneath;
 pub mod decode;
 pub mod tail;
@@ -46,17 +45,19 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Sender, select};
 
 use crate::config::SourceConfig;
-use crate::metrics::{FileView, Skip};
+use crate::metrics::FileView;
+use crate::progress::FileProgress;
 use crate::progress::Tracker;
+use crate::progress::kafka::Share;
 use crate::progress::tracker::Completed;
-use crate::progress::{FileId, FileProgress, Head};
+use crate::record::Skip;
+use crate::record::{Batch, FileId, Head};
 use crate::shutdown::Shutdown;
 use decode::Codec;
 use tail::Tail;
 use watch::{Change, Watch};
 
 use active::Active;
-pub use batch::{Batch, RecordMeta, Reject};
 
 /// Files held open at once; the rest wait their turn in arrival order.
 const MAX_OPEN_FILES: usize = 64;
@@ -114,6 +115,9 @@ pub struct Source {
     /// Entries refused, by path, so that each is warned about once; an
     /// entry gone from a rescan's listing is forgotten.
     skipped: HashMap<PathBuf, Skip>,
+    /// The files this host owns, when the hosts of a pipeline share the
+    /// landing zone (exactly-once mode); `None` takes every file.
+    share: Option<Share>,
 }
 
 impl std::fmt::Debug for Source {
@@ -145,7 +149,15 @@ impl Source {
             next_rescan: Instant::now(),
             missing_logged: false,
             skipped: HashMap::new(),
+            share: None,
         }
+    }
+
+    /// Takes only the files of `share` (a host sharing the landing zone
+    /// with others); without it every file is taken.
+    pub fn sharing(mut self, share: Option<Share>) -> Self {
+        self.share = share;
+        self
     }
 
     /// Reads until shutdown; returns when intake has stopped.
@@ -288,7 +300,7 @@ impl Source {
         if !meta.is_file() {
             return self.refuse(&path, Skip::NotARegularFile);
         }
-        if self.config.share.as_ref().is_some_and(|share| !share.owns(&path)) {
+        if self.share.as_ref().is_some_and(|share| !share.owns(&path)) {
             return;
         }
         let id = FileId::of(&meta);
@@ -659,7 +671,6 @@ mod tests {
             max_record_bytes: 1000,
             recursive: false,
             follow_symlinks: false,
-            share: None,
         };
         let (tx, rx) = crossbeam_channel::unbounded();
         let tracker = Arc::new(Tracker::new(Checkpoint::default()));

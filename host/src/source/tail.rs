@@ -17,18 +17,10 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use super::decode::{Codec, DecodeError, Decoded};
-use super::{Batch, Reject};
-use crate::progress::FileId;
+use crate::record::{Batch, FileId, REJECT_SAMPLE, Reject};
 
 /// Bytes read from the file per `read` call.
 const READ_CHUNK: usize = 256 * 1024;
-/// A batch is handed on at this many records; enough to amortize the wasm
-/// call, few enough that a batch is a few milliseconds of work.
-pub const BATCH_MAX_RECORDS: usize = 2048;
-/// ... or at this many bytes of records.
-pub const BATCH_MAX_BYTES: usize = 1 << 20;
-/// How much of an over-long line is kept for the dead letters.
-pub const REJECT_SAMPLE: usize = 4096;
 
 /// Whether a read stopped because the batch filled or the file ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +107,7 @@ impl Tail {
             None => self.buf[self.start..self.buf.len().min(self.start + REJECT_SAMPLE)].to_vec(),
         };
         let reason = error.to_string();
-        let kind = crate::metrics::Reason::Decode;
+        let kind = crate::record::Reason::Decode;
         batch.rejects.push(Reject { line: lines + 1, offset, reason, kind, sample });
         (self.start, self.offset, self.line) = (self.buf.len(), error.offset.max(self.offset) + 1, lines + 1);
         (batch.end_offset, batch.end_line) = (self.offset, self.line);
@@ -191,7 +183,7 @@ impl Tail {
         if let Some((sample, start, first_line)) = self.skipping.take() {
             let total = self.offset + consumed - start;
             let reason = format!("line of {total} bytes exceeds --max-record-bytes {}", self.max_record_bytes);
-            let kind = crate::metrics::Reason::TooLarge;
+            let kind = crate::record::Reason::TooLarge;
             batch.rejects.push(Reject { line: first_line, offset: start, reason, kind, sample });
         } else {
             let text = strip_bom(text, offset);
@@ -247,7 +239,7 @@ impl Tail {
             // A regular file that yields more than its size is a pseudo-file
             // (its size says nothing); its bytes are not taken.
             self.buf.truncate(old_len);
-            return Err(crate::metrics::Skip::PseudoFile.into());
+            return Err(crate::record::Skip::PseudoFile.into());
         }
         Ok(n)
     }
@@ -335,7 +327,7 @@ mod tests {
         let mut tail = Tail::new(file, id, "environ".into(), 0, 0, 1 << 20).unwrap();
         let mut batch = Batch::new(tail.id, tail.path.clone());
         let error = tail.read(&mut batch).unwrap_err();
-        assert_eq!(crate::source::beneath::refusal(&error), Some(crate::metrics::Skip::PseudoFile));
+        assert_eq!(crate::source::beneath::refusal(&error), Some(crate::record::Skip::PseudoFile));
         assert!(batch.is_empty() && batch.rejects.is_empty());
         assert_eq!(tail.read_pos(), 0);
     }
@@ -348,7 +340,7 @@ mod tests {
         loop {
             let mut batch = Batch::new(tail.id, tail.path.clone());
             let status = tail.read(&mut batch).unwrap();
-            assert!(batch.len() <= BATCH_MAX_RECORDS);
+            assert!(batch.len() <= crate::record::BATCH_MAX_RECORDS);
             total += batch.len();
             if status == ReadStatus::Eof {
                 break;

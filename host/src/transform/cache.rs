@@ -46,9 +46,6 @@ const FORMAT: &str = "v2";
 /// Bytes of a SHA-256 digest, and of its HMAC.
 const DIGEST_LEN: usize = 32;
 
-/// The value of `--module-cache-dir` that turns the cache off.
-pub const OFF: &str = "off";
-
 /// Why a module could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -58,16 +55,6 @@ pub enum CacheError {
     /// wasmtime refused to compile the wasm.
     #[error("{0:#}")]
     Compile(wasmtime::Error),
-}
-
-/// Where the cache lives when `--module-cache-dir` is not given:
-/// `$XDG_CACHE_HOME/sluice`, else `$HOME/.cache/sluice`; `None` (no cache)
-/// when neither is set to an absolute path.
-pub fn default_dir() -> Option<std::path::PathBuf> {
-    let absolute = |name| std::env::var_os(name).map(std::path::PathBuf::from).filter(|p| p.is_absolute());
-    absolute("XDG_CACHE_HOME")
-        .map(|dir| dir.join("sluice"))
-        .or_else(|| absolute("HOME").map(|home| home.join(".cache").join("sluice")))
 }
 
 /// Something wasmtime compiles and serializes: a core module or a component.

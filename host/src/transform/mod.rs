@@ -32,8 +32,8 @@ use sluice_guest_sdk::abi::{self, Outcome};
 use wasmtime::{Engine, StoreLimits, StoreLimitsBuilder, Trap};
 
 use crate::config::TransformConfig;
+use crate::record::Batch;
 use crate::shutdown::Shutdown;
-use crate::source::Batch;
 pub use module::ModuleError;
 pub use salvage::Tolerance;
 

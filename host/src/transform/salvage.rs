@@ -26,8 +26,8 @@ use std::ops::Range;
 use sluice_guest_sdk::abi::{self, Outcome};
 
 use super::{CallFailure, TransformError, Transformer};
+use crate::record::Batch;
 use crate::shutdown::Shutdown;
-use crate::source::Batch;
 
 /// How many failures in a row the transform may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sluice::checkpoint::FileId;
 use sluice::config::TransformConfig;
+use sluice::record::Batch;
+use sluice::record::FileId;
 use sluice::shutdown::Shutdown;
-use sluice::source::Batch;
 use sluice::transform::Transformer;
 use sluice_guest_sdk::abi::Outcome;
 

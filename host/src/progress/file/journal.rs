@@ -27,7 +27,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Entry;
 use crate::private;
-use crate::progress::{Checkpoint, FileId, fnv1a};
+use crate::progress::Checkpoint;
+use crate::record::FileId;
+use crate::record::file::fnv1a;
 
 /// Version of the journal's framing and entries.
 const JOURNAL_VERSION: u32 = 1;

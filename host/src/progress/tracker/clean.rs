@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::Tracker;
-use crate::progress::{Checkpoint, FileId};
+use crate::progress::Checkpoint;
+use crate::record::FileId;
 
 /// A file read to its end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +78,7 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Batch;
+    use crate::record::Batch;
     use std::time::Instant;
 
     const A: FileId = FileId { dev: 1, ino: 1 };

@@ -519,7 +519,7 @@ dead_letter_topic = "dead"
         assert_eq!(a.args.transform.config, ["where=StoreID = 'STR7188'", "key=StoreID"]);
         assert_eq!(a.args.kafka, ["security.protocol=SASL_SSL", "sasl.password=other", "linger.ms=10"]);
         assert_eq!(b.args.kafka, ["security.protocol=SASL_SSL", "sasl.password=s3cr3t"]);
-        assert_eq!((a.args.settle_ms, b.args.settle_ms), (250, crate::config::default_settle_ms()));
+        assert_eq!((a.args.settle_ms, b.args.settle_ms), (250, crate::cli::default_settle_ms()));
         assert_eq!(b.args.delivery, crate::cli::Delivery::ExactlyOnce);
         assert_eq!(a.args.bootstrap_servers.as_deref(), Some("localhost:9092"));
     }

@@ -6,9 +6,15 @@ use std::sync::Arc;
 
 use sluice_guest_sdk::abi;
 
-use super::tail;
-use crate::metrics::Reason;
-use crate::progress::{FileId, Head};
+use super::{FileId, Head, Reason};
+
+/// A batch is handed on at this many records; enough to amortize the wasm
+/// call, few enough that a batch is a few milliseconds of work.
+pub const BATCH_MAX_RECORDS: usize = 2048;
+/// ... or at this many bytes of records.
+pub const BATCH_MAX_BYTES: usize = 1 << 20;
+/// How much of an over-long line is kept for the dead letters.
+pub const REJECT_SAMPLE: usize = 4096;
 
 /// One record's origin, for dead letters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,14 +80,14 @@ impl Batch {
 
     /// Whether it has reached its size limits.
     pub fn is_full(&self) -> bool {
-        self.meta.len() >= tail::BATCH_MAX_RECORDS || self.records.len() >= tail::BATCH_MAX_BYTES
+        self.meta.len() >= BATCH_MAX_RECORDS || self.records.len() >= BATCH_MAX_BYTES
     }
 
     /// Adds a line as a record, or as a reject if it is too long or not UTF-8.
     pub fn push_line(&mut self, text: &[u8], line: u64, offset: u64, max_record_bytes: usize) {
         if text.len() > max_record_bytes {
             let reason = format!("line of {} bytes exceeds --max-record-bytes {max_record_bytes}", text.len() + 1);
-            let sample = text[..text.len().min(tail::REJECT_SAMPLE)].to_vec();
+            let sample = text[..text.len().min(REJECT_SAMPLE)].to_vec();
             return self.rejects.push(Reject { line, offset, reason, kind: Reason::TooLarge, sample });
         }
         if let Err(e) = std::str::from_utf8(text) {

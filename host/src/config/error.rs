@@ -1,0 +1,104 @@
+//! [`ConfigError`]: what is wrong with a setting, naming it and how to fix it.
+
+use std::path::PathBuf;
+
+use super::key_of;
+
+/// A configuration error: names the setting and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A `KEY=VALUE` flag without `=`.
+    #[error("{flag} expects KEY=VALUE, got `{value}`")]
+    NotKeyValue {
+        /// The flag.
+        flag: &'static str,
+        /// What was given.
+        value: String,
+    },
+    /// The properties file could not be read.
+    #[error("cannot read --kafka-properties {path}: {source}")]
+    PropertiesFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A line of the properties file that is not a property.
+    #[error("{path}:{line}: expected `key=value` (the line is not shown: it may hold a secret)")]
+    PropertiesSyntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A producer property that would break delivery guarantees.
+    #[error("kafka property `{key}={value}` is not allowed: {why}")]
+    Forbidden {
+        /// The key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// Why Sluice needs otherwise.
+        why: &'static str,
+    },
+    /// No bootstrap servers anywhere.
+    #[error("no Kafka bootstrap servers: pass --bootstrap-servers or set bootstrap.servers in --kafka-properties")]
+    NoBootstrap,
+    /// The `--glob` pattern does not parse.
+    #[error("--glob `{glob}` is not a valid glob: {source}")]
+    Glob {
+        /// The pattern.
+        glob: String,
+        /// Why.
+        source: globset::Error,
+    },
+    /// A numeric setting out of range.
+    #[error("{flag} must be {rule}, got {value}")]
+    OutOfRange {
+        /// The flag.
+        flag: &'static str,
+        /// The allowed range.
+        rule: &'static str,
+        /// What was given.
+        value: u64,
+    },
+    /// The topic name is not a legal Kafka topic name.
+    #[error("topic `{0}` is not a valid Kafka topic name (1-249 of [a-zA-Z0-9._-])")]
+    Topic(String),
+    /// Exactly-once mode without a setting it needs.
+    #[error("--delivery exactly-once needs {flag}: {why}")]
+    ExactlyOnceNeeds {
+        /// The missing flag.
+        flag: &'static str,
+        /// What it is for.
+        why: &'static str,
+    },
+    /// A setting every pipeline needs is missing.
+    #[error("{flag} is required (in a config file, `{}`)", key_of(flag))]
+    Missing {
+        /// The flag.
+        flag: &'static str,
+    },
+    /// The pipeline name is not usable as a transactional id and key.
+    #[error("--pipeline `{0}` is not a valid pipeline name (1-200 of [a-zA-Z0-9._-])")]
+    Pipeline(String),
+    /// The host id is not usable in a transactional id.
+    #[error("--host-id `{0}` is not a valid host id (1-200 of [a-zA-Z0-9._-]); pass one with --host-id")]
+    HostId(String),
+    /// `--clean-source archive` without somewhere to archive to.
+    #[error("--clean-source archive needs --source-archive-dir DIR, the directory finished files are moved to")]
+    ArchiveDirNeeded,
+    /// The archive would be read again as new files.
+    #[error(
+        "--source-archive-dir {} lies inside --landing-zone {}: archived files would be read again; choose a \
+         directory outside the landing zone",
+        .archive.display(),
+        .landing.display()
+    )]
+    ArchiveInLandingZone {
+        /// `--source-archive-dir`.
+        archive: PathBuf,
+        /// `--landing-zone`.
+        landing: PathBuf,
+    },
+}
