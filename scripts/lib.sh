@@ -260,6 +260,65 @@ ensure_cargo_fuzz() {
   cargo install --quiet --locked --version "$CARGO_FUZZ_VERSION" cargo-fuzz
 }
 
+# cargo-modules from crates.io, which draws a crate's module graph, and
+# Graphviz from Debian, whose `acyclic` and `sccmap` find the cycles in it:
+# the import-circle check of scripts/test. 0.27.0 is the last release that
+# builds on Rust 1.95.
+CARGO_MODULES_VERSION=0.27.0
+ensure_cargo_modules() {
+  if ! cargo modules --version 2>/dev/null | grep -q "$CARGO_MODULES_VERSION"; then
+    log "installing cargo-modules $CARGO_MODULES_VERSION into ~/.cargo/bin"
+    cargo install --quiet --locked --version "$CARGO_MODULES_VERSION" cargo-modules
+  fi
+  if ! command -v acyclic >/dev/null || ! command -v sccmap >/dev/null; then
+    log "installing Graphviz (Debian's graphviz) for acyclic and sccmap"
+    apt-get update -qq && apt-get install -y -qq graphviz >/dev/null
+  fi
+}
+
+# Fails if the modules of package $1's library import each other in a
+# circle. cargo-modules draws which module uses which (an item's uses lifted
+# to its module; functions, types and traits folded in); a module using its
+# own descendants is dropped, as the conventions allow a parent to use its
+# children, and Graphviz's acyclic judges the rest; sccmap names the modules
+# of each circle. (cargo-modules' own --acyclic judges the graph of items,
+# where every method that names its own type is a circle.)
+check_module_cycles() {
+  local package="$1" graph modules
+  graph="$(mktemp)"; modules="$(mktemp)"
+  cargo modules dependencies --package "$package" --lib --no-externs --no-sysroot --no-fns --no-traits \
+    --no-types --no-owns --layout dot >"$graph"
+  python3 - "$graph" >"$modules" <<'PY'
+import re, sys
+print("digraph {")
+for line in open(sys.argv[1]):
+    edge = re.match(r'\s*"([^"]+)" -> "([^"]+)" \[label="uses"', line)
+    if edge and not edge[2].startswith(edge[1] + "::"):
+        print(f'  "{edge[1]}" -> "{edge[2]}";')
+print("}")
+PY
+  if ! acyclic -n "$modules"; then
+    log "error: modules of $package import each other in a circle:"
+    sccmap "$modules" 2>/dev/null | grep -- '->' >&2
+    rm -f "$graph" "$modules"
+    return 1
+  fi
+  log "$package: $(grep -c -- '->' "$modules") imports between modules, no circle"
+  rm -f "$graph" "$modules"
+}
+
+# Fails if a Rust file under $1 is over $2 lines: a file that grows past a
+# few hundred lines is split by role (docs/architecture.md).
+check_file_sizes() {
+  local over
+  over="$(cd "$ROOT" && find "$1" -name '*.rs' -exec wc -l {} + | awk -v max="$2" '$2 != "total" && $1 > max')"
+  if [ -n "$over" ]; then
+    log "error: files over $2 lines under $1; split them by role:"
+    echo "$over" >&2
+    return 1
+  fi
+}
+
 # A free TCP port on the loopback interface.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
