@@ -114,7 +114,7 @@ build_transforms() {
   build_language_ports
 }
 
-# The toolchains of the other SDKs (sdk/<lang>/), each into .tools/: zig
+# The toolchains of the other SDKs (guest-sdk/<lang>/), each into .tools/: zig
 # (which also compiles C, as `zig cc`) and componentize-py from PyPI,
 # AssemblyScript and componentize-js from npm; Go is the machine's own,
 # 1.24 or newer (`//go:wasmexport`).
@@ -160,7 +160,7 @@ ensure_go() {
   v="$(go env GOVERSION 2>/dev/null || true)"
   case "$v" in
     go1.2[4-9]* | go1.[3-9][0-9]* | go[2-9]*) ;;
-    *) echo "Go 1.24 or newer is needed for sdk/go (found: ${v:-none})" >&2; return 1 ;;
+    *) echo "Go 1.24 or newer is needed for guest-sdk/go (found: ${v:-none})" >&2; return 1 ;;
   esac
 }
 
@@ -169,27 +169,27 @@ build_language_ports() {
   ensure_zig
   local out="$ROOT/target/transforms"
   log "building the C and Zig ports"
-  "$ZIG" cc -target wasm32-freestanding -O2 -nostdlib -s -Wl,--no-entry -I "$ROOT/sdk/c" \
-    "$ROOT/sdk/c/sluice.c" "$ROOT/transforms/invoice_by_store_c/invoice_by_store.c" -o "$out/invoice_by_store_c.wasm"
-  "$ZIG" cc -target wasm32-freestanding -O2 -nostdlib -s -Wl,--no-entry -I "$ROOT/sdk/c" \
-    "$ROOT/sdk/c/sluice.c" "$ROOT/sdk/c/examples/fan_out.c" -o "$out/fan_out_c.wasm"
+  "$ZIG" cc -target wasm32-freestanding -O2 -nostdlib -s -Wl,--no-entry -I "$ROOT/guest-sdk/c" \
+    "$ROOT/guest-sdk/c/sluice.c" "$ROOT/transforms/invoice_by_store_c/invoice_by_store.c" -o "$out/invoice_by_store_c.wasm"
+  "$ZIG" cc -target wasm32-freestanding -O2 -nostdlib -s -Wl,--no-entry -I "$ROOT/guest-sdk/c" \
+    "$ROOT/guest-sdk/c/sluice.c" "$ROOT/guest-sdk/c/examples/fan_out.c" -o "$out/fan_out_c.wasm"
   "$ZIG" build-exe -target wasm32-freestanding -O ReleaseSmall -fno-entry -rdynamic --cache-dir "$ROOT/target/zig-cache" \
-    --dep sluice -Mroot="$ROOT/transforms/invoice_by_store_zig/invoice_by_store.zig" -Msluice="$ROOT/sdk/zig/sluice.zig" \
+    --dep sluice -Mroot="$ROOT/transforms/invoice_by_store_zig/invoice_by_store.zig" -Msluice="$ROOT/guest-sdk/zig/sluice.zig" \
     -femit-bin="$out/invoice_by_store_zig.wasm"
   "$ZIG" build-exe -target wasm32-freestanding -O ReleaseSmall -fno-entry -rdynamic --cache-dir "$ROOT/target/zig-cache" \
-    --dep sluice -Mroot="$ROOT/sdk/zig/examples/fan_out.zig" -Msluice="$ROOT/sdk/zig/sluice.zig" \
+    --dep sluice -Mroot="$ROOT/guest-sdk/zig/examples/fan_out.zig" -Msluice="$ROOT/guest-sdk/zig/sluice.zig" \
     -femit-bin="$out/fan_out_zig.wasm"
   ensure_asc
   log "building the AssemblyScript port"
   (cd "$ROOT" && "$ASC" transforms/invoice_by_store_as/invoice_by_store.ts --runtime stub \
-    --use abort=sdk/as/sluice/abort -O3 --noAssert -o "$out/invoice_by_store_as.wasm")
-  (cd "$ROOT" && "$ASC" sdk/as/examples/fan_out.ts --runtime stub \
-    --use abort=sdk/as/sluice/abort -O3 --noAssert -o "$out/fan_out_as.wasm")
+    --use abort=guest-sdk/assemblyscript/sluice/abort -O3 --noAssert -o "$out/invoice_by_store_as.wasm")
+  (cd "$ROOT" && "$ASC" guest-sdk/assemblyscript/examples/fan_out.ts --runtime stub \
+    --use abort=guest-sdk/assemblyscript/sluice/abort -O3 --noAssert -o "$out/fan_out_as.wasm")
   ensure_go
   log "building the Go port"
   (cd "$ROOT/transforms/invoice_by_store_go" &&
     GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-s -o "$out/invoice_by_store_go.wasm" .)
-  (cd "$ROOT/sdk/go" &&
+  (cd "$ROOT/guest-sdk/go" &&
     GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-s -o "$out/fan_out_go.wasm" ./examples/fan_out)
   build_component_ports
 }
@@ -206,7 +206,7 @@ stale() {
 # --stub-wasi and componentize-js's --disable of every WASI feature. Each
 # takes tens of seconds, so it is rebuilt only when its sources changed.
 build_component_ports() {
-  local out="$ROOT/target/transforms" wit="$ROOT/guest-sdk/wit" py="$ROOT/sdk/py" js="$ROOT/sdk/js"
+  local out="$ROOT/target/transforms" wit="$ROOT/guest-sdk/wit" py="$ROOT/guest-sdk/python" js="$ROOT/guest-sdk/javascript"
   ensure_componentize_py
   log "building the Python port"
   local app dir name
@@ -221,7 +221,7 @@ build_component_ports() {
   ensure_componentize_js
   log "building the JavaScript port"
   for app in "transforms/invoice_by_store_js/invoice_by_store.js:invoice_by_store_js" \
-    "sdk/js/examples/fan_out.js:fan_out_js"; do
+    "guest-sdk/javascript/examples/fan_out.js:fan_out_js"; do
     IFS=: read -r app name <<<"$app"
     # componentize-js resolves a module's imports from the directory it runs in.
     if stale "$out/$name.wasm" "$ROOT/$(dirname "$app")" "$js"; then

@@ -5,7 +5,7 @@ import (
 	"unicode/utf8"
 )
 
-// A port of guest-sdk/src/json.rs: one strict pass over a record validates
+// A port of guest-sdk/rust/src/json.rs: one strict pass over a record validates
 // it against RFC 8259, indexes its top-level members and notes whether it
 // has whitespace outside strings.
 

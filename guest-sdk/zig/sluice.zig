@@ -115,7 +115,7 @@ fn readU32(b: []const u8) u32 {
     return std.mem.readInt(u32, b[0..4], .little);
 }
 
-// ---- JSON: a port of guest-sdk/src/json.rs ----
+// ---- JSON: a port of guest-sdk/rust/src/json.rs ----
 
 const Member = struct { key: []const u8, value: []const u8 };
 

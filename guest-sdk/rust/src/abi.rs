@@ -1,8 +1,8 @@
 //! The wire format between the Sluice host and a transform module, versions
 //! 1 and 2.
 //!
-//! `ABI.md` at the crate root is the normative description, written for
-//! authors in any language. This module is its Rust rendering: the guest side
+//! `guest-sdk/ABI.md` is the normative description, written for authors in
+//! any language. This module is its Rust rendering: the guest side
 //! encodes with [`encode_drop`], [`encode_emit`], [`encode_emit_many`] and
 //! [`encode_error`], the host side decodes with [`decode_outcomes_as`] and
 //! [`decode_init_result`], so both ends of the boundary share one

@@ -1,7 +1,7 @@
 // The smallest transform: keeps every record, unkeyed, as compact JSON.
 package main
 
-import "sluice.dev/sdk/go"
+import "sluice.dev/guest-sdk/go"
 
 type keepAll struct{}
 

@@ -1,4 +1,4 @@
-"""A port of guest-sdk/src/json.rs, so a Python module refuses exactly the
+"""A port of guest-sdk/rust/src/json.rs, so a Python module refuses exactly the
 records the Rust SDK refuses, with the same `malformed JSON at byte N: ...`
 text. `json.loads` does the work for valid records; this strict scanner
 runs only when it fails or when the record might nest too deep, to find

@@ -12,7 +12,7 @@
 //
 //   sluice.register(init, process);
 //   export { sluice_abi_version, sluice_buffer, sluice_init, sluice_process,
-//            sluice_panic_message } from "<path>/sdk/as/sluice";
+//            sluice_panic_message } from "<path>/guest-sdk/assemblyscript/sluice";
 //
 // `init(config)` returns null to accept the config or a refusal message.
 // `process(record)` is called once per valid JSON-object record: it calls
@@ -132,7 +132,7 @@ const output = new Vec();
 const scratch = new Vec();
 const members = new Vec(); // 4 u32 per member: key start, key end, value start, value end
 
-// ---- JSON: a port of guest-sdk/src/json.rs ----
+// ---- JSON: a port of guest-sdk/rust/src/json.rs ----
 
 const MAX_DEPTH: u32 = 128;
 let sb: usize = 0; // the text being scanned

@@ -22,7 +22,7 @@
  *
  * Build (freestanding wasm, no imports):
  *   zig cc -target wasm32-freestanding -O2 -nostdlib -Wl,--no-entry \
- *          -I sdk/c sdk/c/sluice.c my_transform.c -o my_transform.wasm
+ *          -I guest-sdk/c guest-sdk/c/sluice.c my_transform.c -o my_transform.wasm
  *
  * Byte strings handed out by the SDK (sluice_bytes) point into the record,
  * the config, or SDK scratch space: they stay valid until the callback

@@ -2,7 +2,7 @@
 // partition 0 of the topic `audit`; the module logs a line at start-up.
 package main
 
-import "sluice.dev/sdk/go"
+import "sluice.dev/guest-sdk/go"
 
 type fanOut struct{}
 

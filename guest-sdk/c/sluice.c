@@ -92,7 +92,7 @@ static uint32_t read_u32(const uint8_t *p) {
 
 static int64_t region(const vec *v) { return (int64_t)((uint64_t)(uintptr_t)v->ptr << 32 | v->len); }
 
-/* ---- JSON: a port of guest-sdk/src/json.rs ---- */
+/* ---- JSON: a port of guest-sdk/rust/src/json.rs ---- */
 
 typedef struct {
     uint32_t key_start, key_end, value_start, value_end;
