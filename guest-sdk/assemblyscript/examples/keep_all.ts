@@ -2,11 +2,11 @@
 import * as sluice from "../sluice";
 
 function init(config: sluice.Config): string | null {
-  return null;
+  return null; // or a refusal message
 }
 
 function process(): void {
-  sluice.emit(sluice.NONE, sluice.compact());
+  sluice.emit(sluice.NONE, sluice.compact()); // no key; no emit: dropped
 }
 
 sluice.register(init, process);
