@@ -6,9 +6,9 @@ use std::rc::Rc;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
-use crate::ctx::TimeZone;
 use crate::error::EvalError;
 use crate::value::{DataType, Decimal, MAX_DECIMAL_PRECISION, Value};
+use crate::zone::TimeZone;
 
 /// Microseconds in a day.
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;

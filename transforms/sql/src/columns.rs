@@ -7,11 +7,12 @@ use std::rc::Rc;
 use sluice_guest_sdk::{Config, Emitter, Error, Header, Kind, Message, Record, Result, Transform, export_transform};
 
 use crate::compile::{Scope, compile};
-use crate::ctx::{Ctx, Session, TimeZone};
+use crate::ctx::{Ctx, Session};
 use crate::expr::{Field, Node};
 use crate::json_in;
 use crate::schema::Schema;
 use crate::value::{DataType, Value};
+use crate::zone::TimeZone;
 
 /// Config keys besides `header.NAME`.
 const KEYS: [&str; 10] =

@@ -73,7 +73,6 @@ pub enum Node {
     /// A function call.
     Call(&'static FunctionDef, Vec<Node>),
     /// A lambda, only meaningful as an argument of a function that takes one.
-    #[allow(dead_code)]
     Lambda(Rc<Lambda>),
     /// `struct(a, b AS c)`, `named_struct('a', a)`.
     MakeStruct(Vec<(Rc<str>, Node)>),
@@ -118,7 +117,6 @@ pub struct Field {
 /// A compiled lambda (`x -> x > 1`, `(acc, x) -> acc + x`). Read by the
 /// lambda-taking functions of the library.
 #[derive(Debug)]
-#[allow(dead_code)]
 pub struct Lambda {
     /// Parameter names, for messages.
     pub(crate) params: Vec<String>,
@@ -126,20 +124,12 @@ pub struct Lambda {
     pub(crate) base: usize,
     /// The body, reading its parameters as `Node::Local`.
     pub(crate) body: Node,
-    /// The body's type.
-    pub(crate) data_type: DataType,
 }
 
-#[allow(dead_code)]
 impl Lambda {
     /// How many parameters it takes.
     pub fn arity(&self) -> usize {
         self.params.len()
-    }
-
-    /// The type of its body, as compiled.
-    pub fn data_type(&self) -> &DataType {
-        &self.data_type
     }
 
     /// Runs the body with its parameters bound to `args` (as many as
@@ -158,7 +148,6 @@ impl Lambda {
 
 impl Node {
     /// The compiled lambda, when this argument is one.
-    #[allow(dead_code)]
     pub fn as_lambda(&self) -> Option<&Lambda> {
         match self {
             Node::Lambda(lambda) => Some(lambda),

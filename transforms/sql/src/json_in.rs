@@ -10,8 +10,8 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use sluice_guest_sdk::json;
 
 use crate::cast;
-use crate::ctx::TimeZone;
 use crate::value::{DataType, Value};
+use crate::zone::TimeZone;
 
 /// The value of one JSON value's raw (valid) text, types inferred.
 pub fn untyped(raw: &[u8]) -> Value {

@@ -146,6 +146,7 @@ mod like;
 mod ops;
 mod schema;
 mod value;
+mod zone;
 
 #[cfg(test)]
 mod conditions_tests;

@@ -43,7 +43,6 @@ mod string;
 
 use crate::ctx::Ctx;
 use crate::error::EvalError;
-#[allow(unused_imports)]
 pub use crate::expr::{Lambda, Node};
 use crate::value::{DataType, Value};
 
@@ -244,9 +243,10 @@ pub mod util {
 #[cfg(test)]
 pub mod testing {
     use crate::compile::{Scope, compile};
-    use crate::ctx::{Ctx, Session, TimeZone};
+    use crate::ctx::{Ctx, Session};
     use crate::error::EvalError;
     use crate::value::Value;
+    use crate::zone::TimeZone;
 
     /// `src` compiled and evaluated in a UTC session.
     pub fn eval(src: &str) -> Result<Value, EvalError> {

@@ -16,10 +16,9 @@ mod render;
 use std::fmt;
 use std::rc::Rc;
 
-#[allow(unused_imports)]
-pub use render::{format_double, format_float, utc_datetime, write_text};
+pub use render::{format_double, format_float, write_text};
 
-use crate::ctx::TimeZone;
+use crate::zone::TimeZone;
 
 /// The members of a struct value, in order: name and value.
 pub type Fields = Rc<[(Rc<str>, Value)]>;
@@ -223,13 +222,6 @@ impl DataType {
                 | DataType::Double
                 | DataType::Decimal(..)
         )
-    }
-
-    /// Whether the type is not known at compile time, or is NULL's: either
-    /// can stand where any type is wanted.
-    #[allow(dead_code)]
-    pub fn is_open(&self) -> bool {
-        matches!(self, DataType::Any | DataType::Null)
     }
 }
 

@@ -8,10 +8,10 @@
 
 use std::fmt::Write;
 
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 
 use super::{Decimal, Interval, Value};
-use crate::ctx::TimeZone;
+use crate::zone::TimeZone;
 
 /// Appends `value` as Spark's cast to string writes it; NULL as `null`
 /// (how it appears inside arrays and structs).
@@ -153,11 +153,6 @@ fn write_interval(i: Interval, out: &mut String) {
     let (h, m, s, us) = (rest / 3_600_000_000, rest / 60_000_000 % 60, rest / 1_000_000 % 60, rest % 1_000_000);
     let fraction = if us > 0 { format!(".{us:06}") } else { String::new() };
     let _ = write!(out, "INTERVAL '{sign}{days} {h:02}:{m:02}:{s:02}{fraction}' DAY TO SECOND");
-}
-
-/// Microseconds since the epoch as a UTC date-time.
-pub fn utc_datetime(micros: i64) -> Option<chrono::NaiveDateTime> {
-    DateTime::from_timestamp_micros(micros).map(|t| t.naive_utc())
 }
 
 #[cfg(test)]

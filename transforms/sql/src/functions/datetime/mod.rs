@@ -211,9 +211,10 @@ fn date_trunc(args: &[Value], ctx: &Ctx<'_>) -> Result<Value, EvalError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::ctx::{Session, TimeZone};
+    use crate::ctx::Session;
     use crate::functions::testing::{eval, eval_in, text};
     use crate::value::Value;
+    use crate::zone::TimeZone;
 
     #[test]
     fn epochs() {
