@@ -15,7 +15,6 @@ use sluice_guest_sdk::RawValue;
 use crate::cast::{self, cast};
 use crate::ctx::Ctx;
 use crate::error::EvalError;
-use crate::functions::{Eval, FunctionDef};
 use crate::json_in;
 use crate::like::Pattern;
 use crate::ops::{self, ArithOp};
@@ -144,6 +143,93 @@ impl Lambda {
         }
         self.body.eval(ctx)
     }
+}
+
+/// One SQL function.
+#[derive(Debug)]
+pub struct FunctionDef {
+    /// The name and its aliases, lowercase: `&["lower", "lcase"]`.
+    pub names: &'static [&'static str],
+    /// Fewest arguments.
+    pub min_args: usize,
+    /// Most arguments; `None` for any number.
+    pub max_args: Option<usize>,
+    /// NULL in any argument gives NULL without calling a scalar `eval`.
+    pub null_intolerant: bool,
+    /// The result type for these argument types, or why they do not fit
+    /// (`"lower: argument 1 is an ARRAY<BIGINT>, not a string"`).
+    pub return_type: fn(&[DataType]) -> Result<DataType, String>,
+    /// How to compute it.
+    pub eval: Eval,
+    /// The result is cast to `return_type` when that is known at init (the
+    /// conditionals: `coalesce(amount, 0)` of a `DOUBLE` is `0.0`).
+    pub cast_result: bool,
+}
+
+impl FunctionDef {
+    /// A null-intolerant function of evaluated arguments.
+    pub const fn scalar(
+        names: &'static [&'static str],
+        min_args: usize,
+        max_args: Option<usize>,
+        return_type: fn(&[DataType]) -> Result<DataType, String>,
+        eval: fn(&[Value], &Ctx<'_>) -> Result<Value, EvalError>,
+    ) -> FunctionDef {
+        FunctionDef {
+            names,
+            min_args,
+            max_args,
+            null_intolerant: true,
+            return_type,
+            eval: Eval::Scalar(eval),
+            cast_result: false,
+        }
+    }
+
+    /// A function that evaluates its argument nodes itself.
+    pub const fn lazy(
+        names: &'static [&'static str],
+        min_args: usize,
+        max_args: Option<usize>,
+        return_type: fn(&[DataType]) -> Result<DataType, String>,
+        eval: fn(&[Node], &Ctx<'_>) -> Result<Value, EvalError>,
+    ) -> FunctionDef {
+        FunctionDef {
+            names,
+            min_args,
+            max_args,
+            null_intolerant: false,
+            return_type,
+            eval: Eval::Lazy(eval),
+            cast_result: false,
+        }
+    }
+
+    /// The same function, called with NULL arguments too.
+    pub const fn null_tolerant(mut self) -> FunctionDef {
+        self.null_intolerant = false;
+        self
+    }
+
+    /// The same function, its result cast to its type when known.
+    pub const fn casting_result(mut self) -> FunctionDef {
+        self.cast_result = true;
+        self
+    }
+
+    /// The name messages use.
+    pub fn name(&self) -> &'static str {
+        self.names[0]
+    }
+}
+
+/// How a function computes its value.
+#[derive(Debug, Clone, Copy)]
+pub enum Eval {
+    /// From its evaluated arguments.
+    Scalar(fn(&[Value], &Ctx<'_>) -> Result<Value, EvalError>),
+    /// From its argument nodes, evaluating only what it needs.
+    Lazy(fn(&[Node], &Ctx<'_>) -> Result<Value, EvalError>),
 }
 
 impl Node {

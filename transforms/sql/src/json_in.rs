@@ -117,7 +117,7 @@ fn describe(value: &Value) -> String {
     match value {
         Value::String(s) => format!("the string '{s}'"),
         Value::Long(i) => format!("the number {i}"),
-        Value::Double(d) => format!("the number {}", crate::value::format_double(*d)),
+        Value::Double(d) => format!("the number {}", crate::value::render::format_double(*d)),
         Value::Boolean(b) => format!("the boolean {b}"),
         Value::Array(_) => "an array".to_owned(),
         Value::Struct(_) => "an object".to_owned(),

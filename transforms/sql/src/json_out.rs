@@ -8,7 +8,8 @@
 
 use std::fmt::Write;
 
-use crate::value::{Value, format_double, format_float, write_text};
+use crate::value::Value;
+use crate::value::render::{format_double, format_float, write_text};
 use crate::zone::TimeZone;
 
 /// Appends `value` as JSON, NULL struct members left out.

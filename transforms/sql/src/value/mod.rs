@@ -11,14 +11,10 @@
 //! `render` turns a value into text the way Spark's `CAST(x AS STRING)`
 //! does (`1.0E20`, `11114.0`, `2024-01-31 10:00:00`).
 
-mod render;
+pub mod render;
 
 use std::fmt;
 use std::rc::Rc;
-
-pub use render::{format_double, format_float, write_text};
-
-use crate::zone::TimeZone;
 
 /// The members of a struct value, in order: name and value.
 pub type Fields = Rc<[(Rc<str>, Value)]>;
@@ -189,16 +185,6 @@ impl Value {
             Value::Map(_) => DataType::Map(Box::new(DataType::Any), Box::new(DataType::Any)),
             Value::Interval(_) => DataType::Interval,
         }
-    }
-
-    /// Spark's `CAST(value AS STRING)`, timestamps in `zone`; `None` for NULL.
-    pub fn to_text_in(&self, zone: &TimeZone) -> Option<String> {
-        if self.is_null() {
-            return None;
-        }
-        let mut out = String::new();
-        render::write_text(self, zone, &mut out);
-        Some(out)
     }
 }
 

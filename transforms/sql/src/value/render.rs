@@ -13,6 +13,16 @@ use chrono::NaiveDate;
 use super::{Decimal, Interval, Value};
 use crate::zone::TimeZone;
 
+/// Spark's `CAST(value AS STRING)`, timestamps in `zone`; `None` for NULL.
+pub fn to_text(value: &Value, zone: &TimeZone) -> Option<String> {
+    if value.is_null() {
+        return None;
+    }
+    let mut out = String::new();
+    write_text(value, zone, &mut out);
+    Some(out)
+}
+
 /// Appends `value` as Spark's cast to string writes it; NULL as `null`
 /// (how it appears inside arrays and structs).
 pub fn write_text(value: &Value, zone: &TimeZone, out: &mut String) {
@@ -199,7 +209,7 @@ mod tests {
     #[test]
     fn nested_values_and_times() {
         let zone = TimeZone::utc();
-        let text = |v: &Value| v.to_text_in(&zone).unwrap();
+        let text = |v: &Value| to_text(v, &zone).unwrap();
         let array = Value::Array(vec![Value::Long(1), Value::Null, Value::string("a")].into());
         assert_eq!(text(&array), "[1, null, a]");
         let fields: super::super::Fields = vec![("a".into(), Value::Int(1)), ("b".into(), Value::Boolean(true))].into();
