@@ -274,9 +274,9 @@ build_host() {
 warm_module_cache() {
   log "compiling the component ports into the module cache"
   local name
-  for name in invoice_by_store_py invoice_by_store_js sql; do
+  for name in invoice_by_store_py invoice_by_store_js keep_all_py keep_all_js sql; do
     "$ROOT/target/release/sluice" check --transform "$ROOT/target/transforms/$name.wasm" \
-      $([ "$name" = sql ] || echo --transform-config store_id=STR7188) >/dev/null
+      $([[ "$name" != invoice_by_store_* ]] || echo --transform-config store_id=STR7188) >/dev/null
   done
 }
 
@@ -289,6 +289,29 @@ ensure_cargo_fuzz() {
   if cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then return; fi
   log "installing cargo-fuzz $CARGO_FUZZ_VERSION into ~/.cargo/bin"
   cargo install --quiet --locked --version "$CARGO_FUZZ_VERSION" cargo-fuzz
+}
+
+# cargo-modules, whose module graph check_module_cycles reads: installed once
+# into ~/.cargo/bin.
+CARGO_MODULES_VERSION=0.27.0
+ensure_cargo_modules() {
+  if cargo modules --version 2>/dev/null | grep -q "$CARGO_MODULES_VERSION"; then return; fi
+  log "installing cargo-modules $CARGO_MODULES_VERSION into ~/.cargo/bin"
+  cargo install --quiet --locked --version "$CARGO_MODULES_VERSION" cargo-modules
+}
+
+# Fails, naming the modules, when the library of package $1 has an import
+# circle: two modules that use each other, directly or round a loop.
+# cargo-modules draws which module uses which (functions, types and traits
+# folded into the modules that hold them; a module's `mod` children are not
+# uses, so a parent may use its children), and tsort refuses a loop. Its own
+# --acyclic is not used: in 0.27 it checks the graph of items, where every
+# method that names its own type is a loop.
+check_module_cycles() {
+  log "checking $1 for import circles"
+  (cd "$ROOT" && cargo modules dependencies --package "$1" --lib --layout dot \
+    --no-externs --no-sysroot --no-fns --no-traits --no-types --no-owns |
+    sed -n 's/^ *"\([^"]*\)" -> "\([^"]*\)" \[label="uses".*/\1 \2/p' | tsort >/dev/null)
 }
 
 # A free TCP port on the loopback interface.
