@@ -143,6 +143,7 @@ mod functions;
 mod json_in;
 mod json_out;
 mod like;
+mod members;
 mod ops;
 mod schema;
 mod value;
