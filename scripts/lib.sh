@@ -107,14 +107,15 @@ build_transforms() {
   ensure_wasm_target
   log "building transforms to target/transforms/"
   (cd "$ROOT" && cargo build --quiet --profile wasm --target "$WASM_TARGET" -p sql -p invoice_by_store -p fault_injector -p router)
+  (cd "$ROOT" && cargo build --quiet --profile wasm --target "$WASM_TARGET" -p sluice-guest-sdk --example keep_all)
   mkdir -p "$ROOT/target/transforms"
-  for name in sql invoice_by_store fault_injector router; do
-    cp "$ROOT/target/$WASM_TARGET/wasm/$name.wasm" "$ROOT/target/transforms/$name.wasm"
+  for name in sql invoice_by_store fault_injector router examples/keep_all; do
+    cp "$ROOT/target/$WASM_TARGET/wasm/$name.wasm" "$ROOT/target/transforms/${name#examples/}.wasm"
   done
   build_language_ports
 }
 
-# The toolchains of the other SDKs (sdk/<lang>/), each into .tools/: zig
+# The toolchains of the other SDKs (guest-sdk/<lang>/), each into .tools/: zig
 # (which also compiles C, as `zig cc`) and componentize-py from PyPI,
 # AssemblyScript and componentize-js from npm; Go is the machine's own,
 # 1.24 or newer (`//go:wasmexport`).
@@ -160,38 +161,62 @@ ensure_go() {
   v="$(go env GOVERSION 2>/dev/null || true)"
   case "$v" in
     go1.2[4-9]* | go1.[3-9][0-9]* | go[2-9]*) ;;
-    *) echo "Go 1.24 or newer is needed for sdk/go (found: ${v:-none})" >&2; return 1 ;;
+    *) echo "Go 1.24 or newer is needed for guest-sdk/go (found: ${v:-none})" >&2; return 1 ;;
   esac
 }
 
-# Builds transforms/invoice_by_store_<lang>/ to target/transforms/invoice_by_store_<lang>.wasm.
+# Builds the ports, transforms/invoice_by_store_<lang>/, and each SDK's
+# examples (fan_out, keep_all) to target/transforms/<name>_<lang>.wasm. The
+# build_<lang> functions run, from the repository root, the commands each
+# guest-sdk/<lang>/README.md shows.
 build_language_ports() {
+  local example
   ensure_zig
-  local out="$ROOT/target/transforms"
   log "building the C and Zig ports"
-  "$ZIG" cc -target wasm32-freestanding -O2 -nostdlib -s -Wl,--no-entry -I "$ROOT/sdk/c" \
-    "$ROOT/sdk/c/sluice.c" "$ROOT/transforms/invoice_by_store_c/invoice_by_store.c" -o "$out/invoice_by_store_c.wasm"
-  "$ZIG" cc -target wasm32-freestanding -O2 -nostdlib -s -Wl,--no-entry -I "$ROOT/sdk/c" \
-    "$ROOT/sdk/c/sluice.c" "$ROOT/sdk/c/examples/fan_out.c" -o "$out/fan_out_c.wasm"
-  "$ZIG" build-exe -target wasm32-freestanding -O ReleaseSmall -fno-entry -rdynamic --cache-dir "$ROOT/target/zig-cache" \
-    --dep sluice -Mroot="$ROOT/transforms/invoice_by_store_zig/invoice_by_store.zig" -Msluice="$ROOT/sdk/zig/sluice.zig" \
-    -femit-bin="$out/invoice_by_store_zig.wasm"
-  "$ZIG" build-exe -target wasm32-freestanding -O ReleaseSmall -fno-entry -rdynamic --cache-dir "$ROOT/target/zig-cache" \
-    --dep sluice -Mroot="$ROOT/sdk/zig/examples/fan_out.zig" -Msluice="$ROOT/sdk/zig/sluice.zig" \
-    -femit-bin="$out/fan_out_zig.wasm"
+  build_c transforms/invoice_by_store_c/invoice_by_store.c invoice_by_store_c
+  build_zig transforms/invoice_by_store_zig/invoice_by_store.zig invoice_by_store_zig
+  for example in fan_out keep_all; do
+    build_c "guest-sdk/c/examples/$example.c" "${example}_c"
+    build_zig "guest-sdk/zig/examples/$example.zig" "${example}_zig"
+  done
   ensure_asc
   log "building the AssemblyScript port"
-  (cd "$ROOT" && "$ASC" transforms/invoice_by_store_as/invoice_by_store.ts --runtime stub \
-    --use abort=sdk/as/sluice/abort -O3 --noAssert -o "$out/invoice_by_store_as.wasm")
-  (cd "$ROOT" && "$ASC" sdk/as/examples/fan_out.ts --runtime stub \
-    --use abort=sdk/as/sluice/abort -O3 --noAssert -o "$out/fan_out_as.wasm")
+  build_as transforms/invoice_by_store_as/invoice_by_store.ts invoice_by_store_as
+  for example in fan_out keep_all; do
+    build_as "guest-sdk/assemblyscript/examples/$example.ts" "${example}_as"
+  done
   ensure_go
   log "building the Go port"
-  (cd "$ROOT/transforms/invoice_by_store_go" &&
-    GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-s -o "$out/invoice_by_store_go.wasm" .)
-  (cd "$ROOT/sdk/go" &&
-    GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-s -o "$out/fan_out_go.wasm" ./examples/fan_out)
+  build_go transforms/invoice_by_store_go . invoice_by_store_go
+  for example in fan_out keep_all; do
+    build_go guest-sdk/go "./examples/$example" "${example}_go"
+  done
   build_component_ports
+}
+
+# C source $1 with the C SDK, by zig's C compiler, to target/transforms/$2.wasm.
+build_c() {
+  (cd "$ROOT" && "$ZIG" cc -target wasm32-freestanding -O2 -nostdlib -s -Wl,--no-entry \
+    -I guest-sdk/c guest-sdk/c/sluice.c "$1" -o "target/transforms/$2.wasm")
+}
+
+# Zig root file $1 with the Zig SDK as the module `sluice`, to target/transforms/$2.wasm.
+build_zig() {
+  (cd "$ROOT" && "$ZIG" build-exe -target wasm32-freestanding -O ReleaseSmall -fno-entry -rdynamic \
+    --cache-dir target/zig-cache --dep sluice -Mroot="$1" -Msluice=guest-sdk/zig/sluice.zig \
+    -femit-bin="target/transforms/$2.wasm")
+}
+
+# AssemblyScript entry file $1, with the SDK's `abort`, to target/transforms/$2.wasm.
+build_as() {
+  (cd "$ROOT" && "$ASC" "$1" --runtime stub --use abort=guest-sdk/assemblyscript/sluice/abort \
+    -O3 --noAssert -o "target/transforms/$2.wasm")
+}
+
+# Go package $2 of the module in directory $1, a WASI reactor, to target/transforms/$3.wasm.
+build_go() {
+  (cd "$ROOT/$1" && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-s \
+    -o "$ROOT/target/transforms/$3.wasm" "$2")
 }
 
 # Whether component $1 is missing or older than a file under the dirs after it.
@@ -206,29 +231,35 @@ stale() {
 # --stub-wasi and componentize-js's --disable of every WASI feature. Each
 # takes tens of seconds, so it is rebuilt only when its sources changed.
 build_component_ports() {
-  local out="$ROOT/target/transforms" wit="$ROOT/guest-sdk/wit" py="$ROOT/sdk/py" js="$ROOT/sdk/js"
+  local out="$ROOT/target/transforms" py="$ROOT/guest-sdk/python" js="$ROOT/guest-sdk/javascript"
+  local app dir name
   ensure_componentize_py
   log "building the Python port"
-  local app dir name
-  for app in "invoice_by_store:$ROOT/transforms/invoice_by_store_py:invoice_by_store_py" \
-    "fan_out:$py/examples:fan_out_py"; do
+  for app in "invoice_by_store:transforms/invoice_by_store_py:invoice_by_store_py" \
+    "fan_out:guest-sdk/python/examples:fan_out_py" "keep_all:guest-sdk/python/examples:keep_all_py"; do
     IFS=: read -r app dir name <<<"$app"
-    if stale "$out/$name.wasm" "$dir" "$py/sluice"; then
-      componentize_py -d "$wit" -w transform componentize --stub-wasi -p "$py" -p "$dir" "$app" \
-        -o "$out/$name.wasm" >/dev/null
-    fi
+    if stale "$out/$name.wasm" "$ROOT/$dir" "$py/sluice"; then build_py "$dir" "$app" "$name"; fi
   done
   ensure_componentize_js
   log "building the JavaScript port"
   for app in "transforms/invoice_by_store_js/invoice_by_store.js:invoice_by_store_js" \
-    "sdk/js/examples/fan_out.js:fan_out_js"; do
+    "guest-sdk/javascript/examples/fan_out.js:fan_out_js" "guest-sdk/javascript/examples/keep_all.js:keep_all_js"; do
     IFS=: read -r app name <<<"$app"
-    # componentize-js resolves a module's imports from the directory it runs in.
-    if stale "$out/$name.wasm" "$ROOT/$(dirname "$app")" "$js"; then
-      (cd "$ROOT" && "$COMPONENTIZE_JS" "$app" --wit "$wit" --world-name transform \
-        --disable stdio random clocks http fetch-event -o "$out/$name.wasm" >/dev/null)
-    fi
+    if stale "$out/$name.wasm" "$ROOT/$(dirname "$app")" "$js"; then build_js "$app" "$name"; fi
   done
+}
+
+# Python module $2, found in directory $1 or the SDK's, to target/transforms/$3.wasm.
+build_py() {
+  (cd "$ROOT" && componentize_py -d guest-sdk/wit -w transform componentize --stub-wasi \
+    -p guest-sdk/python -p "$1" "$2" -o "target/transforms/$3.wasm" >/dev/null)
+}
+
+# JavaScript module $1 to target/transforms/$2.wasm. componentize-js resolves
+# a module's relative imports from the directory it runs in: the root.
+build_js() {
+  (cd "$ROOT" && "$COMPONENTIZE_JS" "$1" --wit guest-sdk/wit --world-name transform \
+    --disable stdio random clocks http fetch-event -o "target/transforms/$2.wasm" >/dev/null)
 }
 
 # Builds the host and the helper tools the demo, tests and bench use.
@@ -243,9 +274,9 @@ build_host() {
 warm_module_cache() {
   log "compiling the component ports into the module cache"
   local name
-  for name in invoice_by_store_py invoice_by_store_js sql; do
+  for name in invoice_by_store_py invoice_by_store_js keep_all_py keep_all_js sql; do
     "$ROOT/target/release/sluice" check --transform "$ROOT/target/transforms/$name.wasm" \
-      $([ "$name" = sql ] || echo --transform-config store_id=STR7188) >/dev/null
+      $([[ "$name" != invoice_by_store_* ]] || echo --transform-config store_id=STR7188) >/dev/null
   done
 }
 
@@ -260,51 +291,31 @@ ensure_cargo_fuzz() {
   cargo install --quiet --locked --version "$CARGO_FUZZ_VERSION" cargo-fuzz
 }
 
-# cargo-modules from crates.io, which draws a crate's module graph, and
-# Graphviz from Debian, whose `acyclic` and `sccmap` find the cycles in it:
-# the import-circle check of scripts/test. 0.27.0 is the last release that
-# builds on Rust 1.95.
+# cargo-modules from crates.io, which draws a crate's module graph for
+# check_module_cycles; installed once into ~/.cargo/bin. 0.27.0 is the last
+# release that builds on Rust 1.95.
 CARGO_MODULES_VERSION=0.27.0
 ensure_cargo_modules() {
-  if ! cargo modules --version 2>/dev/null | grep -q "$CARGO_MODULES_VERSION"; then
-    log "installing cargo-modules $CARGO_MODULES_VERSION into ~/.cargo/bin"
-    cargo install --quiet --locked --version "$CARGO_MODULES_VERSION" cargo-modules
-  fi
-  if ! command -v acyclic >/dev/null || ! command -v sccmap >/dev/null; then
-    log "installing Graphviz (Debian's graphviz) for acyclic and sccmap"
-    apt-get update -qq && apt-get install -y -qq graphviz >/dev/null
-  fi
+  if cargo modules --version 2>/dev/null | grep -q "$CARGO_MODULES_VERSION"; then return; fi
+  log "installing cargo-modules $CARGO_MODULES_VERSION into ~/.cargo/bin"
+  cargo install --quiet --locked --version "$CARGO_MODULES_VERSION" cargo-modules
 }
 
-# Fails if the modules of package $1's library import each other in a
-# circle. cargo-modules draws which module uses which (an item's uses lifted
-# to its module; functions, types and traits folded in); a module using its
-# own descendants is dropped, as the conventions allow a parent to use its
-# children, and Graphviz's acyclic judges the rest; sccmap names the modules
-# of each circle. (cargo-modules' own --acyclic judges the graph of items,
-# where every method that names its own type is a circle.)
+# Fails, naming the modules, when the library of package $1 has an import
+# circle: two modules that use each other, directly or round a loop.
+# cargo-modules draws which module uses which (functions, types and traits
+# folded into the modules that hold them); a module using its own
+# descendants is left out, as the conventions let a parent use its children
+# (a child using its parent still counts); coreutils' tsort refuses a loop
+# and names its modules. cargo-modules' own --acyclic is not used: in 0.27
+# it checks the graph of items, where every method that names its own type
+# is a loop.
 check_module_cycles() {
-  local package="$1" graph modules
-  graph="$(mktemp)"; modules="$(mktemp)"
-  cargo modules dependencies --package "$package" --lib --no-externs --no-sysroot --no-fns --no-traits \
-    --no-types --no-owns --layout dot >"$graph"
-  python3 - "$graph" >"$modules" <<'PY'
-import re, sys
-print("digraph {")
-for line in open(sys.argv[1]):
-    edge = re.match(r'\s*"([^"]+)" -> "([^"]+)" \[label="uses"', line)
-    if edge and not edge[2].startswith(edge[1] + "::"):
-        print(f'  "{edge[1]}" -> "{edge[2]}";')
-print("}")
-PY
-  if ! acyclic -n "$modules"; then
-    log "error: modules of $package import each other in a circle:"
-    sccmap "$modules" 2>/dev/null | grep -- '->' >&2
-    rm -f "$graph" "$modules"
-    return 1
-  fi
-  log "$package: $(grep -c -- '->' "$modules") imports between modules, no circle"
-  rm -f "$graph" "$modules"
+  log "checking $1 for import circles"
+  (cd "$ROOT" && cargo modules dependencies --package "$1" --lib --layout dot \
+    --no-externs --no-sysroot --no-fns --no-traits --no-types --no-owns |
+    sed -n 's/^ *"\([^"]*\)" -> "\([^"]*\)" \[label="uses".*/\1 \2/p' |
+    awk 'index($2, $1 "::") != 1' | tsort >/dev/null)
 }
 
 # Fails if a Rust file under $1 is over $2 lines: a file that grows past a

@@ -2,14 +2,15 @@
 //! sample file, its outcomes as JSON lines, `--expect` passing and failing
 //! with a diff, the limits of `sluice run` (a trap, a timeout, the memory
 //! cap), the same limits for a component, the stock modules on the invoice
-//! fixtures, and the Python and JavaScript components against the Rust one.
+//! fixtures, the Python and JavaScript components against the Rust one, and
+//! every SDK's `keep_all` example against the expect file its README shows.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use sluice_tests::{Process, TestDirs, invoice_file, poll_until, sluice_bin, transform};
+use sluice_tests::{Process, TestDirs, invoice_file, poll_until, sluice_bin, transform, workspace_root};
 
 const WITHIN: Duration = Duration::from_secs(60);
 
@@ -268,6 +269,45 @@ fn the_python_and_javascript_components_match_the_rust_outcomes() {
         let run = run_module(name, Some(&expect));
         assert_eq!(run.code, Some(0), "{name}: {}", run.stderr);
         assert_eq!(run.stdout, rust.stdout, "{name}");
+    }
+}
+
+/// Each SDK README's check, as it shows it: the SDK's `examples/keep_all`,
+/// built by `build_transforms`, over `invoices-2.json` against
+/// `guest-sdk/keep_all.expected.jsonl`.
+#[test]
+fn every_sdk_keep_all_example_passes_the_readme_expect_file() {
+    let dirs = TestDirs::new();
+    let input = invoice_file(2);
+    let expect = workspace_root().join("guest-sdk/keep_all.expected.jsonl");
+    let (input, expect) = (input.to_str().unwrap(), expect.to_str().unwrap());
+    for lang in ["", "_c", "_zig", "_as", "_go", "_py", "_js"] {
+        let module = transform(&format!("keep_all{lang}"));
+        let run = sluice_test(dirs.root(), &["--transform", module.to_str().unwrap(), "-i", input, "-e", expect]);
+        assert_eq!(run.code, Some(0), "keep_all{lang}: {}", run.stderr);
+        assert!(run.stderr.ends_with(&format!("{expect}: all 300 outcomes match\n")), "{}", run.stderr);
+    }
+}
+
+/// Each SDK README opens with its `examples/keep_all`, verbatim, so the
+/// check above checks what the README shows.
+#[test]
+fn every_sdk_readme_opens_with_its_keep_all_example() {
+    let sdks = workspace_root().join("guest-sdk");
+    let examples = [
+        ("rust", "keep_all.rs"),
+        ("c", "keep_all.c"),
+        ("zig", "keep_all.zig"),
+        ("assemblyscript", "keep_all.ts"),
+        ("go", "keep_all/main.go"),
+        ("python", "keep_all.py"),
+        ("javascript", "keep_all.js"),
+    ];
+    for (lang, example) in examples {
+        let readme = std::fs::read_to_string(sdks.join(lang).join("README.md")).unwrap();
+        let first_block = readme.split("```").nth(1).and_then(|b| b.split_once('\n')).map(|(_, code)| code);
+        let example = std::fs::read_to_string(sdks.join(lang).join("examples").join(example)).unwrap();
+        assert_eq!(first_block, Some(example.as_str()), "guest-sdk/{lang}/README.md");
     }
 }
 

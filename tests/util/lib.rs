@@ -36,7 +36,7 @@ pub fn sluice_bin() -> PathBuf {
     let built = std::fs::metadata(&bin)
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| panic!("{} is missing: run scripts/test, which builds it", bin.display()));
-    for dir in ["host/src", "guest-sdk/src"] {
+    for dir in ["host/src", "guest-sdk/rust/src"] {
         let newest = newest_mtime(&workspace_root().join(dir));
         assert!(newest <= built, "{} is older than {dir}: run scripts/test to rebuild it", bin.display());
     }

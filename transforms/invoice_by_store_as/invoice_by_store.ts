@@ -5,7 +5,7 @@
 //
 //   sluice run --transform target/transforms/invoice_by_store_as.wasm \
 //              --transform-config store_id=STR7188 ...
-import * as sluice from "../../sdk/as/sluice";
+import * as sluice from "../../guest-sdk/assemblyscript/sluice";
 
 const STORE_ID = [sluice.name("StoreID")];
 let storeId: sluice.Slice = sluice.NONE;
@@ -29,4 +29,4 @@ function process(): void {
 
 sluice.register(init, process);
 
-export { sluice_abi_version, sluice_buffer, sluice_init, sluice_process, sluice_panic_message } from "../../sdk/as/sluice";
+export { sluice_abi_version, sluice_buffer, sluice_init, sluice_process, sluice_panic_message } from "../../guest-sdk/assemblyscript/sluice";

@@ -10,7 +10,7 @@ package main
 import (
 	"errors"
 
-	"sluice.dev/sdk/go"
+	"sluice.dev/guest-sdk/go"
 )
 
 type invoiceByStore struct{ storeID string }

@@ -6,7 +6,7 @@
 //   sluice run --transform target/transforms/invoice_by_store_js.wasm \
 //              --transform-config store_id=STR7188 ...
 
-import { Message, exportTransform } from "../../sdk/js/sluice.js";
+import { Message, exportTransform } from "../../guest-sdk/javascript/sluice.js";
 
 class InvoiceByStore {
   constructor(config) {

@@ -6,9 +6,10 @@ use std::rc::Rc;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
-use crate::ctx::TimeZone;
 use crate::error::EvalError;
+use crate::value::render::to_text;
 use crate::value::{DataType, Decimal, MAX_DECIMAL_PRECISION, Value};
+use crate::zone::TimeZone;
 
 /// Microseconds in a day.
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -20,7 +21,7 @@ pub fn cast(value: &Value, to: &DataType, zone: &TimeZone) -> Result<Value, Eval
     }
     let invalid = || invalid(value, to, zone);
     match to {
-        DataType::String => Ok(Value::string(value.to_text_in(zone).unwrap_or_default())),
+        DataType::String => Ok(Value::string(to_text(value, zone).unwrap_or_default())),
         DataType::Boolean => to_boolean(value).ok_or_else(invalid).map(Value::Boolean),
         DataType::Byte | DataType::Short | DataType::Int | DataType::Long => to_integral(value, to, zone),
         DataType::Float | DataType::Double => {
@@ -56,13 +57,13 @@ pub fn cast(value: &Value, to: &DataType, zone: &TimeZone) -> Result<Value, Eval
 
 /// The error for `value` that does not read as `to`.
 fn invalid(value: &Value, to: &DataType, zone: &TimeZone) -> EvalError {
-    let text = value.to_text_in(zone).unwrap_or_default();
+    let text = to_text(value, zone).unwrap_or_default();
     let quoted = if matches!(value, Value::String(_)) { format!("'{text}'") } else { text };
     EvalError::InvalidCast { value: quoted, from: value.data_type().to_string(), to: to.to_string() }
 }
 
 fn overflow(value: &Value, to: &DataType, zone: &TimeZone) -> EvalError {
-    let text = value.to_text_in(zone).unwrap_or_default();
+    let text = to_text(value, zone).unwrap_or_default();
     EvalError::CastOverflow { value: text, from: value.data_type().to_string(), to: to.to_string() }
 }
 
@@ -159,7 +160,7 @@ pub fn to_decimal(value: &Value, precision: u8, scale: u8, zone: &TimeZone) -> R
     if unscaled.abs() >= limit {
         return Err(EvalError::Overflow(format!(
             "the value {} cannot be represented as {to}: decimal",
-            value.to_text_in(zone).unwrap_or_default()
+            to_text(value, zone).unwrap_or_default()
         )));
     }
     Ok(Decimal { unscaled, precision, scale })
@@ -274,7 +275,7 @@ pub fn text_of(value: &Value, zone: &TimeZone) -> Option<Rc<str>> {
     match value {
         Value::Null => None,
         Value::String(s) => Some(Rc::clone(s)),
-        v => v.to_text_in(zone).map(Rc::from),
+        v => to_text(v, zone).map(Rc::from),
     }
 }
 

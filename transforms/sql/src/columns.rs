@@ -7,11 +7,13 @@ use std::rc::Rc;
 use sluice_guest_sdk::{Config, Emitter, Error, Header, Kind, Message, Record, Result, Transform, export_transform};
 
 use crate::compile::{Scope, compile};
-use crate::ctx::{Ctx, Session, TimeZone};
+use crate::ctx::{Ctx, Session};
 use crate::expr::{Field, Node};
 use crate::json_in;
 use crate::schema::Schema;
+use crate::value::render::to_text;
 use crate::value::{DataType, Value};
+use crate::zone::TimeZone;
 
 /// Config keys besides `header.NAME`.
 const KEYS: [&str; 10] =
@@ -205,7 +207,7 @@ impl Transform for SqlTransform {
             Ok(Value::Int(p)) if p >= 0 => Ok(Some(p)),
             Ok(_) => Err(Error::new(format!(
                 "`partition`: {} is negative",
-                value.to_text_in(&self.session.timezone).unwrap_or_default()
+                to_text(&value, &self.session.timezone).unwrap_or_default()
             ))),
             Err(e) => Err(Error::new(format!("`partition`: {e}"))),
         }
@@ -344,7 +346,7 @@ fn to_bytes(value: &Value, zone: &TimeZone) -> Option<Vec<u8>> {
         Value::Null => None,
         Value::String(s) => Some(s.as_bytes().to_vec()),
         Value::Binary(b) => Some(b.to_vec()),
-        other => other.to_text_in(zone).map(String::into_bytes),
+        other => to_text(other, zone).map(String::into_bytes),
     }
 }
 

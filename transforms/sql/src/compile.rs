@@ -421,7 +421,7 @@ impl Compiler<'_, '_> {
         let body = self.expr(&lambda.body);
         self.locals.truncate(base);
         let (body, data_type) = body?;
-        Ok((Node::Lambda(Rc::new(Lambda { params, base, body, data_type: data_type.clone() })), data_type))
+        Ok((Node::Lambda(Rc::new(Lambda { params, base, body })), data_type))
     }
 
     /// `struct(a, b AS c)`: members named by their alias, a field's last
@@ -577,7 +577,7 @@ fn is_concrete(t: &DataType) -> bool {
 /// `Y`, `D`, `F`, `BD`.
 fn number_literal(text: &str, long: bool) -> Option<Value> {
     let upper = text.to_ascii_uppercase();
-    let zone = crate::ctx::TimeZone::utc();
+    let zone = crate::zone::TimeZone::utc();
     let (digits, suffix) = match upper.strip_suffix("BD") {
         Some(d) => (d, "BD"),
         None => match upper.char_indices().last() {

@@ -15,9 +15,9 @@ use sluice_guest_sdk::RawValue;
 use crate::cast::{self, cast};
 use crate::ctx::Ctx;
 use crate::error::EvalError;
-use crate::functions::{Eval, FunctionDef};
 use crate::json_in;
 use crate::like::Pattern;
+use crate::members::{find_folded, get_member};
 use crate::ops::{self, ArithOp};
 use crate::value::{DataType, Fields, Value};
 
@@ -73,7 +73,6 @@ pub enum Node {
     /// A function call.
     Call(&'static FunctionDef, Vec<Node>),
     /// A lambda, only meaningful as an argument of a function that takes one.
-    #[allow(dead_code)]
     Lambda(Rc<Lambda>),
     /// `struct(a, b AS c)`, `named_struct('a', a)`.
     MakeStruct(Vec<(Rc<str>, Node)>),
@@ -118,7 +117,6 @@ pub struct Field {
 /// A compiled lambda (`x -> x > 1`, `(acc, x) -> acc + x`). Read by the
 /// lambda-taking functions of the library.
 #[derive(Debug)]
-#[allow(dead_code)]
 pub struct Lambda {
     /// Parameter names, for messages.
     pub(crate) params: Vec<String>,
@@ -126,20 +124,12 @@ pub struct Lambda {
     pub(crate) base: usize,
     /// The body, reading its parameters as `Node::Local`.
     pub(crate) body: Node,
-    /// The body's type.
-    pub(crate) data_type: DataType,
 }
 
-#[allow(dead_code)]
 impl Lambda {
     /// How many parameters it takes.
     pub fn arity(&self) -> usize {
         self.params.len()
-    }
-
-    /// The type of its body, as compiled.
-    pub fn data_type(&self) -> &DataType {
-        &self.data_type
     }
 
     /// Runs the body with its parameters bound to `args` (as many as
@@ -156,9 +146,95 @@ impl Lambda {
     }
 }
 
+/// One SQL function.
+#[derive(Debug)]
+pub struct FunctionDef {
+    /// The name and its aliases, lowercase: `&["lower", "lcase"]`.
+    pub names: &'static [&'static str],
+    /// Fewest arguments.
+    pub min_args: usize,
+    /// Most arguments; `None` for any number.
+    pub max_args: Option<usize>,
+    /// NULL in any argument gives NULL without calling a scalar `eval`.
+    pub null_intolerant: bool,
+    /// The result type for these argument types, or why they do not fit
+    /// (`"lower: argument 1 is an ARRAY<BIGINT>, not a string"`).
+    pub return_type: fn(&[DataType]) -> Result<DataType, String>,
+    /// How to compute it.
+    pub eval: Eval,
+    /// The result is cast to `return_type` when that is known at init (the
+    /// conditionals: `coalesce(amount, 0)` of a `DOUBLE` is `0.0`).
+    pub cast_result: bool,
+}
+
+impl FunctionDef {
+    /// A null-intolerant function of evaluated arguments.
+    pub const fn scalar(
+        names: &'static [&'static str],
+        min_args: usize,
+        max_args: Option<usize>,
+        return_type: fn(&[DataType]) -> Result<DataType, String>,
+        eval: fn(&[Value], &Ctx<'_>) -> Result<Value, EvalError>,
+    ) -> FunctionDef {
+        FunctionDef {
+            names,
+            min_args,
+            max_args,
+            null_intolerant: true,
+            return_type,
+            eval: Eval::Scalar(eval),
+            cast_result: false,
+        }
+    }
+
+    /// A function that evaluates its argument nodes itself.
+    pub const fn lazy(
+        names: &'static [&'static str],
+        min_args: usize,
+        max_args: Option<usize>,
+        return_type: fn(&[DataType]) -> Result<DataType, String>,
+        eval: fn(&[Node], &Ctx<'_>) -> Result<Value, EvalError>,
+    ) -> FunctionDef {
+        FunctionDef {
+            names,
+            min_args,
+            max_args,
+            null_intolerant: false,
+            return_type,
+            eval: Eval::Lazy(eval),
+            cast_result: false,
+        }
+    }
+
+    /// The same function, called with NULL arguments too.
+    pub const fn null_tolerant(mut self) -> FunctionDef {
+        self.null_intolerant = false;
+        self
+    }
+
+    /// The same function, its result cast to its type when known.
+    pub const fn casting_result(mut self) -> FunctionDef {
+        self.cast_result = true;
+        self
+    }
+
+    /// The name messages use.
+    pub fn name(&self) -> &'static str {
+        self.names[0]
+    }
+}
+
+/// How a function computes its value.
+#[derive(Debug, Clone, Copy)]
+pub enum Eval {
+    /// From its evaluated arguments.
+    Scalar(fn(&[Value], &Ctx<'_>) -> Result<Value, EvalError>),
+    /// From its argument nodes, evaluating only what it needs.
+    Lazy(fn(&[Node], &Ctx<'_>) -> Result<Value, EvalError>),
+}
+
 impl Node {
     /// The compiled lambda, when this argument is one.
-    #[allow(dead_code)]
     pub fn as_lambda(&self) -> Option<&Lambda> {
         match self {
             Node::Lambda(lambda) => Some(lambda),
@@ -319,74 +395,6 @@ impl Field {
     }
 }
 
-/// The member of `record` whose name equals `name` ignoring case; two
-/// members that match in different spellings are an error naming both.
-pub fn find_folded<'r>(record: &sluice_guest_sdk::Record<'r>, name: &str) -> Result<Option<RawValue<'r>>, EvalError> {
-    let mut found: Option<(&[u8], RawValue<'r>)> = None;
-    let ascii_name = name.is_ascii();
-    for (key, value) in record.members() {
-        let quick = if ascii_name { ascii_fold_eq(key, name.as_bytes()) } else { None };
-        let matches =
-            quick.unwrap_or_else(|| sluice_guest_sdk::json::unescape(key).to_lowercase() == name.to_lowercase());
-        if !matches {
-            continue;
-        }
-        if let Some((first, _)) = found
-            && first != key
-        {
-            return Err(EvalError::Ambiguous {
-                name: name.to_owned(),
-                first: String::from_utf8_lossy(first).into_owned(),
-                second: String::from_utf8_lossy(key).into_owned(),
-            });
-        }
-        found = Some((key, value));
-    }
-    Ok(found.map(|(_, v)| v))
-}
-
-/// Whether the escaped key `key` equals the ASCII `name` ignoring ASCII
-/// case, when its bytes decide it: `None` once the key has an escape or a
-/// non-ASCII byte before a difference (the caller then unescapes and
-/// lowercases). Bytes before the first such byte stand for themselves, and
-/// every escape or character stands for at least one character, so a
-/// difference or a longer key there decides. One pass that stops at the
-/// first difference: this runs for every member of every record a field is
-/// looked up in.
-fn ascii_fold_eq(key: &[u8], name: &[u8]) -> Option<bool> {
-    for (i, &c) in key.iter().enumerate() {
-        if c == b'\\' || !c.is_ascii() {
-            return None;
-        }
-        if name.get(i).is_none_or(|n| !n.eq_ignore_ascii_case(&c)) {
-            return Some(false);
-        }
-    }
-    Some(key.len() == name.len())
-}
-
-/// Member `name` of a struct (a map's entry for a string key); through an
-/// array, each element's member; NULL for anything else.
-pub fn get_member(value: &Value, name: &str, case_sensitive: bool) -> Value {
-    match value {
-        Value::Struct(fields) => {
-            let found = if case_sensitive {
-                fields.iter().rev().find(|(n, _)| &**n == name)
-            } else {
-                fields.iter().rev().find(|(n, _)| n.eq_ignore_ascii_case(name))
-            };
-            found.map(|(_, v)| v.clone()).unwrap_or_default()
-        }
-        Value::Map(entries) => {
-            entries.iter().find(|(k, _)| k.as_str() == Some(name)).map(|(_, v)| v.clone()).unwrap_or_default()
-        }
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|v| get_member(v, name, case_sensitive)).collect::<Vec<_>>().into())
-        }
-        _ => Value::Null,
-    }
-}
-
 /// `xs[i]`: 0-based, out of range an ANSI error; `m[k]`: NULL if absent.
 fn subscript(value: &Value, index: &Value, ctx: &Ctx<'_>) -> Result<Value, EvalError> {
     Ok(match (value, index) {
@@ -526,24 +534,5 @@ fn call(function: &FunctionDef, args: &[Node], ctx: &Ctx<'_>) -> Result<Value, E
             }
             eval(&values, ctx)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ascii_fold_eq;
-
-    #[test]
-    fn ascii_fold_eq_decides_from_the_bytes_or_defers() {
-        assert_eq!(ascii_fold_eq(b"StoreID", b"storeid"), Some(true));
-        assert_eq!(ascii_fold_eq(b"StoreID", b"StoreIDs"), Some(false));
-        assert_eq!(ascii_fold_eq(b"StoreIDs", b"StoreID"), Some(false));
-        assert_eq!(ascii_fold_eq(b"PosID", b"StoreID"), Some(false));
-        assert_eq!(ascii_fold_eq(b"", b""), Some(true));
-        // An escape or a non-ASCII byte before any difference defers.
-        assert_eq!(ascii_fold_eq(br"Store\u0049D", b"storeid"), None);
-        assert_eq!(ascii_fold_eq("Store\u{212A}".as_bytes(), b"storek"), None);
-        // A difference before it decides.
-        assert_eq!(ascii_fold_eq(br"Xtore\u0049D", b"storeid"), Some(false));
     }
 }

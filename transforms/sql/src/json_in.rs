@@ -10,8 +10,8 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use sluice_guest_sdk::json;
 
 use crate::cast;
-use crate::ctx::TimeZone;
 use crate::value::{DataType, Value};
+use crate::zone::TimeZone;
 
 /// The value of one JSON value's raw (valid) text, types inferred.
 pub fn untyped(raw: &[u8]) -> Value {
@@ -117,7 +117,7 @@ fn describe(value: &Value) -> String {
     match value {
         Value::String(s) => format!("the string '{s}'"),
         Value::Long(i) => format!("the number {i}"),
-        Value::Double(d) => format!("the number {}", crate::value::format_double(*d)),
+        Value::Double(d) => format!("the number {}", crate::value::render::format_double(*d)),
         Value::Boolean(b) => format!("the boolean {b}"),
         Value::Array(_) => "an array".to_owned(),
         Value::Struct(_) => "an object".to_owned(),

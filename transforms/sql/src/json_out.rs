@@ -8,8 +8,9 @@
 
 use std::fmt::Write;
 
-use crate::ctx::TimeZone;
-use crate::value::{Value, format_double, format_float, write_text};
+use crate::value::Value;
+use crate::value::render::{format_double, format_float, write_text};
+use crate::zone::TimeZone;
 
 /// Appends `value` as JSON, NULL struct members left out.
 pub fn write(value: &Value, zone: &TimeZone, out: &mut String) {

@@ -143,9 +143,11 @@ mod functions;
 mod json_in;
 mod json_out;
 mod like;
+mod members;
 mod ops;
 mod schema;
 mod value;
+mod zone;
 
 #[cfg(test)]
 mod conditions_tests;

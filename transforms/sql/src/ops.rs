@@ -12,9 +12,9 @@
 use std::cmp::Ordering;
 
 use crate::cast::{self, cast, rescale};
-use crate::ctx::TimeZone;
 use crate::error::EvalError;
 use crate::value::{DataType, Decimal, Interval, Value};
+use crate::zone::TimeZone;
 
 /// An arithmetic operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Conditional functions: `coalesce`, `nvl`, `ifnull`, `nvl2`, `nullif`,
 //! `if`, `isnull`, `isnotnull`, `greatest`, `least`.
 //!
-//! The branching ones evaluate their arguments lazily ([`Eval::Lazy`]),
+//! The branching ones evaluate their arguments lazily ([`Eval::Lazy`](crate::expr::Eval::Lazy)),
 //! like Spark: an argument that is not needed is not evaluated, so it cannot
 //! raise an ANSI error. Their result is cast to the arguments' common type
 //! when the compiler knows it (`coalesce(amount, 0)` of a `DOUBLE` field

@@ -77,7 +77,7 @@ pub fn digits_to_f64(digits: &[u8], point: i32, negative: bool) -> f64 {
 /// `x` with exactly `precision` fraction digits, rounded half up.
 pub fn fixed(x: f64, precision: usize) -> String {
     if !x.is_finite() {
-        return crate::value::format_double(x);
+        return crate::value::render::format_double(x);
     }
     let (digits, point) = round_digits(x, precision as i32, false);
     let digit =

@@ -1,4 +1,6 @@
 //! The function library: every Spark SQL function `sql.wasm` knows, by name.
+//! What a function is ([`FunctionDef`]) is a compiled expression's type, in
+//! `crate::expr`, beside the [`Node`] that calls it.
 //!
 //! The compiler looks a call's name up with [`lookup`] (case-insensitive,
 //! aliases included), checks the argument count against
@@ -8,10 +10,10 @@
 //! the column of the call. At run time the evaluator calls
 //! [`FunctionDef::eval`]:
 //!
-//! - [`Eval::Scalar`] gets its arguments evaluated. With
+//! - [`Eval::Scalar`](crate::expr::Eval::Scalar) gets its arguments evaluated. With
 //!   [`FunctionDef::null_intolerant`] set, a NULL argument makes the result
 //!   NULL without calling it (most Spark functions behave so).
-//! - [`Eval::Lazy`] gets the compiled argument nodes and evaluates what it
+//! - [`Eval::Lazy`](crate::expr::Eval::Lazy) gets the compiled argument nodes and evaluates what it
 //!   needs: conditionals (`coalesce`, `if`) that must not raise an ANSI
 //!   error from a branch they do not take, and the functions that take a
 //!   lambda (`exists(xs, x -> x > 1)`): [`Node::as_lambda`] gives the
@@ -41,93 +43,7 @@ mod json;
 mod math;
 mod string;
 
-use crate::ctx::Ctx;
-use crate::error::EvalError;
-#[allow(unused_imports)]
-pub use crate::expr::{Lambda, Node};
-use crate::value::{DataType, Value};
-
-/// One SQL function.
-#[derive(Debug)]
-pub struct FunctionDef {
-    /// The name and its aliases, lowercase: `&["lower", "lcase"]`.
-    pub names: &'static [&'static str],
-    /// Fewest arguments.
-    pub min_args: usize,
-    /// Most arguments; `None` for any number.
-    pub max_args: Option<usize>,
-    /// NULL in any argument gives NULL without calling a scalar `eval`.
-    pub null_intolerant: bool,
-    /// The result type for these argument types, or why they do not fit
-    /// (`"lower: argument 1 is an ARRAY<BIGINT>, not a string"`).
-    pub return_type: fn(&[DataType]) -> Result<DataType, String>,
-    /// How to compute it.
-    pub eval: Eval,
-    /// The result is cast to `return_type` when that is known at init (the
-    /// conditionals: `coalesce(amount, 0)` of a `DOUBLE` is `0.0`).
-    pub cast_result: bool,
-}
-
-impl FunctionDef {
-    /// A null-intolerant function of evaluated arguments.
-    pub const fn scalar(
-        names: &'static [&'static str],
-        min_args: usize,
-        max_args: Option<usize>,
-        return_type: fn(&[DataType]) -> Result<DataType, String>,
-        eval: fn(&[Value], &Ctx<'_>) -> Result<Value, EvalError>,
-    ) -> FunctionDef {
-        FunctionDef {
-            names,
-            min_args,
-            max_args,
-            null_intolerant: true,
-            return_type,
-            eval: Eval::Scalar(eval),
-            cast_result: false,
-        }
-    }
-
-    /// A function that evaluates its argument nodes itself.
-    pub const fn lazy(
-        names: &'static [&'static str],
-        min_args: usize,
-        max_args: Option<usize>,
-        return_type: fn(&[DataType]) -> Result<DataType, String>,
-        eval: fn(&[Node], &Ctx<'_>) -> Result<Value, EvalError>,
-    ) -> FunctionDef {
-        FunctionDef {
-            names,
-            min_args,
-            max_args,
-            null_intolerant: false,
-            return_type,
-            eval: Eval::Lazy(eval),
-            cast_result: false,
-        }
-    }
-
-    /// The same function, called with NULL arguments too.
-    pub const fn null_tolerant(mut self) -> FunctionDef {
-        self.null_intolerant = false;
-        self
-    }
-
-    /// The same function, its result cast to its type when known.
-    pub const fn casting_result(mut self) -> FunctionDef {
-        self.cast_result = true;
-        self
-    }
-}
-
-/// How a function computes its value.
-#[derive(Debug, Clone, Copy)]
-pub enum Eval {
-    /// From its evaluated arguments.
-    Scalar(fn(&[Value], &Ctx<'_>) -> Result<Value, EvalError>),
-    /// From its argument nodes, evaluating only what it needs.
-    Lazy(fn(&[Node], &Ctx<'_>) -> Result<Value, EvalError>),
-}
+pub use crate::expr::{FunctionDef, Lambda, Node};
 
 /// Every group's table.
 const GROUPS: &[&[FunctionDef]] = &[
@@ -143,14 +59,6 @@ const GROUPS: &[&[FunctionDef]] = &[
 /// The function called `name` (any case), if there is one.
 pub fn lookup(name: &str) -> Option<&'static FunctionDef> {
     GROUPS.iter().flat_map(|group| group.iter()).find(|f| f.names.iter().any(|n| n.eq_ignore_ascii_case(name)))
-}
-
-/// The function's first name, for messages.
-impl FunctionDef {
-    /// The name messages use.
-    pub fn name(&self) -> &'static str {
-        self.names[0]
-    }
 }
 
 /// Shared helpers for writing functions.
@@ -244,9 +152,11 @@ pub mod util {
 #[cfg(test)]
 pub mod testing {
     use crate::compile::{Scope, compile};
-    use crate::ctx::{Ctx, Session, TimeZone};
+    use crate::ctx::{Ctx, Session};
     use crate::error::EvalError;
     use crate::value::Value;
+    use crate::value::render::to_text;
+    use crate::zone::TimeZone;
 
     /// `src` compiled and evaluated in a UTC session.
     pub fn eval(src: &str) -> Result<Value, EvalError> {
@@ -262,7 +172,7 @@ pub mod testing {
     /// `src`'s value as Spark casts it to a string (`NULL` for NULL); panics on an error.
     pub fn text(src: &str) -> String {
         let value = eval(src).unwrap_or_else(|e| panic!("{src}: {e}"));
-        value.to_text_in(&TimeZone::utc()).unwrap_or_else(|| "NULL".to_owned())
+        to_text(&value, &TimeZone::utc()).unwrap_or_else(|| "NULL".to_owned())
     }
 }
 

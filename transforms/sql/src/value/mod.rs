@@ -11,15 +11,10 @@
 //! `render` turns a value into text the way Spark's `CAST(x AS STRING)`
 //! does (`1.0E20`, `11114.0`, `2024-01-31 10:00:00`).
 
-mod render;
+pub mod render;
 
 use std::fmt;
 use std::rc::Rc;
-
-#[allow(unused_imports)]
-pub use render::{format_double, format_float, utc_datetime, write_text};
-
-use crate::ctx::TimeZone;
 
 /// The members of a struct value, in order: name and value.
 pub type Fields = Rc<[(Rc<str>, Value)]>;
@@ -191,16 +186,6 @@ impl Value {
             Value::Interval(_) => DataType::Interval,
         }
     }
-
-    /// Spark's `CAST(value AS STRING)`, timestamps in `zone`; `None` for NULL.
-    pub fn to_text_in(&self, zone: &TimeZone) -> Option<String> {
-        if self.is_null() {
-            return None;
-        }
-        let mut out = String::new();
-        render::write_text(self, zone, &mut out);
-        Some(out)
-    }
 }
 
 impl Decimal {
@@ -223,13 +208,6 @@ impl DataType {
                 | DataType::Double
                 | DataType::Decimal(..)
         )
-    }
-
-    /// Whether the type is not known at compile time, or is NULL's: either
-    /// can stand where any type is wanted.
-    #[allow(dead_code)]
-    pub fn is_open(&self) -> bool {
-        matches!(self, DataType::Any | DataType::Null)
     }
 }
 

@@ -8,10 +8,20 @@
 
 use std::fmt::Write;
 
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 
 use super::{Decimal, Interval, Value};
-use crate::ctx::TimeZone;
+use crate::zone::TimeZone;
+
+/// Spark's `CAST(value AS STRING)`, timestamps in `zone`; `None` for NULL.
+pub fn to_text(value: &Value, zone: &TimeZone) -> Option<String> {
+    if value.is_null() {
+        return None;
+    }
+    let mut out = String::new();
+    write_text(value, zone, &mut out);
+    Some(out)
+}
 
 /// Appends `value` as Spark's cast to string writes it; NULL as `null`
 /// (how it appears inside arrays and structs).
@@ -155,11 +165,6 @@ fn write_interval(i: Interval, out: &mut String) {
     let _ = write!(out, "INTERVAL '{sign}{days} {h:02}:{m:02}:{s:02}{fraction}' DAY TO SECOND");
 }
 
-/// Microseconds since the epoch as a UTC date-time.
-pub fn utc_datetime(micros: i64) -> Option<chrono::NaiveDateTime> {
-    DateTime::from_timestamp_micros(micros).map(|t| t.naive_utc())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,7 +209,7 @@ mod tests {
     #[test]
     fn nested_values_and_times() {
         let zone = TimeZone::utc();
-        let text = |v: &Value| v.to_text_in(&zone).unwrap();
+        let text = |v: &Value| to_text(v, &zone).unwrap();
         let array = Value::Array(vec![Value::Long(1), Value::Null, Value::string("a")].into());
         assert_eq!(text(&array), "[1, null, a]");
         let fields: super::super::Fields = vec![("a".into(), Value::Int(1)), ("b".into(), Value::Boolean(true))].into();

@@ -211,9 +211,11 @@ fn date_trunc(args: &[Value], ctx: &Ctx<'_>) -> Result<Value, EvalError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::ctx::{Session, TimeZone};
+    use crate::ctx::Session;
     use crate::functions::testing::{eval, eval_in, text};
     use crate::value::Value;
+    use crate::value::render::to_text;
+    use crate::zone::TimeZone;
 
     #[test]
     fn epochs() {
@@ -265,7 +267,7 @@ mod tests {
     #[test]
     fn honours_the_session_time_zone() {
         let kolkata = Session::new(TimeZone::parse("Asia/Kolkata").unwrap(), false);
-        let at = |src: &str| eval_in(src, &kolkata).unwrap().to_text_in(&kolkata.timezone).unwrap();
+        let at = |src: &str| to_text(&eval_in(src, &kolkata).unwrap(), &kolkata.timezone).unwrap();
         assert_eq!(at("from_unixtime(0)"), "1970-01-01 05:30:00");
         assert_eq!(at("hour(timestamp_millis(0))"), "5");
         assert_eq!(eval_in("unix_timestamp('1970-01-01 05:30:00')", &kolkata), Ok(Value::Long(0)));

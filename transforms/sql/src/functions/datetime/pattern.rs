@@ -13,7 +13,7 @@
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
-use crate::ctx::TimeZone;
+use crate::zone::TimeZone;
 
 const MONTHS: [&str; 12] = [
     "January",
@@ -224,7 +224,7 @@ fn zone_name(zone: &TimeZone, micros: i64, offset: i32) -> String {
         TimeZone::Named(tz) => {
             use chrono::TimeZone as _;
             use chrono_tz::OffsetName as _;
-            let at = crate::value::utc_datetime(micros).unwrap_or_default();
+            let at = crate::zone::utc_datetime(micros).unwrap_or_default();
             tz.offset_from_utc_datetime(&at).abbreviation().unwrap_or("").to_owned()
         }
     }

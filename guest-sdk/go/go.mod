@@ -1,0 +1,3 @@
+module sluice.dev/guest-sdk/go
+
+go 1.24

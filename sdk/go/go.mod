@@ -1,3 +1,0 @@
-module sluice.dev/sdk/go
-
-go 1.24
