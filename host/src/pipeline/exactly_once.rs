@@ -106,9 +106,12 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
     let pumped = loop {
         let (tx, rx) = crossbeam_channel::bounded(READ_AHEAD_BATCHES);
         let stop = Shutdown::new();
+        // The share first: it rewinds the tracker to the progress of the
+        // files it adopts, where the source resumes.
+        let share = pump.delivery.reshare();
         let source =
             Source::new(config.source.clone(), tracker.clone(), completed.clone(), metrics.clone(), tx, stop.clone())
-                .sharing(pump.delivery.reshare());
+                .sharing(share);
         let source =
             thread::Builder::new().name("source".into()).spawn(super::in_current_span(move || source.run()))?;
         let pumped = pump.run(&rx, &shutdown);
