@@ -1,5 +1,5 @@
 //! The sink's redo queue: messages librdkafka handed back undelivered, for
-//! the pump to send again or dead-letter ([`crate::pump`] drains it).
+//! the pump to send again or dead-letter (the pump drains it).
 //!
 //! librdkafka's delivery callback sorts each failure by its fate: a
 //! transient one is retried, a fencing replaces the producer first, a
