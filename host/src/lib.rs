@@ -9,6 +9,8 @@
 //! - [`record`]: the ground floor, the types a record wears on its way
 //!   ([`record::Batch`], [`record::FileId`], the dead-letter
 //!   [`record::Reason`] and header schema); it imports no other module.
+//! - [`kafka`]: what the host's Kafka clients share (secrets scrubbed from
+//!   librdkafka's text, one topic's metadata); ground floor too.
 //! - [`cli`] and [`config`]: flags, validated into a typed [`config::RunConfig`];
 //!   [`config::file`]: the same settings for several pipelines, from TOML.
 //! - [`source`]: scans and watches the landing zone, reads lines tail-style,
@@ -37,6 +39,7 @@ pub mod cli;
 pub mod config;
 
 pub mod deadletter;
+pub mod kafka;
 pub mod metrics;
 pub mod pipeline;
 pub mod private;

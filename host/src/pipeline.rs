@@ -28,10 +28,10 @@ use crate::clean::Cleaner;
 use crate::config::RunConfig;
 use crate::deadletter::DeadLetters;
 use crate::metrics::PipelineMetrics;
-use crate::progress::{CheckpointStore, FileStore};
+use crate::progress::{CheckpointStore, CompletedFiles, FileStore, Tracker, Window};
 use crate::pump::{Delivery, Pump, Summary};
 use crate::shutdown::Shutdown;
-use crate::sink::{Sink, SinkError, Tracker};
+use crate::sink::{Sink, SinkError};
 use crate::source::Source;
 use crate::transform::Transformer;
 
@@ -69,10 +69,13 @@ fn run_at_least_once(config: RunConfig, shutdown: Shutdown, metrics: Arc<Pipelin
     let mut store = FileStore::open(&config.checkpoint_dir)?;
     let checkpoint = store.load()?;
     tracing::info!(files = checkpoint.files.len(), dir = %config.checkpoint_dir.display(), "checkpoint loaded");
-    let tracker = Arc::new(Tracker::with_metrics(checkpoint.clone(), metrics));
+    let window = Arc::new(Window::default());
+    let tracker = Tracker::new(checkpoint.clone(), window.clone()).timing_files(metrics.file_ack_seconds.clone());
+    let tracker = Arc::new(tracker);
+    let completed = Arc::new(CompletedFiles::default());
     tracing::info!(topic = %config.kafka.topic, properties = ?config.kafka.redacted(), "connecting to Kafka");
     let dlq = config.dead_letter_topic.as_deref();
-    let sink = match Sink::connect(&config.kafka, dlq, tracker.clone(), &shutdown) {
+    let sink = match Sink::connect(&config.kafka, dlq, tracker.clone(), metrics.clone(), &shutdown) {
         Err(SinkError::NotConnected { .. }) if shutdown.is_triggered() => {
             tracing::info!("stopped before Kafka was reachable; nothing was read");
             return Ok(Summary::default());
@@ -82,20 +85,27 @@ fn run_at_least_once(config: RunConfig, shutdown: Shutdown, metrics: Arc<Pipelin
     tracing::info!(topic = %config.kafka.topic, landing_zone = %config.source.dir.display(), "streaming");
 
     let (tx, rx) = crossbeam_channel::bounded(READ_AHEAD_BATCHES);
-    let source = Source::new(config.source.clone(), tracker.clone(), tx, shutdown.clone());
+    let source =
+        Source::new(config.source.clone(), tracker.clone(), completed.clone(), metrics.clone(), tx, shutdown.clone());
     let source = thread::Builder::new().name("source".into()).spawn(in_current_span(move || source.run()))?;
     let (stop_checkpoints, stopped) = crossbeam_channel::bounded::<()>(0);
-    let cleaner = Cleaner::start(&config.clean, tracker.clone())?;
+    let cleaner = Cleaner::start(&config.clean, tracker.clone(), completed)?;
     let writer = {
-        let tracker = tracker.clone();
-        thread::Builder::new()
-            .name("checkpoint".into())
-            .spawn(in_current_span(move || write_checkpoints(&mut store, &tracker, &stopped, cleaner.as_ref())))?
+        let (tracker, window, metrics) = (tracker.clone(), window.clone(), metrics.clone());
+        // A checkpoint that cannot be saved (a full disk) closes the window.
+        let pause = move |paused| {
+            metrics.health.checkpoint_blocked(paused);
+            window.pause(paused);
+        };
+        let write = move || write_checkpoints(&mut store, &tracker, &pause, &stopped, cleaner.as_ref());
+        thread::Builder::new().name("checkpoint".into()).spawn(in_current_span(write))?
     };
 
     let delivery = Delivery {
         sink,
         tracker,
+        window,
+        metrics,
         dead: DeadLetters::new(&config.checkpoint_dir),
         dead_letter_topic: config.dead_letter_topic.clone(),
         kafka: config.kafka.clone(),
@@ -129,7 +139,13 @@ fn in_current_span<T>(f: impl FnOnce() -> T) -> impl FnOnce() -> T {
 /// A failed save (a full disk) pauses new batches and is retried: progress
 /// stays in the tracker. At shutdown the final save is tried a few times.
 /// What is saved is offered to the `cleaner` (`--clean-source`).
-fn write_checkpoints(store: &mut FileStore, tracker: &Tracker, stop: &Receiver<()>, cleaner: Option<&Cleaner>) {
+fn write_checkpoints(
+    store: &mut FileStore,
+    tracker: &Tracker,
+    pause: &dyn Fn(bool),
+    stop: &Receiver<()>,
+    cleaner: Option<&Cleaner>,
+) {
     let (mut saved, mut durable) = tracker.snapshot();
     let mut final_attempts = 0;
     loop {
@@ -141,7 +157,7 @@ fn write_checkpoints(store: &mut FileStore, tracker: &Tracker, stop: &Receiver<(
         if let Some((version, checkpoint)) = next.filter(|(v, _)| *v != saved) {
             if let Err(e) = store.save(&checkpoint) {
                 tracing::error!(error = %e, "cannot write the checkpoint; the stream waits and retries");
-                tracker.set_paused(true);
+                pause(true);
                 if !stopping {
                     let _ = stop.recv_timeout(SAVE_RETRY);
                     continue;
@@ -158,7 +174,7 @@ fn write_checkpoints(store: &mut FileStore, tracker: &Tracker, stop: &Receiver<(
             }
             saved = version;
             durable = checkpoint;
-            tracker.set_paused(false);
+            pause(false);
         }
         if stopping {
             if let Some(cleaner) = cleaner {

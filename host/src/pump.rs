@@ -10,7 +10,7 @@
 //!
 //! It reads [`Batch`]es from the source channel. Dead letters are stored
 //! (the file fsynced, or sent to the dead-letter topic) before their batch is
-//! registered with the [`Tracker`](crate::sink::Tracker), so the checkpoint never passes a record
+//! registered with the [`Tracker`], so the checkpoint never passes a record
 //! that is neither in Kafka nor in the dead letters. A module that fails
 //! `max_consecutive_errors` records in a row stops the stream, as Kafka
 //! Connect's `errors.tolerance=none` would, rather than flooding the dead
@@ -33,6 +33,7 @@ use anyhow::{Context as _, bail};
 use crossbeam_channel::{Receiver, select};
 use sluice_guest_sdk::abi::{self, Message, Outcome};
 
+use crate::progress::Tracker;
 use crate::record::{Batch, DeadLetter, OwnedMessage, Reason};
 use crate::shutdown::Shutdown;
 use crate::sink::{RedoAction, RouteError, SendError, Ticket};
@@ -125,7 +126,7 @@ impl Pump {
 
     /// Reports the messages in flight and in the producer's queue.
     fn report_queues(&self) {
-        let metrics = self.delivery.tracker.metrics();
+        let metrics = &self.delivery.metrics;
         metrics.in_flight.set(self.delivery.tracker.in_flight() as i64);
         metrics.producer_queue.set(i64::from(self.delivery.sink.queued()));
     }
@@ -137,20 +138,12 @@ impl Pump {
             Err(TransformError::Stopped) => return Ok(()),
             outcomes => outcomes?,
         };
-        let metrics = self.delivery.tracker.metrics().clone();
+        let metrics = self.delivery.metrics.clone();
         metrics.transform_seconds.observe(started.elapsed().as_secs_f64());
         let Some(plan) = Plan::make(&outcomes, &mut self.delivery, shutdown) else { return Ok(()) };
         let intolerable = tolerate(&mut self.consecutive_errors, self.max_consecutive_errors, &outcomes);
         let records: Vec<&[u8]> = abi::records(&batch.records, batch.len()).collect();
-        let mut letters: Vec<DeadLetter<'_>> = batch
-            .rejects
-            .iter()
-            .map(|r| DeadLetter::new(r.kind, &r.reason, &batch.path, r.line, r.offset, &r.sample))
-            .collect();
-        for (index, kind, reason) in &plan.dead {
-            let meta = batch.meta[*index];
-            letters.push(DeadLetter::new(*kind, reason, &batch.path, meta.line, meta.offset, records[*index]));
-        }
+        let letters = plan.dead_letters(batch, &records);
         self.summary.records += batch.len() as u64;
         self.summary.filtered += plan.filtered;
         let delivery = &mut self.delivery;
@@ -171,43 +164,7 @@ impl Pump {
             delivery.store_dead_letter(letter, seq, shutdown);
             unsent -= 1;
         }
-        for (n, &(index, msg)) in plan.sends.iter().enumerate() {
-            let meta = batch.meta[index];
-            let ticket = Ticket { seq, record: index, ..Ticket::default() };
-            match delivery.sink.send(msg, ticket, shutdown) {
-                Ok(()) => self.summary.published += 1,
-                Err(SendError::Stopped) => {
-                    // Part of a record sent cannot be told apart from the
-                    // whole in a transaction: abort it rather than commit half.
-                    if n > 0 && plan.sends[n - 1].0 == index {
-                        delivery.doom("shutdown came while one record's messages were being sent");
-                    }
-                    delivery.tracker.abandon(seq, unsent, Some(meta));
-                    return intolerable;
-                }
-                Err(SendError::Refused(reason)) => {
-                    let reason = format!("Kafka refused the message: {reason}");
-                    self.summary.dead_letters += 1;
-                    let (kind, path) = (Reason::KafkaRefused, &batch.path);
-                    let letter = DeadLetter::new(kind, &reason, path, meta.line, meta.offset, records[index]);
-                    metrics.dead_lettered(std::slice::from_ref(&letter));
-                    delivery.store_dead_letter(&letter, seq, shutdown);
-                }
-                Err(SendError::ProducerFailed(reason)) => {
-                    // Stays outstanding; the next redo replaces the producer and sends it.
-                    let retry = RedoAction::Retry { reason, fenced: true };
-                    delivery.tracker.redo(seq, Some(index), OwnedMessage::from(msg), retry);
-                }
-                Err(SendError::Failed(reason)) => {
-                    delivery.tracker.abandon(seq, unsent, Some(meta));
-                    if delivery.doom(&reason) {
-                        return intolerable;
-                    }
-                    bail!(reason);
-                }
-            }
-            unsent -= 1;
-        }
+        send(delivery, &mut self.summary, batch, &plan, &records, seq, shutdown)?;
         // The whole batch is dead-lettered or sent before a failing module stops the stream.
         intolerable
     }
@@ -218,9 +175,63 @@ impl Pump {
     }
 
     /// The shared delivery tracker.
-    pub fn tracker(&self) -> &Arc<crate::sink::Tracker> {
+    pub fn tracker(&self) -> &Arc<Tracker> {
         &self.delivery.tracker
     }
+}
+
+/// Sends the messages of `plan`, the batch `seq`, dead-lettering those
+/// Kafka refuses at once. Returns early, with what was not sent
+/// abandoned, if shutdown comes or the open transaction cannot go on; an
+/// error if nothing more can be sent.
+fn send(
+    delivery: &mut Delivery,
+    summary: &mut Summary,
+    batch: &Batch,
+    plan: &Plan<'_, '_>,
+    records: &[&[u8]],
+    seq: u64,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    let mut unsent = plan.sends.len();
+    for (n, &(index, msg)) in plan.sends.iter().enumerate() {
+        let meta = batch.meta[index];
+        let ticket = Ticket { seq, record: index, ..Ticket::default() };
+        match delivery.sink.send(msg, ticket, shutdown) {
+            Ok(()) => summary.published += 1,
+            Err(SendError::Stopped) => {
+                // Part of a record sent cannot be told apart from the
+                // whole in a transaction: abort it rather than commit half.
+                if n > 0 && plan.sends[n - 1].0 == index {
+                    delivery.doom("shutdown came while one record's messages were being sent");
+                }
+                delivery.tracker.abandon(seq, unsent, Some(meta));
+                return Ok(());
+            }
+            Err(SendError::Refused(reason)) => {
+                let reason = format!("Kafka refused the message: {reason}");
+                summary.dead_letters += 1;
+                let (kind, path) = (Reason::KafkaRefused, &batch.path);
+                let letter = DeadLetter::new(kind, &reason, path, meta.line, meta.offset, records[index]);
+                delivery.metrics.dead_lettered(std::slice::from_ref(&letter));
+                delivery.store_dead_letter(&letter, seq, shutdown);
+            }
+            Err(SendError::ProducerFailed(reason)) => {
+                // Stays outstanding; the next redo replaces the producer and sends it.
+                let retry = RedoAction::Retry { reason, fenced: true };
+                delivery.sink.redo(seq, Some(index), OwnedMessage::from(msg), retry);
+            }
+            Err(SendError::Failed(reason)) => {
+                delivery.tracker.abandon(seq, unsent, Some(meta));
+                if delivery.doom(&reason) {
+                    return Ok(());
+                }
+                bail!(reason);
+            }
+        }
+        unsent -= 1;
+    }
+    Ok(())
 }
 
 /// What becomes of one batch's outcomes: the messages to send, each with
@@ -271,6 +282,18 @@ impl<'o, 'a> Plan<'o, 'a> {
             }
         }
         Some(plan)
+    }
+
+    /// The batch's dead letters: the lines rejected before the transform,
+    /// then the records of `dead`.
+    fn dead_letters<'b>(&'b self, batch: &'b Batch, records: &[&'b [u8]]) -> Vec<DeadLetter<'b>> {
+        let rejected =
+            batch.rejects.iter().map(|r| DeadLetter::new(r.kind, &r.reason, &batch.path, r.line, r.offset, &r.sample));
+        let dead = self.dead.iter().map(|(index, kind, reason)| {
+            let meta = batch.meta[*index];
+            DeadLetter::new(*kind, reason, &batch.path, meta.line, meta.offset, records[*index])
+        });
+        rejected.chain(dead).collect()
     }
 }
 

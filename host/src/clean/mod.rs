@@ -39,12 +39,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::config::{CleanConfig, archive_inside};
-use crate::progress::tracker::Completed;
-use crate::progress::{Checkpoint, Tracker};
+use crate::progress::{Checkpoint, Completed, CompletedFiles, Tracker};
 use crate::record::FileId;
 
 /// Files handed to the cleaner thread and not yet taken; past this the
-/// checkpoint writer hands them back to the tracker rather than wait.
+/// checkpoint writer hands them back to the [`CompletedFiles`] rather than wait.
 const QUEUE: usize = 1024;
 /// Pause before a file that could not be cleaned is tried again.
 const RETRY_EVERY: Duration = Duration::from_secs(2);
@@ -54,30 +53,36 @@ const RETRY_EVERY: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct Cleaner {
     to_clean: Option<Sender<Completed>>,
-    tracker: Arc<Tracker>,
+    completed: Arc<CompletedFiles>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Cleaner {
-    /// Starts the cleaner thread, or nothing when cleaning is off.
-    pub fn start(config: &CleanConfig, tracker: Arc<Tracker>) -> std::io::Result<Option<Cleaner>> {
+    /// Starts the cleaner thread, or nothing when cleaning is off. It takes
+    /// the files the source reports `completed`; a file it cleaned leaves
+    /// the `tracker`'s checkpoint.
+    pub fn start(
+        config: &CleanConfig,
+        tracker: Arc<Tracker>,
+        completed: Arc<CompletedFiles>,
+    ) -> std::io::Result<Option<Cleaner>> {
         if *config == CleanConfig::Off {
             return Ok(None);
         }
-        tracker.keep_completed();
+        completed.keep();
         let (tx, rx) = crossbeam_channel::bounded(QUEUE);
-        let worker = Worker { config: config.clone(), tracker: tracker.clone(), retry: Vec::new() };
+        let worker = Worker { config: config.clone(), tracker, completed: completed.clone(), retry: Vec::new() };
         let thread = thread::Builder::new().name("clean-source".into()).spawn(move || worker.run(&rx))?;
-        Ok(Some(Cleaner { to_clean: Some(tx), tracker, thread: Some(thread) }))
+        Ok(Some(Cleaner { to_clean: Some(tx), completed, thread: Some(thread) }))
     }
 
     /// Hands the thread every complete file that `saved`, a checkpoint now
     /// durable, covers to its end.
     pub fn offer(&self, saved: &Checkpoint) {
         let Some(tx) = &self.to_clean else { return };
-        for file in self.tracker.take_durable(saved) {
+        for file in self.completed.take_durable(saved) {
             if let Err(TrySendError::Full(file) | TrySendError::Disconnected(file)) = tx.try_send(file) {
-                self.tracker.not_taken(file);
+                self.completed.not_taken(file);
             }
         }
     }
@@ -98,6 +103,7 @@ impl Drop for Cleaner {
 struct Worker {
     config: CleanConfig,
     tracker: Arc<Tracker>,
+    completed: Arc<CompletedFiles>,
     /// Files that failed, with when to try again and how often they failed.
     retry: Vec<(Completed, Instant, u32)>,
 }
@@ -137,7 +143,12 @@ impl Worker {
 
     fn attempt(&mut self, file: Completed, failures: u32) {
         match self.clean(&file) {
-            Outcome::Cleaned => self.tracker.cleaned(file.file, file.read_to),
+            Outcome::Cleaned => {
+                // It leaves the checkpoint (the next save records that) and
+                // the source forgets it.
+                self.completed.cleaned(file.file);
+                self.tracker.forget(file.file, file.read_to);
+            }
             Outcome::Skipped => {}
             Outcome::Failed(error) => {
                 if failures == 0 {
@@ -247,7 +258,8 @@ mod tests {
     }
 
     fn worker(config: CleanConfig) -> Worker {
-        Worker { config, tracker: Arc::new(Tracker::new(Checkpoint::default())), retry: Vec::new() }
+        let tracker = Arc::new(Tracker::new(Checkpoint::default(), Arc::default()));
+        Worker { config, tracker, completed: Arc::default(), retry: Vec::new() }
     }
 
     #[test]

@@ -24,11 +24,11 @@ use crate::clean::Cleaner;
 use crate::config::RunConfig;
 use crate::deadletter::DeadLetters;
 use crate::metrics::PipelineMetrics;
-use crate::progress::{Checkpoint, CheckpointStore, FileStore, KafkaStore};
+use crate::progress::{Checkpoint, CheckpointStore, CompletedFiles, FileStore, KafkaStore, Tracker, Window};
 use crate::pump::transaction::{Membership, Transactions};
 use crate::pump::{Delivery, Pump, Summary};
 use crate::shutdown::Shutdown;
-use crate::sink::{Sink, SinkError, Tracker};
+use crate::sink::{Sink, SinkError};
 use crate::source::Source;
 use crate::transform::Transformer;
 
@@ -40,10 +40,13 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
     metrics.health.module_loaded();
     // The directory's lock and the operator's copy; never read here.
     let mut copy = FileStore::open(&config.checkpoint_dir)?;
-    let tracker = Arc::new(Tracker::with_metrics(Checkpoint::default(), metrics));
+    let window = Arc::new(Window::default());
+    let tracker = Tracker::new(Checkpoint::default(), window.clone()).timing_files(metrics.file_ack_seconds.clone());
+    let tracker = Arc::new(tracker);
+    let completed = Arc::new(CompletedFiles::default());
     tracing::info!(topic = %config.kafka.topic, pipeline = %eos.pipeline, properties = ?config.kafka.redacted(), "connecting to Kafka (exactly once)");
     let dlq = config.dead_letter_topic.as_deref();
-    let sink = match Sink::connect(&config.kafka, dlq, tracker.clone(), &shutdown) {
+    let sink = match Sink::connect(&config.kafka, dlq, tracker.clone(), metrics.clone(), &shutdown) {
         Err(SinkError::NotConnected { .. } | SinkError::Transactions(_)) if shutdown.is_triggered() => {
             tracing::info!("stopped before Kafka was reachable; nothing was read");
             return Ok(Summary::default());
@@ -55,19 +58,21 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
     // This host reads no file until the group assigns it partitions and
     // their committed progress is read.
     let (group, link) = Group::join(&store, &eos)?;
-    tracker.metrics().set_owned(Vec::new(), 0);
+    metrics.set_owned(Vec::new(), 0);
     let mut txn = Transactions::new(store, &eos.pipeline, &eos.host_id, eos.transaction_interval);
     txn.share = Some(Membership::new(link));
     let delivery = Delivery {
         sink,
         tracker: tracker.clone(),
+        window,
+        metrics: metrics.clone(),
         dead: DeadLetters::new(&config.checkpoint_dir),
         dead_letter_topic: config.dead_letter_topic.clone(),
         kafka: config.kafka.clone(),
         txn: Some(txn),
     };
     let (to_copy, commits) = crossbeam_channel::unbounded::<Checkpoint>();
-    let cleaner = Cleaner::start(&config.clean, tracker.clone())?;
+    let cleaner = Cleaner::start(&config.clean, tracker.clone(), completed.clone())?;
     let mut durable = tracker.snapshot().1;
     let mut copied = false;
     let copier = thread::Builder::new().name("checkpoint".into()).spawn(super::in_current_span(move || {
@@ -101,8 +106,12 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
     let pumped = loop {
         let (tx, rx) = crossbeam_channel::bounded(READ_AHEAD_BATCHES);
         let stop = Shutdown::new();
+        // The share first: it rewinds the tracker to the progress of the
+        // files it adopts, where the source resumes.
+        let share = pump.delivery.reshare();
         let source =
-            Source::new(config.source.clone(), tracker.clone(), tx, stop.clone()).sharing(pump.delivery.reshare());
+            Source::new(config.source.clone(), tracker.clone(), completed.clone(), metrics.clone(), tx, stop.clone())
+                .sharing(share);
         let source =
             thread::Builder::new().name("source".into()).spawn(super::in_current_span(move || source.run()))?;
         let pumped = pump.run(&rx, &shutdown);

@@ -242,7 +242,7 @@ impl KafkaStore {
     }
 
     fn client_error(&self, e: &KafkaError) -> KafkaStoreError {
-        let reason = crate::sink::scrub(
+        let reason = crate::kafka::scrub(
             &e.to_string(),
             &self.kafka.secrets().into_iter().map(str::to_owned).collect::<Vec<_>>(),
         );

@@ -7,6 +7,11 @@
 //! - [`tracker`]: the [`Tracker`] turns Kafka acknowledgements into ordered
 //!   per-file progress (a [`Checkpoint`]); the source reads where to resume
 //!   from it, the sink's delivery callbacks feed it.
+//! - [`window`]: the in-flight [`Window`], which bounds the batches sent
+//!   ahead of the progress and closes while a checkpoint cannot be saved.
+//! - [`completed`]: the files read to their end on their way to
+//!   `--clean-source` ([`CompletedFiles`]), handed to the cleaner once a
+//!   saved checkpoint covers them.
 //! - [`file`](mod@file): [`FileStore`], `checkpoint.json` in the checkpoint directory,
 //!   the store of `--delivery at-least-once`: it is written after Kafka
 //!   acknowledged the records it covers, so a crash repeats the tail.
@@ -25,9 +30,11 @@
 //! transaction).
 
 pub mod bar;
+pub mod completed;
 pub mod file;
 pub mod kafka;
 pub mod tracker;
+pub mod window;
 
 use std::collections::HashMap;
 
@@ -35,9 +42,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::{FileId, Head};
 
+pub use completed::{Completed, CompletedFiles};
 pub use file::{CheckpointError, FileStore, write_atomically};
 pub use kafka::KafkaStore;
-pub use tracker::{Redo, RedoAction, Tracker};
+pub use tracker::Tracker;
+pub use window::Window;
 
 /// Where checkpoints are kept.
 pub trait CheckpointStore: Send {

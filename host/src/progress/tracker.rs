@@ -1,10 +1,5 @@
-//! Delivery tracking: turns Kafka acknowledgements into checkpoint progress.
-//!
-//! In exactly-once mode the same ordering gives the progress a transaction
-//! commits: once the producer is flushed, [`Tracker::snapshot`] covers
-//! exactly what was sent. An aborted transaction [`Tracker::rewind`]s it to
-//! the last commit; reports about messages of the batches it dropped are
-//! ignored.
+//! Ordered progress: turns Kafka acknowledgements into the per-file offsets
+//! that are safe to save.
 //!
 //! Each batch sent is registered with [`Tracker::begin`] with the number of
 //! messages it became (a record may become none, one or several, ABI v2's
@@ -12,30 +7,31 @@
 //! number; librdkafka's delivery callback calls [`Tracker::acked`] once per
 //! message, and a dead letter written to the file counts as acknowledged. A
 //! batch, and so each of its records, is done only when every one of its
-//! messages is. Batches complete in any order, but progress is applied strictly
-//! in sequence order, so the checkpoint never passes a record that Kafka has
-//! not acknowledged (Vector's file source does the same). The number of
-//! batches in flight is bounded: a full window blocks the sender, which is
-//! the backpressure that reaches the source through the batch channel.
+//! messages is. Batches complete in any order, but progress is applied
+//! strictly in sequence order, so the checkpoint never passes a record that
+//! Kafka has not acknowledged (Vector's file source does the same). Each
+//! batch applied leaves the in-flight [`Window`], which bounds how many are
+//! sent ahead. The checkpoint writer waits for progress with
+//! [`Tracker::wait_progress`] and saves what [`Tracker::snapshot`] returns.
+//!
+//! In exactly-once mode the same ordering gives the progress a transaction
+//! commits: once the producer is flushed, [`Tracker::snapshot`] covers
+//! exactly what was sent. An aborted transaction [`Tracker::rewind`]s it to
+//! the last commit; reports about messages of the batches it dropped are
+//! ignored.
 
-mod clean;
+mod latency;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::{Checkpoint, FileProgress};
-use crate::metrics::PipelineMetrics;
-use crate::record::{Batch, FileId, OwnedMessage, RecordMeta};
-pub use clean::Completed;
+use prometheus_client::metrics::histogram::Histogram;
 
-/// Batches sent but not fully acknowledged. With batches of at most 1 MiB
-/// this bounds what librdkafka holds for us to about 32 MiB, while keeping
-/// enough in flight to fill the producer's pipeline.
-pub const MAX_IN_FLIGHT: usize = 32;
-/// Finished files awaiting their last acknowledgement, for the latency
-/// histogram; past this many (their batches were abandoned) the oldest go.
-const MAX_FINISHED_AWAITED: usize = 1024;
+use super::window::Window;
+use super::{Checkpoint, FileProgress};
+use crate::record::{Batch, FileId, RecordMeta};
+use latency::Latency;
 
 /// Shared between the sender, librdkafka's callback thread and the
 /// checkpoint writer.
@@ -43,7 +39,7 @@ const MAX_FINISHED_AWAITED: usize = 1024;
 pub struct Tracker {
     state: Mutex<State>,
     changed: Condvar,
-    metrics: Arc<PipelineMetrics>,
+    window: Arc<Window>,
 }
 
 #[derive(Debug)]
@@ -55,49 +51,8 @@ struct State {
     /// Bumped whenever `checkpoint` changes.
     version: u64,
     failure: Option<String>,
-    /// Messages handed back by librdkafka for the pump to deal with.
-    redo: Vec<Redo>,
-    /// The checkpoint cannot be saved (a full disk): no new batch starts.
-    paused: bool,
-    /// Files read to their end: read up to this offset, found at this time.
-    finished: VecDeque<(FileId, u64, Instant)>,
-    /// Complete files on their way to `--clean-source`.
-    clean: clean::CleanState,
-}
-
-impl State {
-    fn must_wait(&self) -> bool {
-        self.paused || self.pending.len() >= MAX_IN_FLIGHT
-    }
-}
-
-/// A message whose delivery failed, for the pump thread to retry or to
-/// dead-letter; it stays outstanding in its batch until then.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Redo {
-    /// The batch it belongs to.
-    pub seq: u64,
-    /// The record's index in its batch, and its file path and position;
-    /// `None` for a dead letter, which carries its origin in its headers.
-    pub origin: Option<(usize, String, RecordMeta)>,
-    /// Key, value, headers and timestamp as they were sent.
-    pub message: OwnedMessage,
-    /// Retry it, or dead-letter it with this reason.
-    pub action: RedoAction,
-}
-
-/// What to do with a message whose delivery failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RedoAction {
-    /// Send it again; the delivery failed for this transient reason.
-    Retry {
-        /// librdkafka's error, scrubbed.
-        reason: String,
-        /// The broker fenced the producer: it must be replaced first.
-        fenced: bool,
-    },
-    /// Kafka refused it for good: dead-letter it with this reason.
-    DeadLetter(String),
+    /// Files read to their end, for their found-to-acknowledged time.
+    latency: Option<Latency>,
 }
 
 #[derive(Debug)]
@@ -111,88 +66,39 @@ struct Pending {
 }
 
 impl Tracker {
-    /// A tracker starting from the loaded checkpoint, counting into no registry.
-    pub fn new(checkpoint: Checkpoint) -> Self {
-        Self::with_metrics(checkpoint, PipelineMetrics::detached())
+    /// A tracker starting from the loaded checkpoint, letting each batch it
+    /// applies leave `window`.
+    pub fn new(checkpoint: Checkpoint, window: Arc<Window>) -> Self {
+        let state = State { front: 0, pending: VecDeque::new(), checkpoint, version: 0, failure: None, latency: None };
+        Tracker { state: Mutex::new(state), changed: Condvar::new(), window }
     }
 
-    /// A tracker starting from the loaded checkpoint, and the pipeline's
-    /// metrics, which every stage reaches through it.
-    pub fn with_metrics(checkpoint: Checkpoint, metrics: Arc<PipelineMetrics>) -> Self {
-        let state = State {
-            front: 0,
-            pending: VecDeque::new(),
-            checkpoint,
-            version: 0,
-            failure: None,
-            redo: Vec::new(),
-            paused: false,
-            finished: VecDeque::new(),
-            clean: clean::CleanState::default(),
-        };
-        Tracker { state: Mutex::new(state), changed: Condvar::new(), metrics }
-    }
-
-    /// The pipeline's metrics.
-    pub fn metrics(&self) -> &Arc<PipelineMetrics> {
-        &self.metrics
-    }
-
-    /// The source read `file` to its end (it is complete); it was found at
-    /// `found`. Its found-to-acknowledged time is observed once every batch
-    /// of it is acknowledged, and with `--clean-source` it waits for a saved
-    /// checkpoint to cover it ([`Tracker::take_durable`]). A later report of
-    /// the same file (it grew, or was truncated and read again) replaces this one.
-    pub fn finished(&self, file: Completed, found: Instant) {
-        let mut state = self.lock();
-        if state.finished.len() == MAX_FINISHED_AWAITED {
-            state.finished.pop_front();
-        }
-        state.finished.push_back((file.file, file.read_to, found));
-        self.observe_finished(&mut state);
-        if let Some(completed) = state.clean.completed.as_mut() {
-            completed.insert(file.file, file);
-        }
-    }
-
-    /// Observes the latency of every finished file now fully acknowledged.
-    fn observe_finished(&self, state: &mut State) {
-        if state.finished.is_empty() {
-            return;
-        }
-        let pending: Vec<FileId> = state.pending.iter().map(|p| p.progress.0).collect();
-        let checkpoint = &state.checkpoint;
-        state.finished.retain(|(id, read_to, found)| {
-            let acked = checkpoint.files.get(id).is_some_and(|p| p.offset >= *read_to) && !pending.contains(id);
-            if acked {
-                self.metrics.file_ack_seconds.observe(found.elapsed().as_secs_f64());
-            }
-            !acked
-        });
+    /// Observes each finished file's found-to-acknowledged time into
+    /// `file_ack_seconds` ([`Tracker::finished`]).
+    pub fn timing_files(self, file_ack_seconds: Histogram) -> Self {
+        self.lock().latency = Some(Latency::new(file_ack_seconds));
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a batch whose `messages` are about to be sent; waits while
-    /// the in-flight window is full, calling `while_waiting` every 50 ms
-    /// (which returns true to give up). Returns the batch's sequence number,
-    /// or `None` if it gave up.
-    pub fn begin(&self, batch: &Batch, messages: usize, mut while_waiting: impl FnMut() -> bool) -> Option<u64> {
+    /// The source read `file` to its end, up to `read_to`; it was found at
+    /// `found`. Its found-to-acknowledged time is observed once every batch
+    /// of it is acknowledged.
+    pub fn finished(&self, file: FileId, read_to: u64, found: Instant) {
         let mut state = self.lock();
-        while state.must_wait() {
-            state = self.changed.wait_timeout(state, Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner()).0;
-            if !state.must_wait() {
-                break;
-            }
-            drop(state);
-            let give_up = while_waiting();
-            state = self.lock();
-            if give_up {
-                return None;
-            }
+        if let Some(latency) = state.latency.as_mut() {
+            latency.finished(file, read_to, found);
         }
+        state.observe_latency();
+    }
+
+    /// Registers a batch whose `messages` are about to be sent (it has
+    /// [`Window::enter`]ed); returns its sequence number.
+    pub fn begin(&self, batch: &Batch, messages: usize) -> u64 {
+        let mut state = self.lock();
         let seq = state.front + state.pending.len() as u64;
         let progress = FileProgress {
             path: batch.path.to_string(),
@@ -207,28 +113,9 @@ impl Tracker {
             abandoned: false,
         };
         state.pending.push_back(pending);
-        state.advance();
-        self.observe_finished(&mut state);
-        drop(state);
-        self.changed.notify_all();
-        Some(seq)
-    }
-
-    /// Hands a failed message back for the pump to retry or dead-letter;
-    /// `record` is its index in the batch (`None` for a dead letter).
-    pub fn redo(&self, seq: u64, record: Option<usize>, message: OwnedMessage, action: RedoAction) {
-        let mut state = self.lock();
-        let Some(index) = state.index(seq) else { return };
-        let pending = &state.pending[index];
-        let origin = record.map(|r| (r, pending.progress.1.path.clone(), pending.meta[r]));
-        state.redo.push(Redo { seq, origin, message, action });
-        drop(state);
-        self.changed.notify_all();
-    }
-
-    /// Takes the messages waiting to be retried or dead-lettered.
-    pub fn take_redo(&self) -> Vec<Redo> {
-        std::mem::take(&mut self.lock().redo)
+        let applied = state.advance();
+        self.changed_by(state, applied);
+        seq
     }
 
     /// One message of batch `seq` is acknowledged (or dead-lettered).
@@ -238,10 +125,8 @@ impl Tracker {
         let pending = &mut state.pending[index];
         pending.outstanding -= 1;
         if pending.outstanding == 0 && index == 0 {
-            state.advance();
-            self.observe_finished(&mut state);
-            drop(state);
-            self.changed.notify_all();
+            let applied = state.advance();
+            self.changed_by(state, applied);
         }
     }
 
@@ -261,12 +146,30 @@ impl Tracker {
             Some(record) => (pending.progress.1.offset, pending.progress.1.line) = (record.offset, record.line - 1),
             None => pending.abandoned = true,
         }
-        if index == 0 {
-            state.advance();
-            self.observe_finished(&mut state);
-        }
+        let applied = if index == 0 { state.advance() } else { 0 };
+        self.changed_by(state, applied);
+    }
+
+    /// Wakes the waiters after a change, and lets the `applied` batches
+    /// leave the window.
+    fn changed_by(&self, mut state: MutexGuard<'_, State>, applied: usize) {
+        state.observe_latency();
         drop(state);
         self.changed.notify_all();
+        self.window.leave(applied);
+    }
+
+    /// Where record `index` of batch `seq` came from: its file's path and
+    /// its position. `None` once a rewind dropped the batch.
+    pub fn origin(&self, seq: u64, index: usize) -> Option<(String, RecordMeta)> {
+        let state = self.lock();
+        let pending = &state.pending[state.index(seq)?];
+        Some((pending.progress.1.path.clone(), *pending.meta.get(index)?))
+    }
+
+    /// Whether batch `seq` is still awaited (no rewind dropped it).
+    pub fn is_open(&self, seq: u64) -> bool {
+        self.lock().index(seq).is_some()
     }
 
     /// A message could not be delivered: the stream must stop without the
@@ -299,14 +202,6 @@ impl Tracker {
         }
     }
 
-    /// Pauses new batches while the checkpoint cannot be saved, so the
-    /// stream does not run ahead of what a restart would know.
-    pub fn set_paused(&self, paused: bool) {
-        self.metrics.health.checkpoint_blocked(paused);
-        self.lock().paused = paused;
-        self.changed.notify_all();
-    }
-
     /// The first delivery failure, if any.
     pub fn failure(&self) -> Option<String> {
         self.lock().failure.clone()
@@ -318,14 +213,14 @@ impl Tracker {
     }
 
     /// Waits up to `timeout` until nothing is in flight, or a delivery
-    /// failed or must be redone; returns whether nothing is in flight.
+    /// failed; returns whether nothing is in flight.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let mut state = self.lock();
         loop {
             let in_flight = state.in_flight();
             let left = deadline.saturating_duration_since(Instant::now());
-            if in_flight == 0 || state.failure.is_some() || !state.redo.is_empty() || left.is_zero() {
+            if in_flight == 0 || state.failure.is_some() || left.is_zero() {
                 return in_flight == 0;
             }
             state = self.changed.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
@@ -347,24 +242,20 @@ impl Tracker {
         Some((state.version, state.checkpoint.clone()))
     }
 
-    /// Drops every batch in flight and the redo queue and goes back to
-    /// `committed` (the last committed transaction's progress). Sequence
-    /// numbers go on from where they were, so late reports about dropped
-    /// batches are recognised and ignored.
+    /// Drops every batch in flight and goes back to `committed` (the last
+    /// committed transaction's progress). Sequence numbers go on from where
+    /// they were, so late reports about dropped batches are recognised and
+    /// ignored.
     pub fn rewind(&self, committed: Checkpoint) {
         let mut state = self.lock();
-        state.front += state.pending.len() as u64;
+        let dropped = state.pending.len();
+        state.front += dropped as u64;
         state.pending.clear();
-        state.redo.clear();
         state.checkpoint = committed;
         state.version += 1;
         drop(state);
         self.changed.notify_all();
-    }
-
-    /// Whether the redo queue holds anything.
-    pub fn has_redo(&self) -> bool {
-        !self.lock().redo.is_empty()
+        self.window.leave(dropped);
     }
 
     /// The current checkpoint and its version.
@@ -386,128 +277,26 @@ impl State {
         (index < self.pending.len()).then_some(index)
     }
 
-    /// Applies every fully acknowledged batch at the front, in order.
-    fn advance(&mut self) {
+    /// Applies every fully acknowledged batch at the front, in order;
+    /// returns how many.
+    fn advance(&mut self) -> usize {
+        let mut applied = 0;
         while self.pending.front().is_some_and(|p| p.outstanding == 0 && !p.abandoned) {
             let (id, progress) = self.pending.pop_front().expect("front exists").progress;
             self.checkpoint.files.insert(id, progress);
             self.front += 1;
             self.version += 1;
+            applied += 1;
         }
+        applied
+    }
+
+    /// Observes the latency of every finished file now fully acknowledged.
+    fn observe_latency(&mut self) {
+        let State { latency: Some(latency), pending, checkpoint, .. } = self else { return };
+        latency.observe(checkpoint, |id| pending.iter().any(|p| p.progress.0 == id));
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::progress::FileId;
-
-    fn batch(ino: u64, end_offset: u64) -> Batch {
-        let mut b = Batch::new(FileId { dev: 1, ino }, "f".into());
-        b.end_offset = end_offset;
-        b.end_line = end_offset / 10;
-        b
-    }
-
-    fn offset(t: &Tracker, ino: u64) -> Option<u64> {
-        t.snapshot().1.files.get(&FileId { dev: 1, ino }).map(|p| p.offset)
-    }
-
-    #[test]
-    fn progress_only_moves_over_acknowledged_prefixes() {
-        let t = Tracker::new(Checkpoint::default());
-        let a = t.begin(&batch(1, 100), 2, || false).unwrap();
-        let b = t.begin(&batch(1, 200), 1, || false).unwrap();
-        let c = t.begin(&batch(2, 50), 0, || false).unwrap();
-        assert_eq!((a, b, c), (0, 1, 2));
-        t.acked(b);
-        t.acked(a);
-        assert_eq!(offset(&t, 1), None, "batch 0 still has a message out");
-        assert_eq!(t.in_flight(), 1);
-        t.acked(a);
-        assert_eq!(offset(&t, 1), Some(200));
-        assert_eq!(offset(&t, 2), Some(50));
-        assert_eq!(t.in_flight(), 0);
-    }
-
-    #[test]
-    fn a_record_of_several_messages_is_done_only_when_each_is() {
-        let t = Tracker::new(Checkpoint::default());
-        // Two records: the first became three messages, the second one
-        // message and a dead letter for its unroutable other message.
-        let a = t.begin(&batch(1, 100), 3 + 2, || false).unwrap();
-        for _ in 0..4 {
-            t.acked(a);
-        }
-        assert_eq!((offset(&t, 1), t.in_flight()), (None, 1), "one message is still out");
-        t.acked(a);
-        assert_eq!((offset(&t, 1), t.in_flight()), (Some(100), 0));
-    }
-
-    #[test]
-    fn empty_batches_complete_at_once_but_in_order() {
-        let t = Tracker::new(Checkpoint::default());
-        let a = t.begin(&batch(1, 10), 1, || false).unwrap();
-        t.begin(&batch(2, 99), 0, || false).unwrap();
-        assert_eq!(offset(&t, 2), None);
-        t.acked(a);
-        assert_eq!(offset(&t, 2), Some(99));
-    }
-
-    #[test]
-    fn abandoned_batches_stop_progress_but_are_not_awaited() {
-        let t = Tracker::new(Checkpoint::default());
-        let a = t.begin(&batch(1, 10), 3, || false).unwrap();
-        let b = t.begin(&batch(1, 20), 1, || false).unwrap();
-        t.acked(a);
-        t.abandon(a, 2, None);
-        t.acked(b);
-        assert_eq!(t.in_flight(), 0);
-        assert_eq!(offset(&t, 1), None);
-    }
-
-    #[test]
-    fn a_batch_cut_short_keeps_the_progress_of_what_was_sent() {
-        let t = Tracker::new(Checkpoint::default());
-        let a = t.begin(&batch(1, 100), 3, || false).unwrap();
-        t.acked(a);
-        t.abandon(a, 2, Some(RecordMeta { line: 5, offset: 40 }));
-        let progress = t.snapshot().1.files[&FileId { dev: 1, ino: 1 }].clone();
-        assert_eq!((progress.offset, progress.line), (40, 4));
-    }
-
-    #[test]
-    fn a_rewind_goes_back_to_the_commit_and_ignores_late_reports() {
-        let t = Tracker::new(Checkpoint::default());
-        let a = t.begin(&batch(1, 100), 1, || false).unwrap();
-        t.acked(a);
-        let committed = t.snapshot().1;
-        let b = t.begin(&batch(1, 200), 2, || false).unwrap();
-        t.acked(b);
-        t.redo(b, None, OwnedMessage::default(), RedoAction::DeadLetter("x".into()));
-        t.rewind(committed);
-        assert_eq!((offset(&t, 1), t.in_flight(), t.has_redo()), (Some(100), 0, false));
-        t.acked(b);
-        t.abandon(b, 1, None);
-        t.redo(b, None, OwnedMessage::default(), RedoAction::DeadLetter("x".into()));
-        let c = t.begin(&batch(1, 300), 1, || false).unwrap();
-        assert_eq!((c, t.has_redo()), (b + 1, false));
-        t.acked(c);
-        assert_eq!(offset(&t, 1), Some(300));
-    }
-
-    #[test]
-    fn full_window_blocks_until_an_ack_or_give_up() {
-        let t = std::sync::Arc::new(Tracker::new(Checkpoint::default()));
-        for i in 0..MAX_IN_FLIGHT as u64 {
-            t.begin(&batch(1, i), 1, || false).unwrap();
-        }
-        assert_eq!(t.begin(&batch(1, 999), 1, || true), None);
-        let acker = t.clone();
-        let handle = std::thread::spawn(move || acker.begin(&batch(1, 1000), 1, || false));
-        let (seen, _) = t.snapshot();
-        t.acked(0);
-        assert_eq!(handle.join().unwrap(), Some(MAX_IN_FLIGHT as u64));
-        assert!(t.wait_progress(seen, Duration::from_secs(5)).is_some());
-    }
-}
+mod tests;

@@ -1,8 +1,10 @@
-//! Delivery: the producer, the tracker and the dead letters, and what to do
-//! with messages librdkafka hands back.
+//! Delivery: the producer, the tracker, the in-flight window and the dead
+//! letters, and what to do with messages librdkafka hands back.
 //!
-//! A message whose delivery failed comes back through the tracker's redo
-//! queue and stays outstanding (so the checkpoint cannot pass it) until it is
+//! A batch takes room in the [`Window`] before it is registered with the
+//! [`Tracker`]; a full window makes the pump wait, handling handed-back
+//! messages meanwhile. A message whose delivery failed comes back through
+//! the sink's redo queue and stays outstanding (so the checkpoint cannot pass it) until it is
 //! sent again or dead-lettered here. When the producer itself is broken
 //! (fenced by the broker, or a librdkafka fatal error) it is replaced: the
 //! old one is purged, which hands every message it still held back through
@@ -20,9 +22,11 @@ use anyhow::{anyhow, bail};
 use super::transaction::Transactions;
 use crate::config::KafkaConfig;
 use crate::deadletter::DeadLetters;
+use crate::metrics::PipelineMetrics;
+use crate::progress::{Tracker, Window};
 use crate::record::{Batch, DeadLetter, Reason, dead_letter};
 use crate::shutdown::Shutdown;
-use crate::sink::{Redo, RedoAction, RouteError, SendError, Sink, Ticket, Tracker};
+use crate::sink::{Redo, RedoAction, RouteError, SendError, Sink, SinkError, Ticket};
 use sluice_guest_sdk::abi::Message;
 
 /// Pause before retrying a dead-letter write that failed (a full disk).
@@ -37,6 +41,10 @@ pub struct Delivery {
     pub sink: Sink,
     /// Delivery tracking.
     pub tracker: Arc<Tracker>,
+    /// Room for batches in flight.
+    pub window: Arc<Window>,
+    /// The pipeline's metrics, which delivery counts into.
+    pub metrics: Arc<PipelineMetrics>,
     /// The local dead-letter file (also the fallback for the topic).
     pub dead: DeadLetters,
     /// The dead-letter topic, if the operator gave one.
@@ -52,15 +60,16 @@ impl Delivery {
     /// handed-back messages) while the in-flight window is full. `None` if
     /// shutdown came first.
     pub fn begin(&mut self, batch: &Batch, messages: usize, shutdown: &Shutdown) -> anyhow::Result<Option<u64>> {
-        let tracker = self.tracker.clone();
+        let window = self.window.clone();
         let mut failed = None;
-        let seq = tracker.begin(batch, messages, || match self.redo(shutdown, true) {
+        let entered = window.enter(|| match self.redo(shutdown, true) {
             Ok(()) => shutdown.is_triggered() || self.rewinding(),
             Err(e) => {
                 failed = Some(e);
                 true
             }
         });
+        let seq = entered.then(|| self.tracker.begin(batch, messages));
         if seq.is_some() {
             self.joined();
         }
@@ -91,8 +100,8 @@ impl Delivery {
             self.doom_on_failures();
             return Ok(());
         }
-        let mut redo = self.tracker.take_redo();
-        let broken = self.sink.fatal_error().or_else(|| redo.iter().find_map(fenced_reason).map(str::to_owned));
+        let mut redo = self.sink.take_redo();
+        let broken = self.sink.fatal_error().or_else(|| redo.iter().find_map(Redo::fenced).map(str::to_owned));
         if let Some(why) = broken {
             if !heal {
                 // Draining at shutdown: what the broken producer holds stays
@@ -100,13 +109,12 @@ impl Delivery {
                 redo.into_iter().for_each(|r| self.tracker.abandon(r.seq, 1, None));
                 return Ok(());
             }
-            self.heal(&why, shutdown)?;
-            redo.extend(self.tracker.take_redo());
+            redo.extend(self.heal(&why, shutdown)?);
         }
         let retries = redo.iter().filter(|r| matches!(r.action, RedoAction::Retry { .. })).count();
-        if let Some(why) = redo.iter().find_map(retry_reason) {
+        if let Some(why) = redo.iter().find_map(Redo::retry_reason) {
             tracing::warn!(messages = retries, reason = why, "deliveries failed; sending the messages again");
-            self.tracker.metrics().health.refusing(why);
+            self.metrics.health.refusing(why);
         }
         for item in redo {
             self.redo_one(item, shutdown);
@@ -119,8 +127,8 @@ impl Delivery {
     fn doom_on_failures(&mut self) {
         if let Some(why) = self.sink.fatal_error() {
             self.doom(&why);
-        } else if self.tracker.has_redo() {
-            let redo = self.tracker.take_redo();
+        } else if self.sink.has_redo() {
+            let redo = self.sink.take_redo();
             self.doom(&format!("{} deliveries failed, the first: {:?}", redo.len(), redo[0].action));
         }
     }
@@ -139,7 +147,7 @@ impl Delivery {
                     Err(SendError::Stopped) => return self.tracker.abandon(seq, 1, None),
                     Err(SendError::ProducerFailed(reason)) => {
                         let record = origin.as_ref().map(|(index, _, _)| *index);
-                        return self.tracker.redo(seq, record, message, RedoAction::Retry { reason, fenced: true });
+                        return self.sink.redo(seq, record, message, RedoAction::Retry { reason, fenced: true });
                     }
                     Err(SendError::Failed(reason)) => {
                         self.tracker.failed(reason);
@@ -164,7 +172,7 @@ impl Delivery {
                     ),
                 };
                 let letter = DeadLetter::new(Reason::KafkaRefused, &reason, file, meta.line, meta.offset, record);
-                self.tracker.metrics().dead_lettered(std::slice::from_ref(&letter));
+                self.metrics.dead_lettered(std::slice::from_ref(&letter));
                 self.store_dead_letter(&letter, seq, shutdown);
             }
             None => {
@@ -178,9 +186,9 @@ impl Delivery {
         }
     }
 
-    /// Replaces a broken producer; every message it still held comes back
-    /// through the redo queue to be sent again.
-    fn heal(&mut self, why: &str, shutdown: &Shutdown) -> anyhow::Result<()> {
+    /// Replaces a broken producer; returns every message it still held,
+    /// handed back through its redo queue, to be sent again.
+    fn heal(&mut self, why: &str, shutdown: &Shutdown) -> anyhow::Result<Vec<Redo>> {
         tracing::warn!(reason = why, "replacing the Kafka producer; the messages it had not delivered are sent again");
         self.sink.purge();
         let deadline = Instant::now() + PURGE_TIMEOUT;
@@ -190,8 +198,15 @@ impl Delivery {
             }
             self.sink.poll(Duration::from_millis(10));
         }
-        self.sink = Sink::connect(&self.kafka, self.dead_letter_topic.as_deref(), self.tracker.clone(), shutdown)?;
-        Ok(())
+        let handed_back = self.sink.take_redo();
+        self.sink = self.connect(shutdown)?;
+        Ok(handed_back)
+    }
+
+    /// A new producer, for one that broke.
+    fn connect(&self, shutdown: &Shutdown) -> Result<Sink, SinkError> {
+        let (tracker, metrics) = (self.tracker.clone(), self.metrics.clone());
+        Sink::connect(&self.kafka, self.dead_letter_topic.as_deref(), tracker, metrics, shutdown)
     }
 
     /// Puts one dead letter where dead letters go, standing in for a
@@ -206,7 +221,7 @@ impl Delivery {
             Ok(()) => {}
             Err(SendError::Stopped) => self.tracker.abandon(seq, 1, None),
             Err(SendError::ProducerFailed(reason)) => {
-                self.tracker.redo(seq, None, message, RedoAction::Retry { reason, fenced: true });
+                self.sink.redo(seq, None, message, RedoAction::Retry { reason, fenced: true });
             }
             Err(SendError::Refused(refusal) | SendError::Failed(refusal)) => {
                 let reason = refused_by_dead_letter_topic(&refusal, letter.reason);
@@ -227,7 +242,7 @@ impl Delivery {
     /// refuses (it is full); false if shutdown came first.
     pub fn write_durably(&mut self, letters: &[DeadLetter<'_>], shutdown: &Shutdown) -> bool {
         loop {
-            let health = &self.tracker.metrics().health;
+            let health = &self.metrics.health;
             match self.dead.write(letters) {
                 Ok(()) => {
                     health.dead_letters_blocked(false);
@@ -265,20 +280,6 @@ impl Delivery {
                 timeout.as_secs()
             )),
         }
-    }
-}
-
-fn fenced_reason(redo: &Redo) -> Option<&str> {
-    match &redo.action {
-        RedoAction::Retry { reason, fenced: true } => Some(reason),
-        _ => None,
-    }
-}
-
-fn retry_reason(redo: &Redo) -> Option<&str> {
-    match &redo.action {
-        RedoAction::Retry { reason, .. } => Some(reason),
-        RedoAction::DeadLetter(_) => None,
     }
 }
 

@@ -253,8 +253,9 @@ impl Delivery {
                 Change::Failed { .. } => unreachable!("a failure stops the pump"),
             }
             let committed = txn.store.committed_checkpoint();
-            self.tracker.metrics().set_owned(share.owned.keys().copied().collect(), committed.files.len());
+            self.metrics.set_owned(share.owned.keys().copied().collect(), committed.files.len());
             self.tracker.rewind(committed);
+            self.sink.take_redo();
         }
         Some(txn.store.share(share.owned.keys().copied()))
     }
@@ -347,8 +348,8 @@ impl Delivery {
             if let Some(reason) = self.sink.fatal_error() {
                 return Err(reason);
             }
-            if self.tracker.has_redo() {
-                let redo = self.tracker.take_redo();
+            if self.sink.has_redo() {
+                let redo = self.sink.take_redo();
                 return Err(format!("{} deliveries failed ({:?})", redo.len(), redo[0].action));
             }
             if let Some(doom) = self.txn.as_ref().and_then(|t| t.doomed.as_ref()) {
@@ -423,10 +424,12 @@ impl Delivery {
         }
         txn.store.aborted();
         self.tracker.rewind(txn.store.committed_checkpoint());
+        self.sink.take_redo();
         txn.rewound = true;
         if replace || self.sink.fatal_error().is_some() {
             tracing::warn!("replacing the Kafka producer; the new one fences the old and aborts its transaction");
-            self.sink = Sink::connect(&self.kafka, self.dead_letter_topic.as_deref(), self.tracker.clone(), shutdown)?;
+            let (tracker, metrics) = (self.tracker.clone(), self.metrics.clone());
+            self.sink = Sink::connect(&self.kafka, self.dead_letter_topic.as_deref(), tracker, metrics, shutdown)?;
             self.tracker.rewind(txn.store.committed_checkpoint());
             Ok(())
         } else {

@@ -16,10 +16,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::Producer;
 
-use super::{MAX_BACKOFF, METADATA_TIMEOUT, Sink};
+use super::Sink;
+use super::metadata::{Lookup, with_backoff};
 use crate::shutdown::Shutdown;
 
 /// How old a cached miss must be before the broker is asked again: topics
@@ -53,16 +53,6 @@ pub enum RouteError {
     Unroutable(String),
     /// Shutdown came while the broker was not answering.
     Stopped,
-}
-
-/// What one metadata lookup found.
-enum Lookup {
-    Found(Entry),
-    /// The broker refused the topic for a reason of its own (authorization,
-    /// an invalid name): the message is unroutable with this reason.
-    Refused(String),
-    /// No answer worth keeping: ask again.
-    Again(String),
 }
 
 impl Routes {
@@ -138,7 +128,7 @@ impl Sink {
             let reason = format!("topic `{topic}` is not a valid Kafka topic name (1-249 of [a-zA-Z0-9._-])");
             return Err(RouteError::Unroutable(reason));
         }
-        let entry = self.look_up(topic, shutdown)?;
+        let entry = self.ask(topic, shutdown)?;
         self.routes.remember(topic, entry);
         match entry {
             Entry::Missing { .. } => Err(RouteError::Unroutable(missing(topic))),
@@ -151,39 +141,29 @@ impl Sink {
 
     /// Asks the broker about `topic`, waiting with backoff while it does
     /// not answer.
-    fn look_up(&self, topic: &str, shutdown: &Shutdown) -> Result<Entry, RouteError> {
-        let mut backoff = Duration::from_millis(250);
-        loop {
-            let why = match self.fetch_topic(topic) {
-                Lookup::Found(entry) => return Ok(entry),
-                Lookup::Refused(reason) => return Err(RouteError::Unroutable(reason)),
-                Lookup::Again(why) => why,
-            };
-            tracing::warn!(topic, error = %why, retry_in_ms = backoff.as_millis() as u64, "cannot look up a topic a message is routed to");
-            if shutdown.signal().recv_timeout(backoff).is_err() && shutdown.is_triggered() {
-                return Err(RouteError::Stopped);
-            }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+    fn ask(&self, topic: &str, shutdown: &Shutdown) -> Result<Entry, RouteError> {
+        let waiting = |why: &str, pause: Duration| {
+            let retry_in_ms = pause.as_millis() as u64;
+            tracing::warn!(topic, error = %why, retry_in_ms, "cannot look up a topic a message is routed to");
+        };
+        match with_backoff(shutdown, || self.entry(topic), waiting) {
+            Ok(Ok(entry)) => Ok(entry),
+            Ok(Err(reason)) => Err(RouteError::Unroutable(reason)),
+            Err(_) => Err(RouteError::Stopped),
         }
     }
 
-    fn fetch_topic(&self, name: &str) -> Lookup {
-        let metadata = match self.producer.client().fetch_metadata(Some(name), METADATA_TIMEOUT) {
-            Ok(metadata) => metadata,
-            Err(e) => return Lookup::Again(self.producer.context().scrub(&e.to_string())),
-        };
-        let Some(topic) = metadata.topics().iter().find(|t| t.name() == name) else {
-            return Lookup::Again("the broker's metadata did not list the topic".into());
-        };
+    /// One look at `topic`: its entry, a reason it cannot be routed to, or
+    /// (`Err`) a reason to ask again.
+    fn entry(&self, topic: &str) -> Result<Result<Entry, String>, String> {
+        let lookup = self.look_up(topic);
         let checked = Instant::now();
-        match topic.error().map(RDKafkaErrorCode::from) {
-            None if !topic.partitions().is_empty() => {
-                Lookup::Found(Entry::Exists { partitions: topic.partitions().len() as i32, checked })
-            }
-            None => Lookup::Again("the topic has no partitions yet".into()),
-            Some(RDKafkaErrorCode::UnknownTopicOrPartition) => Lookup::Found(Entry::Missing { checked }),
-            Some(RDKafkaErrorCode::LeaderNotAvailable) => Lookup::Again("the topic has no leader yet".into()),
-            Some(code) => Lookup::Refused(format!("cannot publish to topic `{name}`: {code}")),
+        match lookup {
+            Lookup::Exists(partitions) => Ok(Ok(Entry::Exists { partitions, checked })),
+            Lookup::Missing => Ok(Ok(Entry::Missing { checked })),
+            Lookup::Refused(code) => Ok(Err(format!("cannot publish to topic `{topic}`: {code}"))),
+            Lookup::Unreachable(e) => Err(self.producer.context().scrub(&e.to_string())),
+            Lookup::Again(why) => Err(why.to_owned()),
         }
     }
 }

@@ -16,6 +16,7 @@ use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, Producer};
 
+use super::send::Produce;
 use super::{Sink, SinkError};
 use crate::shutdown::Shutdown;
 
@@ -164,15 +165,9 @@ impl Sink {
         if let Some(value) = value {
             record = record.payload(value);
         }
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    self.producer.poll(Duration::from_millis(10));
-                }
-                Err((e, _)) => return Err(self.txn_error(&e)),
-            }
+        match self.produce(record, || false) {
+            Err(Produce::Error(e)) => Err(self.txn_error(&e)),
+            Ok(()) | Err(Produce::Stopped) => Ok(()),
         }
     }
 

@@ -45,11 +45,11 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Sender, select};
 
 use crate::config::SourceConfig;
-use crate::metrics::FileView;
+use crate::metrics::{FileView, PipelineMetrics};
 use crate::progress::FileProgress;
 use crate::progress::Tracker;
 use crate::progress::kafka::Share;
-use crate::progress::tracker::Completed;
+use crate::progress::{Completed, CompletedFiles};
 use crate::record::Skip;
 use crate::record::{Batch, FileId, Head};
 use crate::shutdown::Shutdown;
@@ -95,6 +95,9 @@ pub struct Source {
     out: Sender<Batch>,
     shutdown: Shutdown,
     tracker: Arc<Tracker>,
+    /// Files read to their end, for `--clean-source`, and those it cleaned.
+    completed: Arc<CompletedFiles>,
+    metrics: Arc<PipelineMetrics>,
     resume: HashMap<FileId, FileProgress>,
     /// First-bytes fingerprints of files read, to spot a reused inode.
     heads: HashMap<FileId, Head>,
@@ -127,8 +130,17 @@ impl std::fmt::Debug for Source {
 }
 
 impl Source {
-    /// A source resuming from the tracker's checkpoint, sending batches to `out`.
-    pub fn new(config: SourceConfig, tracker: Arc<Tracker>, out: Sender<Batch>, shutdown: Shutdown) -> Self {
+    /// A source resuming from the tracker's checkpoint, sending batches to
+    /// `out`, reporting complete files to `completed` and counting into
+    /// `metrics`.
+    pub fn new(
+        config: SourceConfig,
+        tracker: Arc<Tracker>,
+        completed: Arc<CompletedFiles>,
+        metrics: Arc<PipelineMetrics>,
+        out: Sender<Batch>,
+        shutdown: Shutdown,
+    ) -> Self {
         let resume = tracker.snapshot().1.files;
         let heads = resume.iter().filter_map(|(id, p)| Some((*id, p.head?))).collect();
         Source {
@@ -136,6 +148,8 @@ impl Source {
             out,
             shutdown,
             tracker,
+            completed,
+            metrics,
             resume,
             heads,
             files: HashMap::new(),
@@ -246,7 +260,7 @@ impl Source {
     /// Forgets the files `--clean-source` moved away or deleted, before a
     /// new file that may reuse one's inode is looked at.
     fn forget_cleaned(&mut self) {
-        for id in self.tracker.take_cleaned() {
+        for id in self.completed.take_cleaned() {
             if matches!(self.files.get(&id), None | Some(FileState::Read { .. })) {
                 self.files.remove(&id);
                 self.resume.remove(&id);
@@ -306,7 +320,7 @@ impl Source {
         let id = FileId::of(&meta);
         if let Some((offset, line)) = self.unread_from(id, meta.len(), &path) {
             if !self.files.contains_key(&id) {
-                self.tracker.metrics().files_found.inc();
+                self.metrics.files_found.inc();
             }
             self.files.insert(id, FileState::Queued { offset, line });
             let unread = if Codec::of(&path).is_some() { meta.len() } else { meta.len().saturating_sub(offset) };
@@ -354,7 +368,7 @@ impl Source {
     fn refuse(&mut self, path: &Path, skip: Skip) {
         if self.skipped.insert(path.to_owned(), skip) != Some(skip) {
             tracing::warn!(entry = %path.display(), reason = skip.as_str(), "skipped a landing-zone entry: {}", skip.describe());
-            self.tracker.metrics().skipped(skip);
+            self.metrics.skipped(skip);
         }
     }
 
@@ -379,7 +393,7 @@ impl Source {
             })
             .collect();
         let unread: u64 = files.iter().map(|f| f.size.saturating_sub(f.read)).sum();
-        let metrics = self.tracker.metrics();
+        let metrics = &self.metrics;
         metrics.backlog_bytes.set((unread + self.queued_bytes) as i64);
         metrics.files_in_progress.set((self.active.len() + self.queue.len()) as i64);
         metrics.set_files(files);
@@ -537,8 +551,9 @@ impl Source {
                             self.decoded.insert(file, size);
                         }
                         let path = active.tail.path.clone();
-                        self.tracker.finished(Completed { file, path, read_to, size }, active.found);
-                        self.tracker.metrics().files_finished.inc();
+                        self.tracker.finished(file, read_to, active.found);
+                        self.completed.finished(Completed { file, path, read_to, size });
+                        self.metrics.files_finished.inc();
                         self.retire(i);
                         continue;
                     }
@@ -579,7 +594,7 @@ impl Source {
     fn read_file(&mut self, i: usize) -> Result<Step, ReadError> {
         let settle = self.config.settle;
         let (out, shutdown) = (&self.out, &self.shutdown);
-        let metrics = self.tracker.metrics();
+        let metrics = &self.metrics;
         let active = &mut self.active[i];
         let start = active.tail.offset();
         loop {
@@ -673,8 +688,9 @@ mod tests {
             follow_symlinks: false,
         };
         let (tx, rx) = crossbeam_channel::unbounded();
-        let tracker = Arc::new(Tracker::new(Checkpoint::default()));
-        (Source::new(config, tracker, tx, Shutdown::new()), rx)
+        let tracker = Arc::new(Tracker::new(Checkpoint::default(), Arc::default()));
+        let metrics = PipelineMetrics::detached();
+        (Source::new(config, tracker, Arc::default(), metrics, tx, Shutdown::new()), rx)
     }
 
     /// Opens what is queued and reads it; the `(line, offset)` of each record.
@@ -750,7 +766,7 @@ mod tests {
         source.rescan();
         source.rescan();
         assert_eq!(read(&mut source, &rx), [(1, 0)], "only the regular file is read");
-        let metrics = source.tracker.metrics().clone();
+        let metrics = source.metrics.clone();
         assert_eq!((metrics.skips(Skip::Symlink), metrics.skips(Skip::NotARegularFile)), (1, 1));
 
         source.config.follow_symlinks = true;
