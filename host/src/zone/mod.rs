@@ -3,10 +3,11 @@
 //! A [`LandingZone`] lists its files (a rescan), may report changes as they
 //! happen ([`Watch`]; a zone that cannot is rescanned only), looks at one
 //! name ([`Looked`]), opens a file to be read as a stream from an offset
-//! ([`ZoneFile`], which the decoders and the line splitter of
-//! [`crate::source`] read, whatever the zone), tells whether a file that
-//! stopped growing is complete ([`ZoneFile::settled`]), and archives or
-//! deletes a finished one ([`LandingZone::clean`]).
+//! ([`ZoneFile`], which the source's decoders and line splitter read,
+//! whatever the zone; [`read_line_at`] reads one line back for a dead
+//! letter), tells whether a file that stopped growing is complete
+//! ([`ZoneFile::settled`]), and archives or deletes a finished one
+//! ([`LandingZone::clean`]).
 //!
 //! A file is named by a path, the zone's own spelling of where it is: shown
 //! in messages, matched by `--glob`, its extension choosing the decoder,
@@ -28,7 +29,7 @@ pub mod local;
 
 use std::any::Any;
 use std::fmt;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -103,6 +104,26 @@ pub trait ZoneFile: Read + fmt::Debug + Send {
         let bytes = read_head(self, head.len)?;
         Ok(bytes.len() == usize::from(head.len) && fnv1a(&bytes) == head.fnv)
     }
+}
+
+/// Reads back the line that starts at `offset` in the file `name` of
+/// `zone` (at most 64 MiB of it), without its line terminator: the source
+/// line a dead letter holds for a record Kafka refused.
+pub fn read_line_at(zone: &dyn LandingZone, name: &Path, offset: u64) -> io::Result<Vec<u8>> {
+    let mut file = zone.open(name)?;
+    file.seek_to(offset)?;
+    let mut line = Vec::new();
+    io::BufReader::new(file.take(64 << 20)).read_until(b'\n', &mut line)?;
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    if offset == 0 && line.starts_with(b"\xEF\xBB\xBF") {
+        line.drain(..3);
+    }
+    Ok(line)
 }
 
 /// Up to `len` first bytes of `file`.

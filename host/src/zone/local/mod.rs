@@ -174,3 +174,23 @@ impl ZoneFile for LocalFile {
         Ok(quiet.max(mtime_age) >= settle)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zone::{read_line_at, refusal};
+
+    #[test]
+    fn a_line_is_read_back_by_its_offset_and_never_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let zone = dir.path().join("in");
+        fs::create_dir(&zone).unwrap();
+        fs::write(zone.join("a.json"), b"\xEF\xBB\xBF{\"a\":1}\r\n{\"b\":2}").unwrap();
+        std::os::unix::fs::symlink(zone.join("a.json"), zone.join("link.json")).unwrap();
+        let local = LocalDir::new(zone.clone(), false, true);
+        assert_eq!(read_line_at(&local, &zone.join("a.json"), 0).unwrap(), b"{\"a\":1}");
+        assert_eq!(read_line_at(&local, &zone.join("a.json"), 12).unwrap(), b"{\"b\":2}");
+        let linked = read_line_at(&local, &zone.join("link.json"), 0).unwrap_err();
+        assert_eq!(refusal(&linked), Some(Skip::Symlink));
+    }
+}
