@@ -13,8 +13,12 @@
 //!   librdkafka's text, one topic's metadata); ground floor too.
 //! - [`cli`] and [`config`]: flags, validated into a typed [`config::RunConfig`];
 //!   [`config::file`]: the same settings for several pipelines, from TOML.
-//! - [`source`]: scans and watches the landing zone, reads lines tail-style,
-//!   hands on [`record::Batch`]es.
+//! - [`zone`]: where files come from, behind the [`zone::LandingZone`]
+//!   trait (list, watch, look, open and read from an offset, settle,
+//!   clean); [`zone::local`] is the local directory.
+//! - [`source`]: discovers the landing zone's files through that trait,
+//!   reads lines tail-style (through the decoders), hands on
+//!   [`record::Batch`]es.
 //! - [`transform`]: runs batches through the wasm module under time and
 //!   memory limits.
 //! - [`sink`]: publishes to Kafka, in transactions in exactly-once mode.
@@ -25,8 +29,8 @@
 //! - [`shutdown`]: the one signal every stage obeys.
 //! - [`pump`]: moves batches through the transform to the sink and the dead
 //!   letters, and applies the error-tolerance policy.
-//! - [`clean`]: `--clean-source`, archiving or deleting a file once all of
-//!   it is delivered and saved.
+//! - [`clean`]: `--clean-source`, the thread that has the landing zone
+//!   archive or delete a file once all of it is delivered and saved.
 //! - [`pipeline`]: wires them together.
 //! - [`metrics`]: counters, gauges and histograms every stage reports to,
 //!   readiness, and the HTTP server of `--metrics-addr` (`/metrics`,
@@ -51,3 +55,4 @@ pub mod sink;
 pub mod source;
 pub mod test_cmd;
 pub mod transform;
+pub mod zone;

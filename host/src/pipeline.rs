@@ -85,11 +85,19 @@ fn run_at_least_once(config: RunConfig, shutdown: Shutdown, metrics: Arc<Pipelin
     tracing::info!(topic = %config.kafka.topic, landing_zone = %config.source.dir.display(), "streaming");
 
     let (tx, rx) = crossbeam_channel::bounded(READ_AHEAD_BATCHES);
-    let source =
-        Source::new(config.source.clone(), tracker.clone(), completed.clone(), metrics.clone(), tx, shutdown.clone());
+    let zone = crate::zone::of(&config.source);
+    let source = Source::new(
+        zone.clone(),
+        config.source.clone(),
+        tracker.clone(),
+        completed.clone(),
+        metrics.clone(),
+        tx,
+        shutdown.clone(),
+    );
     let source = thread::Builder::new().name("source".into()).spawn(in_current_span(move || source.run()))?;
     let (stop_checkpoints, stopped) = crossbeam_channel::bounded::<()>(0);
-    let cleaner = Cleaner::start(&config.clean, tracker.clone(), completed)?;
+    let cleaner = Cleaner::start(&config.clean, zone, tracker.clone(), completed)?;
     let writer = {
         let (tracker, window, metrics) = (tracker.clone(), window.clone(), metrics.clone());
         // A checkpoint that cannot be saved (a full disk) closes the window.
@@ -120,7 +128,7 @@ fn run_at_least_once(config: RunConfig, shutdown: Shutdown, metrics: Arc<Pipelin
     drop(stop_checkpoints);
     writer.join().map_err(|_| anyhow!("the checkpoint thread panicked"))?;
     pumped?;
-    source?.ok();
+    source?;
     drained?;
     if let Some(failure) = pump.tracker().failure() {
         return Err(anyhow!(failure));

@@ -23,10 +23,11 @@ use sluice_guest_sdk::abi::{Message, Outcome};
 use crate::cli::{OutputFormat, TestArgs};
 use crate::config::TransformConfig;
 use crate::record::Batch;
-use crate::record::FileId;
 use crate::shutdown::Shutdown;
 use crate::source::tail::{ReadStatus, Tail};
 use crate::transform::Transformer;
+use crate::zone::ZoneFile;
+use crate::zone::local::LocalFile;
 
 /// Longest text shown in a table cell; the JSON lines hold everything.
 const CELL_CHARS: usize = 60;
@@ -153,9 +154,10 @@ pub fn run(args: &TestArgs) -> anyhow::Result<bool> {
 /// Every record of `input` through `transformer`, in line order.
 pub fn run_file(transformer: &mut Transformer, input: &Path, max_record_bytes: usize) -> anyhow::Result<Vec<Entry>> {
     let file = File::open(input).with_context(|| format!("cannot open --input {}", input.display()))?;
-    let id = FileId::of(&file.metadata()?);
+    let file = LocalFile::new(file)?;
+    let id = file.id();
     let path: Arc<str> = input.display().to_string().into();
-    let mut tail = Tail::new(file, id, path.clone(), 0, 0, max_record_bytes)?;
+    let mut tail = Tail::new(Box::new(file), path.clone(), 0, 0, max_record_bytes)?;
     let shutdown = Shutdown::new();
     let mut entries = Vec::new();
     loop {

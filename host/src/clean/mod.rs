@@ -20,27 +20,20 @@
 //! The files are assumed not to change once complete, as Spark assumes; one
 //! that grew since it was read is not cleaned until it has been read again.
 //!
-//! The landing zone is written by others, so the cleaner trusts no name in
-//! it: the file is reached from the zone's directory without following a
-//! link ([`archive::Entry`]), checked to be still the regular file that was
-//! read (device, inode and size, of the entry itself), and deleted or moved
-//! relative to its directory's handle (`unlinkat`, `renameat2`). A link in
-//! the way, or in the file's place, leaves everything as it is. The archive
-//! directory must lie outside the landing zone by real path, checked at
-//! start-up and again before each move.
+//! How a file is archived or deleted is the landing zone's own
+//! ([`LandingZone::clean`]): the local directory trusts no name in it and
+//! checks the file is still the one read ([`crate::zone::local`]). This
+//! thread decides when, and tries again after a failure.
 
-pub mod archive;
-
-use std::path::Path;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
-use crate::config::{CleanConfig, archive_inside};
+use crate::config::CleanConfig;
 use crate::progress::{Checkpoint, Completed, CompletedFiles, Tracker};
-use crate::record::FileId;
+use crate::zone::{Cleaned, Cleaning, LandingZone};
 
 /// Files handed to the cleaner thread and not yet taken; past this the
 /// checkpoint writer hands them back to the [`CompletedFiles`] rather than wait.
@@ -58,11 +51,12 @@ pub struct Cleaner {
 }
 
 impl Cleaner {
-    /// Starts the cleaner thread, or nothing when cleaning is off. It takes
-    /// the files the source reports `completed`; a file it cleaned leaves
-    /// the `tracker`'s checkpoint.
+    /// Starts the cleaner thread on `zone`, or nothing when cleaning is
+    /// off. It takes the files the source reports `completed`; a file it
+    /// cleaned leaves the `tracker`'s checkpoint.
     pub fn start(
         config: &CleanConfig,
+        zone: Arc<dyn LandingZone>,
         tracker: Arc<Tracker>,
         completed: Arc<CompletedFiles>,
     ) -> std::io::Result<Option<Cleaner>> {
@@ -71,7 +65,7 @@ impl Cleaner {
         }
         completed.keep();
         let (tx, rx) = crossbeam_channel::bounded(QUEUE);
-        let worker = Worker { config: config.clone(), tracker, completed: completed.clone(), retry: Vec::new() };
+        let worker = Worker { config: config.clone(), zone, tracker, completed: completed.clone(), retry: Vec::new() };
         let thread = thread::Builder::new().name("clean-source".into()).spawn(move || worker.run(&rx))?;
         Ok(Some(Cleaner { to_clean: Some(tx), completed, thread: Some(thread) }))
     }
@@ -102,17 +96,11 @@ impl Drop for Cleaner {
 /// The cleaner thread's state.
 struct Worker {
     config: CleanConfig,
+    zone: Arc<dyn LandingZone>,
     tracker: Arc<Tracker>,
     completed: Arc<CompletedFiles>,
     /// Files that failed, with when to try again and how often they failed.
     retry: Vec<(Completed, Instant, u32)>,
-}
-
-/// What became of one attempt.
-enum Outcome {
-    Cleaned,
-    Skipped,
-    Failed(std::io::Error),
 }
 
 impl Worker {
@@ -143,14 +131,14 @@ impl Worker {
 
     fn attempt(&mut self, file: Completed, failures: u32) {
         match self.clean(&file) {
-            Outcome::Cleaned => {
+            Cleaned::Done => {
                 // It leaves the checkpoint (the next save records that) and
                 // the source forgets it.
                 self.completed.cleaned(file.file);
                 self.tracker.forget(file.file, file.read_to);
             }
-            Outcome::Skipped => {}
-            Outcome::Failed(error) => {
+            Cleaned::Skipped => {}
+            Cleaned::Failed(error) => {
                 if failures == 0 {
                     tracing::warn!(file = %file.path, %error, "cannot clean the finished file; it stays in place and is tried again");
                 } else {
@@ -162,137 +150,11 @@ impl Worker {
     }
 
     /// Archives or deletes `file` if it is still the file that was read.
-    fn clean(&self, file: &Completed) -> Outcome {
-        let Some(landing_zone) = self.config.landing_zone() else { return Outcome::Skipped };
-        let path = Path::new(&*file.path);
-        let entry = match self.entry(landing_zone, path) {
-            Ok(entry) => entry,
-            Err(outcome) => return outcome,
-        };
-        match entry.metadata() {
-            Ok(meta) if meta.is_file() && FileId::of(&meta) == file.file && meta.len() == file.size => {}
-            Ok(_) => {
-                tracing::info!(file = %file.path, "finished file changed since it was read; it is cleaned once read again");
-                return Outcome::Skipped;
-            }
-            Err(e) => return gone_or_failed(file, e),
-        }
+    fn clean(&self, file: &Completed) -> Cleaned {
         match &self.config {
-            CleanConfig::Off => Outcome::Skipped,
-            CleanConfig::Delete { .. } => delete(file, &entry),
-            CleanConfig::Archive { dir, landing_zone } => archive(file, &entry, dir, landing_zone),
+            CleanConfig::Off => Cleaned::Skipped,
+            CleanConfig::Delete { .. } => self.zone.clean(file, Cleaning::Delete),
+            CleanConfig::Archive { dir, .. } => self.zone.clean(file, Cleaning::Archive(dir)),
         }
-    }
-
-    /// The finished file's entry, reached below the landing zone without
-    /// following a link.
-    fn entry(&self, landing_zone: &Path, path: &Path) -> Result<archive::Entry, Outcome> {
-        let Ok(rel) = crate::source::beneath::below(landing_zone, path) else {
-            tracing::warn!(file = %path.display(), "finished file is not below the landing zone; it is not cleaned");
-            return Err(Outcome::Skipped);
-        };
-        archive::Entry::find(landing_zone, &rel).map_err(|e| match crate::source::beneath::refusal(&e) {
-            Some(skip) => {
-                tracing::warn!(file = %path.display(), reason = skip.as_str(), "finished file is now reached through a link; it is not cleaned");
-                Outcome::Skipped
-            }
-            None => Outcome::Failed(e),
-        })
-    }
-}
-
-/// A file found missing was cleaned by someone else; any other error is a
-/// failure, tried again.
-fn gone_or_failed(file: &Completed, error: std::io::Error) -> Outcome {
-    if error.kind() == std::io::ErrorKind::NotFound {
-        tracing::info!(file = %file.path, "finished file is no longer in the landing zone; nothing to clean");
-        return Outcome::Skipped;
-    }
-    Outcome::Failed(error)
-}
-
-fn delete(file: &Completed, entry: &archive::Entry) -> Outcome {
-    match entry.remove() {
-        Ok(()) => {
-            tracing::info!(file = %file.path, "deleted the finished file");
-            Outcome::Cleaned
-        }
-        Err(e) => gone_or_failed(file, e),
-    }
-}
-
-fn archive(file: &Completed, entry: &archive::Entry, dir: &Path, landing_zone: &Path) -> Outcome {
-    if archive_inside(dir, landing_zone) {
-        let message = format!(
-            "the archive directory {} is now inside the landing zone {} by its real path; nothing is moved",
-            dir.display(),
-            landing_zone.display()
-        );
-        return Outcome::Failed(std::io::Error::other(message));
-    }
-    let path = Path::new(&*file.path);
-    let target = archive::target(path, landing_zone, dir);
-    match archive::move_to(entry, file.file, &target) {
-        Ok(placed) if placed != target => {
-            tracing::warn!(file = %file.path, taken = %target.display(), to = %placed.display(), "the archive holds a file of that name; archived under another");
-            Outcome::Cleaned
-        }
-        Ok(placed) => {
-            tracing::info!(file = %file.path, to = %placed.display(), "archived the finished file");
-            Outcome::Cleaned
-        }
-        Err(e) => gone_or_failed(file, e),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::fs;
-    use std::os::unix::fs::symlink;
-
-    fn completed(path: &Path) -> Completed {
-        let meta = fs::metadata(path).unwrap();
-        let path = path.display().to_string().into();
-        Completed { file: FileId::of(&meta), path, read_to: meta.len(), size: meta.len() }
-    }
-
-    fn worker(config: CleanConfig) -> Worker {
-        let tracker = Arc::new(Tracker::new(Checkpoint::default(), Arc::default()));
-        Worker { config, tracker, completed: Arc::default(), retry: Vec::new() }
-    }
-
-    #[test]
-    fn a_delete_never_goes_through_a_linked_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let (landing, precious) = (dir.path().join("in"), dir.path().join("precious"));
-        fs::create_dir_all(&landing).unwrap();
-        fs::create_dir_all(&precious).unwrap();
-        fs::write(precious.join("p1.json"), "{}\n").unwrap();
-        fs::write(landing.join("a.json"), "{}\n").unwrap();
-        symlink(&precious, landing.join("sub")).unwrap();
-        let worker = worker(CleanConfig::Delete { landing_zone: landing.clone() });
-        // What a source following links would have offered: the target's identity.
-        assert!(matches!(worker.clean(&completed(&landing.join("sub/p1.json"))), Outcome::Skipped));
-        assert!(precious.join("p1.json").exists());
-        assert!(matches!(worker.clean(&completed(&landing.join("a.json"))), Outcome::Cleaned));
-        assert!(!landing.join("a.json").exists());
-    }
-
-    #[test]
-    fn a_file_swapped_for_a_link_is_not_cleaned() {
-        let dir = tempfile::tempdir().unwrap();
-        let landing = dir.path().join("in");
-        fs::create_dir_all(&landing).unwrap();
-        let (file, elsewhere) = (landing.join("a.json"), dir.path().join("elsewhere.json"));
-        fs::write(&file, "{}\n").unwrap();
-        let read = completed(&file);
-        fs::rename(&file, &elsewhere).unwrap();
-        symlink(&elsewhere, &file).unwrap();
-        let archive = dir.path().join("arch");
-        let worker = worker(CleanConfig::Archive { dir: archive.clone(), landing_zone: landing.clone() });
-        assert!(matches!(worker.clean(&read), Outcome::Skipped));
-        assert!(elsewhere.exists() && fs::symlink_metadata(&file).unwrap().is_symlink());
-        assert!(!archive.exists());
     }
 }

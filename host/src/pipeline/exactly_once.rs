@@ -72,7 +72,8 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
         txn: Some(txn),
     };
     let (to_copy, commits) = crossbeam_channel::unbounded::<Checkpoint>();
-    let cleaner = Cleaner::start(&config.clean, tracker.clone(), completed.clone())?;
+    let zone = crate::zone::of(&config.source);
+    let cleaner = Cleaner::start(&config.clean, zone.clone(), tracker.clone(), completed.clone())?;
     let mut durable = tracker.snapshot().1;
     let mut copied = false;
     let copier = thread::Builder::new().name("checkpoint".into()).spawn(super::in_current_span(move || {
@@ -109,15 +110,15 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
         // The share first: it rewinds the tracker to the progress of the
         // files it adopts, where the source resumes.
         let share = pump.delivery.reshare();
-        let source =
-            Source::new(config.source.clone(), tracker.clone(), completed.clone(), metrics.clone(), tx, stop.clone())
-                .sharing(share);
+        let (tracker, completed, metrics) = (tracker.clone(), completed.clone(), metrics.clone());
+        let source = Source::new(zone.clone(), config.source.clone(), tracker, completed, metrics, tx, stop.clone())
+            .sharing(share);
         let source =
             thread::Builder::new().name("source".into()).spawn(super::in_current_span(move || source.run()))?;
         let pumped = pump.run(&rx, &shutdown);
         stop.trigger();
         drop(rx);
-        source.join().map_err(|_| anyhow!("the source thread panicked"))?.ok();
+        source.join().map_err(|_| anyhow!("the source thread panicked"))?;
         if pumped.is_err() || !pump.delivery.take_rewind() || shutdown.is_triggered() {
             break pumped;
         }

@@ -5,10 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::Batch;
 use super::decode::{Codec, DecodeError};
 use super::tail::{ReadStatus, Tail};
-use crate::record::Head;
+use crate::record::{Batch, Head};
 
 /// An open file being read.
 pub(super) struct Active {
@@ -47,7 +46,7 @@ impl Active {
             self.read_pos = self.tail.read_pos();
             self.last_growth = Instant::now();
             if self.head.len < Head::MAX_LEN {
-                self.head = Head::of(self.tail.file())?;
+                self.head = self.tail.file().head()?;
             }
         }
         batch.head = Some(self.head);
@@ -73,14 +72,14 @@ impl Active {
     ) -> std::io::Result<Filled> {
         let mut grew = false;
         if !started {
-            let len = self.tail.metadata()?.len();
+            let len = self.tail.file().size()?;
             if len != self.read_pos {
                 (self.read_pos, self.last_growth, grew) = (len, Instant::now(), true);
             }
             if !self.is_complete(settle)? {
                 return Ok(Filled { eof: true, grew, done: false, truncated: false });
             }
-            self.head = Head::of(self.tail.file())?;
+            self.head = self.tail.file().head()?;
             self.compressed = Some((codec, true));
             if let Err(e) = self.tail.decode(codec) {
                 return self.decoding_failed(e, batch);
@@ -108,18 +107,16 @@ impl Active {
 
     /// Whether the file is now shorter than what was read of it.
     fn truncated(&self) -> std::io::Result<bool> {
-        Ok(self.tail.metadata()?.len() < self.tail.read_pos())
+        Ok(self.tail.file().size()? < self.tail.read_pos())
     }
 
     /// Complete when its writer closed it and it has not grown since, or
-    /// it has been quiet for `settle` by both its modification time and our
-    /// own observation.
+    /// the zone finds it settled: quiet for `settle` (in a local directory,
+    /// by both its modification time and our own observation).
     pub(super) fn is_complete(&self, settle: Duration) -> std::io::Result<bool> {
         if self.closed_at.is_some_and(|size| size == self.read_pos) {
             return Ok(true);
         }
-        let observed = self.last_growth.elapsed();
-        let mtime_age = self.tail.metadata()?.modified()?.elapsed().unwrap_or_default();
-        Ok(observed.max(mtime_age) >= settle)
+        self.tail.file().settled(self.last_growth.elapsed(), settle)
     }
 }

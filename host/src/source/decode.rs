@@ -3,15 +3,15 @@
 //! As Spark (Hadoop's codec factory) does, the extension decides: `.gz`,
 //! `.zst`, `.bz2` and `.lz4` (the LZ4 frame format) are decompressed as
 //! they are read, concatenated members or frames included; every other
-//! file is read as it is. [`Decoded`] sits below the line splitter in
-//! [`Tail`](super::tail::Tail), so lines, offsets and checkpoints count
+//! file is read as it is. [`Decoded`] reads any landing zone's stream
+//! ([`ZoneFile::reader_at_start`](crate::zone::ZoneFile::reader_at_start)) and sits
+//! below the line splitter in [`Tail`](super::tail::Tail), so lines, offsets and checkpoints count
 //! uncompressed bytes. It tells the decoder's complaints (bad data, a
 //! truncated stream) from the file's own read errors: the first become a
 //! [`DecodeError`] naming the uncompressed offset where decoding stopped,
 //! which the source turns into a dead letter; the second stay I/O errors,
 //! retried like those of a plain file.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 use std::sync::Arc;
@@ -88,7 +88,7 @@ struct FileSide {
 
 /// The compressed file under the decoder, counting what it reads.
 struct Compressed {
-    file: File,
+    file: Box<dyn Read + Send>,
     side: Arc<FileSide>,
 }
 
@@ -123,8 +123,9 @@ impl std::fmt::Debug for Decoded {
 }
 
 impl Decoded {
-    /// A decoder reading `file` from where it stands (its start).
-    pub fn new(codec: Codec, file: File) -> io::Result<Decoded> {
+    /// A decoder reading `file` (a landing zone's stream, at the file's
+    /// start).
+    pub fn new(codec: Codec, file: Box<dyn Read + Send>) -> io::Result<Decoded> {
         let side = Arc::new(FileSide::default());
         let compressed = Compressed { file, side: side.clone() };
         let inner: Box<dyn Read + Send> = match codec {
@@ -215,7 +216,7 @@ mod tests {
     fn decoder(codec: Codec, bytes: &[u8]) -> (tempfile::NamedTempFile, Decoded) {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(bytes).unwrap();
-        let decoded = Decoded::new(codec, File::open(f.path()).unwrap()).unwrap();
+        let decoded = Decoded::new(codec, Box::new(std::fs::File::open(f.path()).unwrap())).unwrap();
         (f, decoded)
     }
 

@@ -10,14 +10,15 @@
 //! file is read through a [`Decoded`] reader once the source starts it
 //! ([`Tail::decode`]); offsets then count uncompressed bytes. A plain file
 //! whose reads run past its size is a pseudo-file, and its read fails with
-//! that refusal before its bytes are taken.
+//! that refusal before its bytes are taken. The file is any landing zone's
+//! [`ZoneFile`], read one chunk per call.
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read};
 use std::sync::Arc;
 
 use super::decode::{Codec, DecodeError, Decoded};
-use crate::record::{Batch, FileId, REJECT_SAMPLE, Reject};
+use crate::record::{Batch, FileId, REJECT_SAMPLE, Reject, Skip};
+use crate::zone::ZoneFile;
 
 /// Bytes read from the file per `read` call.
 const READ_CHUNK: usize = 256 * 1024;
@@ -34,7 +35,7 @@ pub enum ReadStatus {
 /// An open source file being read from `offset` on.
 #[derive(Debug)]
 pub struct Tail {
-    file: File,
+    file: Box<dyn ZoneFile>,
     /// The decompressing reader of a compressed file, once it is started,
     /// and the offset it skipped to (what a checkpoint covered).
     decoded: Option<(Decoded, u64)>,
@@ -57,17 +58,17 @@ pub struct Tail {
 }
 
 impl Tail {
-    /// Opens a reader on `file`, positioned at `offset` which begins line `line + 1`.
+    /// Opens a reader on `file`, positioned at `offset` which begins line
+    /// `line + 1`; `path` names it in messages.
     pub fn new(
-        mut file: File,
-        id: FileId,
+        mut file: Box<dyn ZoneFile>,
         path: Arc<str>,
         offset: u64,
         line: u64,
         max_record_bytes: usize,
     ) -> io::Result<Self> {
-        file.seek(SeekFrom::Start(offset))?;
-        let buf = Vec::new();
+        file.seek_to(offset)?;
+        let (id, buf) = (file.id(), Vec::new());
         let (decoded, skipping, known_len) = (None, None, 0);
         Ok(Tail { file, decoded, id, path, buf, start: 0, offset, line, skipping, max_record_bytes, known_len })
     }
@@ -76,8 +77,7 @@ impl Tail {
     /// skipping the uncompressed bytes before `offset` (those a checkpoint
     /// covers). Call once, when the compressed file is complete.
     pub fn decode(&mut self, codec: Codec) -> io::Result<()> {
-        self.file.seek(SeekFrom::Start(0))?;
-        let (decoded, _) = self.decoded.insert((Decoded::new(codec, self.file.try_clone()?)?, self.offset));
+        let (decoded, _) = self.decoded.insert((Decoded::new(codec, self.file.reader_at_start()?)?, self.offset));
         let skipped = decoded.skip(self.offset)?;
         if skipped < self.offset {
             tracing::warn!(file = %self.path, offset = self.offset, size = skipped, "compressed file holds less than its checkpoint; nothing more to read");
@@ -134,18 +134,13 @@ impl Tail {
     }
 
     /// The open file.
-    pub fn file(&self) -> &File {
-        &self.file
-    }
-
-    /// The open file's metadata (it may have been renamed or deleted since).
-    pub fn metadata(&self) -> io::Result<std::fs::Metadata> {
-        self.file.metadata()
+    pub fn file(&self) -> &dyn ZoneFile {
+        &*self.file
     }
 
     /// Starts over from the beginning: the file was truncated and rewritten.
     pub fn restart(&mut self) -> io::Result<()> {
-        self.file.seek(SeekFrom::Start(0))?;
+        self.file.seek_to(0)?;
         self.buf.clear();
         (self.start, self.offset, self.line, self.skipping) = (0, 0, 0, None);
         Ok(())
@@ -239,7 +234,7 @@ impl Tail {
             // A regular file that yields more than its size is a pseudo-file
             // (its size says nothing); its bytes are not taken.
             self.buf.truncate(old_len);
-            return Err(crate::record::Skip::PseudoFile.into());
+            return Err(Skip::PseudoFile.into());
         }
         Ok(n)
     }
@@ -251,7 +246,7 @@ impl Tail {
         if self.read_pos() <= self.known_len {
             return Ok(false);
         }
-        self.known_len = self.file.metadata()?.len();
+        self.known_len = self.file.size()?;
         Ok(self.read_pos() > self.known_len)
     }
 }
@@ -267,14 +262,18 @@ fn strip_bom(text: &[u8], offset: u64) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::zone::local::LocalFile;
+    use std::fs::File;
     use std::io::Write;
+
+    fn local(file: File) -> Box<dyn ZoneFile> {
+        Box::new(LocalFile::new(file).unwrap())
+    }
 
     fn tail_of(content: &[u8], max: usize) -> (tempfile::NamedTempFile, Tail) {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(content).unwrap();
-        let file = File::open(f.path()).unwrap();
-        let id = FileId::of(&file.metadata().unwrap());
-        let tail = Tail::new(file, id, "t".into(), 0, 0, max).unwrap();
+        let tail = Tail::new(local(File::open(f.path()).unwrap()), "t".into(), 0, 0, max).unwrap();
         (f, tail)
     }
 
@@ -322,12 +321,11 @@ mod tests {
 
     #[test]
     fn a_file_that_reads_past_its_size_is_refused_before_its_bytes_are_taken() {
-        let file = File::open("/proc/self/environ").unwrap();
-        let id = FileId::of(&file.metadata().unwrap());
-        let mut tail = Tail::new(file, id, "environ".into(), 0, 0, 1 << 20).unwrap();
+        let file = local(File::open("/proc/self/environ").unwrap());
+        let mut tail = Tail::new(file, "environ".into(), 0, 0, 1 << 20).unwrap();
         let mut batch = Batch::new(tail.id, tail.path.clone());
         let error = tail.read(&mut batch).unwrap_err();
-        assert_eq!(crate::source::beneath::refusal(&error), Some(crate::record::Skip::PseudoFile));
+        assert_eq!(crate::zone::refusal(&error), Some(Skip::PseudoFile));
         assert!(batch.is_empty() && batch.rejects.is_empty());
         assert_eq!(tail.read_pos(), 0);
     }

@@ -2,13 +2,14 @@
 //! `--recursive` (Spark's `recursiveFileLookup`) every file below it.
 //!
 //! A recursive walk never follows a symbolic link: a link, to a file or to a
-//! directory, is listed as an entry of its own, which the source then
-//! refuses or (with `--follow-symlinks`) resolves inside the zone; a
-//! directory reached through a link is not walked, so one link cannot pull
-//! in a tree from elsewhere. It skips directories whose names start with
-//! `.` or `_`, which Spark and Hadoop treat as hidden (`_temporary/` of a
-//! job still writing, `.staging/`). The file-name glob and the temporary-name rules apply to
-//! each file's own name; the directories only say where it is.
+//! directory, is listed as an entry of its own, which is then refused or
+//! (with `--follow-symlinks`) resolved inside the zone
+//! ([`LocalDir`](super::LocalDir)); a directory reached through a link is
+//! not walked, so one link cannot pull in a tree from elsewhere. It skips
+//! directories whose names start with `.` or `_`, which Spark and Hadoop
+//! treat as hidden (`_temporary/` of a job still writing, `.staging/`). The
+//! file-name glob and the temporary-name rules apply to each file's own
+//! name; the directories only say where it is.
 
 use std::fs;
 use std::io;

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, RenameFlags};
 
+use super::beneath;
 use crate::record::FileId;
-use crate::source::beneath;
 
 /// Names tried after the file's own before giving up.
 const MAX_SUFFIX: u32 = 1000;

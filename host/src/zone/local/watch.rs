@@ -6,37 +6,19 @@
 //! blocks the watcher thread: when the channel is full an event is dropped
 //! and a rescan is requested instead.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
-use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+use notify::{Event, EventKind, RecursiveMode, Watcher};
+
+use crate::zone::{Change, Watch};
 
 /// Events buffered between the watcher thread and the source. A burst of
 /// thousands of files overflows it harmlessly: the rescan picks them up.
 const EVENT_CAPACITY: usize = 4096;
-
-/// What the source needs to know about a path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// A file appeared (created, moved in) or may have grown, or a
-    /// directory appeared.
-    Touched(PathBuf),
-    /// A writer closed the file: its last line is complete.
-    Closed(PathBuf),
-}
-
-/// A running watcher; dropping it stops the events.
-#[derive(Debug)]
-pub struct Watch {
-    _watcher: RecommendedWatcher,
-    /// Changes, in the order the kernel reported them.
-    pub changes: Receiver<Change>,
-    /// Set when events were lost; the source then rescans at once.
-    pub overflowed: Arc<AtomicBool>,
-}
 
 /// Starts watching `dir`, and with `recursive` every directory below it
 /// (new ones included: their creation is reported, so the source can look
@@ -48,7 +30,7 @@ pub fn watch(dir: &Path, recursive: bool) -> notify::Result<Watch> {
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| forward(event, &tx, &flag))?;
     let mode = if recursive { RecursiveMode::Recursive } else { RecursiveMode::NonRecursive };
     watcher.watch(dir, mode)?;
-    Ok(Watch { _watcher: watcher, changes, overflowed })
+    Ok(Watch { changes, overflowed, keep: Box::new(watcher) })
 }
 
 fn forward(event: notify::Result<Event>, tx: &Sender<Change>, overflowed: &AtomicBool) {

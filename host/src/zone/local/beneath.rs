@@ -10,8 +10,9 @@
 //! not one on procfs, sysfs and the like, whose sizes lie (checked with
 //! `fstatfs`). `--follow-symlinks` is a resolution of the link's real path
 //! ([`inside`]), which must lie in the zone and is then opened the same way.
-//! A refusal is an [`io::Error`] carrying a [`Skip`] ([`refusal`]); the
-//! source warns once and counts it, the cleaner leaves the entry alone.
+//! A refusal is an [`io::Error`] carrying a [`Skip`]
+//! ([`refusal`](crate::zone::refusal)); the source warns once and counts
+//! it, the cleaner leaves the entry alone.
 //! The landing-zone directory itself is the operator's, and is opened as
 //! named (following links).
 
@@ -42,22 +43,6 @@ const PSEUDO_FILE_SYSTEMS: [u32; 12] = [
     0xde5e_81e4,
     0xcafe_4a11,
 ];
-
-/// Why an entry was refused, carried inside an [`io::Error`].
-#[derive(Debug, thiserror::Error)]
-#[error("refused: {}", .0.describe())]
-pub struct Refused(pub Skip);
-
-impl From<Skip> for io::Error {
-    fn from(skip: Skip) -> Self {
-        io::Error::other(Refused(skip))
-    }
-}
-
-/// The refusal `error` carries, if it is one.
-pub fn refusal(error: &io::Error) -> Option<Skip> {
-    error.get_ref().and_then(|e| e.downcast_ref::<Refused>()).map(|r| r.0)
-}
 
 /// `path` relative to the landing zone `root`, however either is spelled
 /// (the watcher reports absolute paths for a relative `root`), or
@@ -174,7 +159,7 @@ mod tests {
     }
 
     fn refused(result: io::Result<impl std::fmt::Debug>) -> Option<Skip> {
-        refusal(&result.unwrap_err())
+        crate::zone::refusal(&result.unwrap_err())
     }
 
     #[test]
