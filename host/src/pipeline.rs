@@ -178,8 +178,10 @@ fn stream(
     loop {
         let (tx, rx) = crossbeam_channel::bounded(READ_AHEAD_BATCHES);
         let stop = source_stop();
-        let source =
-            Source::new(config.source.clone(), tracker.clone(), tx, stop.clone()).sharing(pump.delivery.reshare());
+        // First: taking on or giving up files rewinds the tracker, which
+        // the new source resumes from.
+        let share = pump.delivery.reshare();
+        let source = Source::new(config.source.clone(), tracker.clone(), tx, stop.clone()).sharing(share);
         let source = match spawn("source", move || source.run()) {
             Ok(source) => source,
             Err(e) => return (Err(e), Ok(())),
