@@ -10,9 +10,9 @@
 //!
 //! [`run`] builds the stages every pipeline has (the transform, the
 //! tracker, the sink, the pump, the source) once; what differs with
-//! `--delivery` is a [`Mode`]: at least once ([`at_least_once`]), a
+//! `--delivery` is a `Mode`: at least once (`at_least_once`), a
 //! checkpoint writer saving `checkpoint.json` as Kafka acknowledges; exactly
-//! once ([`exactly_once`]), the pipeline's group, transactions that commit
+//! once (`exactly_once`), the pipeline's group, transactions that commit
 //! records and progress together, and the operator's copy of each commit.
 //!
 //! Start-up checks everything before a record moves: the module, the
@@ -21,7 +21,7 @@
 //! producer is flushed and the checkpoint written covering exactly what
 //! Kafka acknowledged, or the open transaction commits. In exactly-once
 //! mode the source is rebuilt from the last commit whenever a transaction
-//! is aborted or the group moves files, so [`stream`] runs one source after
+//! is aborted or the group moves files, so `stream` runs one source after
 //! another until the pump stops for good.
 //!
 //! [`supervisor`] runs the pipelines of a process (one from flags, or every

@@ -21,14 +21,14 @@
 //!
 //! Nothing reads the whole topic at start-up: the pipeline's group
 //! ([`crate::progress::group`]) assigns this host partitions of it, and
-//! [`KafkaStore::restore`] reads their committed progress ([`restore`]);
+//! [`KafkaStore::restore`] reads their committed progress (`restore`);
 //! [`KafkaStore::adopt`] and [`KafkaStore::release`] take files on and let
 //! them go as the group moves partitions. A local checkpoint file is not
 //! read in this mode, so it cannot make the stream skip or repeat.
 //!
-//! - [`topic`]: creating the compacted topic and counting its partitions;
-//! - [`restore`]: reading partitions back and finding their files;
-//! - [`owner`]: the owner record an idle instance writes, so a fencing
+//! - `topic`: creating the compacted topic and counting its partitions;
+//! - `restore`: reading partitions back and finding their files;
+//! - `owner`: the owner record an idle instance writes, so a fencing
 //!   reaches it.
 
 mod owner;

@@ -20,7 +20,7 @@
 //!
 //! [`Transactions`] keeps its state private. A [`Delivery`] holds one in
 //! exactly-once mode and none in at-least-once mode; the work is done by
-//! [`Txn`], the transaction borrowed with the producer and tracker it
+//! `Txn`, the transaction borrowed with the producer and tracker it
 //! commits through, so no step has to ask which mode it is in.
 
 mod txn;
