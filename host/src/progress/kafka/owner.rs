@@ -1,6 +1,6 @@
 //! The owner record: which instance of a pipeline holds its transactional
 //! id, written now and then by an idle instance so that a fencing reaches
-//! it (see [`crate::pump::transaction`]).
+//! it (the transactions of `--delivery exactly-once` write it).
 
 use std::path::Path;
 
