@@ -22,8 +22,10 @@
 //! - [`transform`]: runs batches through the wasm module under time and
 //!   memory limits.
 //! - [`sink`]: publishes to Kafka, in transactions in exactly-once mode.
-//! - [`progress`]: the delivery tracker and the stores of per-file progress
-//!   (`checkpoint.json`, or the offsets topic in exactly-once mode).
+//! - [`progress`]: the delivery tracker, the stores of per-file progress
+//!   (`checkpoint.json`, or the offsets topic in exactly-once mode) and the
+//!   ownership of files by partition (the pipeline's group); it calls no
+//!   stage.
 //! - [`deadletter`]: where records that are not published go, with the reason.
 //! - [`private`]: files 0600 and directories 0700, for all Sluice writes.
 //! - [`shutdown`]: the one signal every stage obeys.
@@ -31,7 +33,9 @@
 //!   letters, and applies the error-tolerance policy.
 //! - [`clean`]: `--clean-source`, the thread that has the landing zone
 //!   archive or delete a file once all of it is delivered and saved.
-//! - [`pipeline`]: wires them together.
+//! - [`pipeline`]: wires them together, with one builder for both delivery
+//!   modes; [`pipeline::supervisor`] runs the process's pipelines (flags or
+//!   a config file) with the metrics server and progress bars.
 //! - [`metrics`]: counters, gauges and histograms every stage reports to,
 //!   readiness, and the HTTP server of `--metrics-addr` (`/metrics`,
 //!   `/health/*`, the status page).

@@ -1,4 +1,5 @@
-//! Wires the stages together and runs them until shutdown.
+//! Wires the stages together and runs them until shutdown: one builder for
+//! both delivery modes.
 //!
 //! ```text
 //!  source thread ──Batch──▶ pump (this thread) ──Message──▶ librdkafka
@@ -7,54 +8,55 @@
 //!                                               Tracker ──▶ checkpoint thread
 //! ```
 //!
+//! [`run`] builds the stages every pipeline has (the transform, the
+//! tracker, the sink, the pump, the source) once; what differs with
+//! `--delivery` is a `Mode`: at least once (`at_least_once`), a
+//! checkpoint writer saving `checkpoint.json` as Kafka acknowledges; exactly
+//! once (`exactly_once`), the pipeline's group, transactions that commit
+//! records and progress together, and the operator's copy of each commit.
+//!
 //! Start-up checks everything before a record moves: the module, the
 //! checkpoint, then the broker and topic. On shutdown the source stops
-//! taking records, the pump stops sending, the producer is flushed, and the
-//! checkpoint is written covering exactly what Kafka acknowledged.
-//! `--delivery exactly-once` runs the same stages in transactions
-//! ([`exactly_once`]).
+//! taking records, the pump stops sending, and the mode finishes: the
+//! producer is flushed and the checkpoint written covering exactly what
+//! Kafka acknowledged, or the open transaction commits. In exactly-once
+//! mode the source is rebuilt from the last commit whenever a transaction
+//! is aborted or the group moves files, so `stream` runs one source after
+//! another until the pump stops for good.
+//!
+//! [`supervisor`] runs the pipelines of a process (one from flags, or every
+//! pipeline of a config file) with the metrics server and progress bars.
 
-pub mod exactly_once;
-pub mod group;
+mod at_least_once;
+mod exactly_once;
+pub mod supervisor;
 
 use std::sync::Arc;
-use std::thread;
-use std::time::Duration;
+use std::thread::{self, JoinHandle};
 
 use anyhow::anyhow;
-use crossbeam_channel::Receiver;
 
-use crate::clean::Cleaner;
-use crate::config::RunConfig;
+use crate::config::{ExactlyOnce, RunConfig};
 use crate::deadletter::DeadLetters;
 use crate::metrics::PipelineMetrics;
-use crate::progress::{CheckpointStore, CompletedFiles, FileStore, Tracker, Window};
+use crate::progress::{Checkpoint, CompletedFiles, Tracker, Window};
+use crate::pump::transaction::Transactions;
 use crate::pump::{Delivery, Pump, Summary};
 use crate::shutdown::Shutdown;
 use crate::sink::{Sink, SinkError};
 use crate::source::Source;
 use crate::transform::Transformer;
+use crate::zone::LandingZone;
 
 /// Batches read ahead of the transform: enough to keep it busy while the
 /// source waits on the disk, few enough to bound memory (4 x 1 MiB).
 const READ_AHEAD_BATCHES: usize = 4;
-/// How long shutdown waits for Kafka to acknowledge what was sent.
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long the checkpoint writer waits for progress before checking for stop.
-const CHECKPOINT_POLL: Duration = Duration::from_millis(100);
-/// Pause between attempts to save a checkpoint the disk refused.
-const SAVE_RETRY: Duration = Duration::from_secs(1);
-/// Attempts at the final checkpoint before giving up at shutdown.
-const FINAL_SAVE_ATTEMPTS: u32 = 5;
 
 /// Runs the stream until `shutdown` triggers or a stage fails, counting
 /// into `metrics`; a failure is also its health's reason.
 pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>) -> anyhow::Result<Summary> {
     let reported = metrics.clone();
-    let ran = match config.exactly_once {
-        Some(_) => exactly_once::run(config, shutdown, metrics),
-        None => run_at_least_once(config, shutdown, metrics),
-    };
+    let ran = build(config, shutdown, metrics);
     match &ran {
         Ok(_) => reported.health.stopped("shut down"),
         Err(e) => reported.health.stopped(&format!("{e:#}")),
@@ -62,137 +64,172 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
     ran
 }
 
-fn run_at_least_once(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>) -> anyhow::Result<Summary> {
+/// The delivery mode, with what only it needs, before the stream starts.
+enum Mode {
+    /// `checkpoint.json` is the progress, saved as Kafka acknowledges.
+    AtLeastOnce(at_least_once::Checkpoints),
+    /// Transactions carry the progress; `checkpoint.json` is a copy.
+    ExactlyOnce(exactly_once::Copy, ExactlyOnce),
+}
+
+/// The delivery mode's part of a running pipeline, which finishes it.
+enum Running {
+    /// The checkpoint writer.
+    AtLeastOnce(at_least_once::Writer),
+    /// The pipeline's group and the copy's writer.
+    ExactlyOnce(exactly_once::Member),
+}
+
+/// The handles the stages of one pipeline share, made once by [`build`].
+struct Shared {
+    /// Where the files come from: the source reads it, the cleaner cleans it.
+    zone: Arc<dyn LandingZone>,
+    /// Acknowledgements turned into ordered progress.
+    tracker: Arc<Tracker>,
+    /// Room for batches in flight; a checkpoint that cannot be saved closes it.
+    window: Arc<Window>,
+    /// Files read to their end, for `--clean-source`.
+    completed: Arc<CompletedFiles>,
+    /// What the pipeline counts.
+    metrics: Arc<PipelineMetrics>,
+}
+
+impl Shared {
+    /// The handles of a pipeline on `config`'s landing zone, resuming from
+    /// `checkpoint`.
+    fn new(config: &RunConfig, checkpoint: Checkpoint, metrics: Arc<PipelineMetrics>) -> Shared {
+        let window = Arc::new(Window::default());
+        let tracker = Tracker::new(checkpoint, window.clone()).timing_files(metrics.file_ack_seconds.clone());
+        let (zone, completed) = (crate::zone::of(&config.source), Arc::default());
+        Shared { zone, tracker: Arc::new(tracker), window, completed, metrics }
+    }
+}
+
+/// The one builder: the stages, with what `config`'s delivery mode adds.
+fn build(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>) -> anyhow::Result<Summary> {
     let transformer = Transformer::new(&config.transform)?;
     tracing::info!(module = %transformer.path().display(), "transform module loaded");
     metrics.health.module_loaded();
-    let mut store = FileStore::open(&config.checkpoint_dir)?;
-    let checkpoint = store.load()?;
-    tracing::info!(files = checkpoint.files.len(), dir = %config.checkpoint_dir.display(), "checkpoint loaded");
-    let window = Arc::new(Window::default());
-    let tracker = Tracker::new(checkpoint.clone(), window.clone()).timing_files(metrics.file_ack_seconds.clone());
-    let tracker = Arc::new(tracker);
-    let completed = Arc::new(CompletedFiles::default());
-    tracing::info!(topic = %config.kafka.topic, properties = ?config.kafka.redacted(), "connecting to Kafka");
-    let dlq = config.dead_letter_topic.as_deref();
-    let sink = match Sink::connect(&config.kafka, dlq, tracker.clone(), metrics.clone(), &shutdown) {
-        Err(SinkError::NotConnected { .. }) if shutdown.is_triggered() => {
-            tracing::info!("stopped before Kafka was reachable; nothing was read");
-            return Ok(Summary::default());
-        }
-        connected => connected?,
+    let (mode, checkpoint) = Mode::open(&config)?;
+    let shared = Shared::new(&config, checkpoint, metrics);
+    let Some(sink) = connect(&config, &shared, &shutdown)? else {
+        tracing::info!("stopped before Kafka was reachable; nothing was read");
+        return Ok(Summary::default());
     };
-    tracing::info!(topic = %config.kafka.topic, landing_zone = %config.source.dir.display(), "streaming");
-
-    let (tx, rx) = crossbeam_channel::bounded(READ_AHEAD_BATCHES);
-    let zone = crate::zone::of(&config.source);
-    let source = Source::new(
-        zone.clone(),
-        config.source.clone(),
-        tracker.clone(),
-        completed.clone(),
-        metrics.clone(),
-        tx,
-        shutdown.clone(),
-    );
-    let source = thread::Builder::new().name("source".into()).spawn(in_current_span(move || source.run()))?;
-    let (stop_checkpoints, stopped) = crossbeam_channel::bounded::<()>(0);
-    let cleaner = Cleaner::start(&config.clean, zone, tracker.clone(), completed)?;
-    let writer = {
-        let (tracker, window, metrics) = (tracker.clone(), window.clone(), metrics.clone());
-        // A checkpoint that cannot be saved (a full disk) closes the window.
-        let pause = move |paused| {
-            metrics.health.checkpoint_blocked(paused);
-            window.pause(paused);
-        };
-        let write = move || write_checkpoints(&mut store, &tracker, &pause, &stopped, cleaner.as_ref());
-        thread::Builder::new().name("checkpoint".into()).spawn(in_current_span(write))?
-    };
-
-    let delivery = Delivery {
-        sink,
-        tracker,
-        window,
-        metrics,
-        dead: DeadLetters::new(&config.checkpoint_dir),
-        dead_letter_topic: config.dead_letter_topic.clone(),
-        kafka: config.kafka.clone(),
-        txn: None,
-    };
+    let (running, txn) = mode.start(&config, &shared)?;
+    let dead = DeadLetters::new(&config.checkpoint_dir);
+    let (tracker, window, metrics) = (shared.tracker.clone(), shared.window.clone(), shared.metrics.clone());
+    let delivery = Delivery::new(sink, tracker, window, metrics, dead, &config, txn);
     let mut pump = Pump::new(transformer, delivery, config.max_consecutive_errors);
-    let pumped = pump.run(&rx, &shutdown);
-    shutdown.trigger();
-    drop(rx);
-    let source = source.join().map_err(|_| anyhow!("the source thread panicked"));
-    let drained = pump.drain(FLUSH_TIMEOUT, &shutdown);
-    drop(stop_checkpoints);
-    writer.join().map_err(|_| anyhow!("the checkpoint thread panicked"))?;
-    pumped?;
-    source?;
-    drained?;
-    if let Some(failure) = pump.tracker().failure() {
-        return Err(anyhow!(failure));
+    tracing::info!(topic = %config.kafka.topic, landing_zone = %config.source.dir.display(), "streaming");
+    let streamed = stream(&config, &mut pump, &shared, &shutdown, || running.source_stop(&shutdown));
+    running.finish(pump, streamed, &shutdown)
+}
+
+impl Mode {
+    /// Opens (and locks) the checkpoint directory; the checkpoint the
+    /// stream resumes from (none in exactly-once mode: the group's
+    /// assignments bring it).
+    fn open(config: &RunConfig) -> anyhow::Result<(Mode, Checkpoint)> {
+        let dir = &config.checkpoint_dir;
+        match &config.exactly_once {
+            None => at_least_once::Checkpoints::open(dir).map(|(store, resume)| (Mode::AtLeastOnce(store), resume)),
+            Some(eos) => Ok((Mode::ExactlyOnce(exactly_once::Copy::open(dir)?, eos.clone()), Checkpoint::default())),
+        }
     }
-    Ok(pump.summary)
+
+    /// Starts what the mode runs beside the pump; the transactions the pump
+    /// commits in, in exactly-once mode.
+    fn start(self, config: &RunConfig, shared: &Shared) -> anyhow::Result<(Running, Option<Transactions>)> {
+        match self {
+            Mode::AtLeastOnce(store) => Ok((Running::AtLeastOnce(store.start(config, shared)?), None)),
+            Mode::ExactlyOnce(copy, eos) => {
+                let (member, txn) = copy.start(config, &eos, shared)?;
+                Ok((Running::ExactlyOnce(member), Some(txn)))
+            }
+        }
+    }
 }
 
-/// `f`, to run on another thread inside the caller's span, so that a
-/// stage's log lines name their pipeline when a file runs several.
-fn in_current_span<T>(f: impl FnOnce() -> T) -> impl FnOnce() -> T {
-    let span = tracing::Span::current();
-    move || span.in_scope(f)
+impl Running {
+    /// The stop signal of the next source: the pipeline's own at least
+    /// once; in exactly-once mode one of its own, as the source is rebuilt
+    /// after a rewind while the pipeline goes on.
+    fn source_stop(&self, shutdown: &Shutdown) -> Shutdown {
+        match self {
+            Running::AtLeastOnce(_) => shutdown.clone(),
+            Running::ExactlyOnce(_) => Shutdown::new(),
+        }
+    }
+
+    /// Finishes the pipeline once the stream stopped: its outcome.
+    fn finish(self, pump: Pump, streamed: Streamed, shutdown: &Shutdown) -> anyhow::Result<Summary> {
+        match self {
+            Running::AtLeastOnce(writer) => writer.finish(pump, streamed, shutdown),
+            Running::ExactlyOnce(member) => member.finish(pump, streamed, shutdown),
+        }
+    }
 }
 
-/// Saves the checkpoint whenever it moves, and once more when told to stop.
-/// A failed save (a full disk) pauses new batches and is retried: progress
-/// stays in the tracker. At shutdown the final save is tried a few times.
-/// What is saved is offered to the `cleaner` (`--clean-source`).
-fn write_checkpoints(
-    store: &mut FileStore,
-    tracker: &Tracker,
-    pause: &dyn Fn(bool),
-    stop: &Receiver<()>,
-    cleaner: Option<&Cleaner>,
-) {
-    let (mut saved, mut durable) = tracker.snapshot();
-    let mut final_attempts = 0;
+/// The sink, connected to the broker; `None` if shutdown came first.
+fn connect(config: &RunConfig, shared: &Shared, shutdown: &Shutdown) -> anyhow::Result<Option<Sink>> {
+    let (topic, properties) = (&config.kafka.topic, config.kafka.redacted());
+    match &config.exactly_once {
+        None => tracing::info!(%topic, ?properties, "connecting to Kafka"),
+        Some(eos) => {
+            tracing::info!(%topic, pipeline = %eos.pipeline, ?properties, "connecting to Kafka (exactly once)")
+        }
+    }
+    let dlq = config.dead_letter_topic.as_deref();
+    let (tracker, metrics) = (shared.tracker.clone(), shared.metrics.clone());
+    match Sink::connect(&config.kafka, dlq, tracker, metrics, shutdown) {
+        Err(SinkError::NotConnected { .. } | SinkError::Transactions(_)) if shutdown.is_triggered() => Ok(None),
+        connected => Ok(Some(connected?)),
+    }
+}
+
+/// What [`stream`] ends with: the pump's outcome, and how the last
+/// source's thread ended.
+type Streamed = (anyhow::Result<()>, anyhow::Result<()>);
+
+/// Runs a source into `pump` until the pump stops; again from the last
+/// commit while it stops to rewind (exactly-once mode). Each source stops
+/// with its own `stop`, which triggers with `shutdown` or not.
+fn stream(
+    config: &RunConfig,
+    pump: &mut Pump,
+    shared: &Shared,
+    shutdown: &Shutdown,
+    source_stop: impl Fn() -> Shutdown,
+) -> Streamed {
     loop {
-        if let Some(cleaner) = cleaner {
-            cleaner.offer(&durable);
+        let (tx, rx) = crossbeam_channel::bounded(READ_AHEAD_BATCHES);
+        let stop = source_stop();
+        // First: taking on or giving up files rewinds the tracker, which
+        // the new source resumes from.
+        let share = pump.delivery.reshare();
+        let (zone, tracker, completed) = (shared.zone.clone(), shared.tracker.clone(), shared.completed.clone());
+        let source =
+            Source::new(zone, config.source.clone(), tracker, completed, shared.metrics.clone(), tx, stop.clone())
+                .sharing(share);
+        let source = match spawn("source", move || source.run()) {
+            Ok(source) => source,
+            Err(e) => return (Err(e), Ok(())),
+        };
+        let pumped = pump.run(&rx, shutdown);
+        stop.trigger();
+        drop(rx);
+        let joined = source.join().map(|_| ()).map_err(|_| anyhow!("the source thread panicked"));
+        if pumped.is_err() || joined.is_err() || !pump.delivery.take_rewind() || shutdown.is_triggered() {
+            return (pumped, joined);
         }
-        let stopping = matches!(stop.try_recv(), Err(crossbeam_channel::TryRecvError::Disconnected));
-        let next = if stopping { Some(tracker.snapshot()) } else { tracker.wait_progress(saved, CHECKPOINT_POLL) };
-        if let Some((version, checkpoint)) = next.filter(|(v, _)| *v != saved) {
-            if let Err(e) = store.save(&checkpoint) {
-                tracing::error!(error = %e, "cannot write the checkpoint; the stream waits and retries");
-                pause(true);
-                if !stopping {
-                    let _ = stop.recv_timeout(SAVE_RETRY);
-                    continue;
-                }
-                final_attempts += 1;
-                if final_attempts == FINAL_SAVE_ATTEMPTS {
-                    tracing::error!(
-                        "giving up on the final checkpoint; a restart sends again what the last saved one does not cover"
-                    );
-                    return;
-                }
-                thread::sleep(SAVE_RETRY);
-                continue;
-            }
-            saved = version;
-            durable = checkpoint;
-            pause(false);
-        }
-        if stopping {
-            if let Some(cleaner) = cleaner {
-                cleaner.offer(&durable);
-            }
-            // So that checkpoint.json alone holds the state after a stop.
-            if let Err(e) = store.compact(&durable) {
-                tracing::warn!(error = %e, "cannot compact the checkpoint; its journal keeps what the last save wrote");
-            }
-            return;
-        }
+        tracing::debug!("reading again from the last commit");
     }
+}
+
+/// Starts a thread named `name` running `f` inside the caller's span, so
+/// that a stage's log lines name their pipeline when a file runs several.
+fn spawn<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<JoinHandle<T>> {
+    let span = tracing::Span::current();
+    Ok(thread::Builder::new().name(name.into()).spawn(move || span.in_scope(f))?)
 }

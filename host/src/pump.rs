@@ -89,7 +89,7 @@ impl Pump {
     /// A commit followed by an abort (of the next, empty transaction, whose
     /// begin failed) keeps what the commit held.
     pub fn settle(&mut self) {
-        let Some(counts) = self.delivery.txn.as_ref().map(|t| t.counts) else { return };
+        let Some(counts) = self.delivery.transaction_counts() else { return };
         let (committed, settled) = &mut self.settled;
         if counts.0 > settled.0 {
             *committed = self.summary;

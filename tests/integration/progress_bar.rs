@@ -46,23 +46,9 @@ fn pty() -> (OwnedFd, String) {
 #[test]
 fn a_backlog_shows_a_bar_on_a_terminal() {
     let (dirs, _broker, args) = backlog("bar-tty");
-    let (controller, terminal) = pty();
-    let stderr = File::options().write(true).open(&terminal).unwrap();
     let mut cmd = Command::new(sluice_bin());
-    cmd.args(args.argv()).env("SLUICE_LOG", "info").stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
-    let mut host = Process::spawn(cmd);
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let reader = {
-        let seen = seen.clone();
-        let mut controller = File::from(controller);
-        // Ends with EIO once the host, the terminal's last user, exits.
-        std::thread::spawn(move || {
-            let mut buf = [0; 4096];
-            while let Ok(n @ 1..) = controller.read(&mut buf) {
-                seen.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        })
-    };
+    cmd.args(args.argv());
+    let (mut host, seen, reader) = on_terminal(cmd);
     let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
     poll_until(WITHIN, "the bar is drawn", || text().contains(&format!("0/{FILES}{BAR_MARK}")).then_some(()));
     assert!(text().contains("streaming"), "log lines reach the terminal too: {}", text());
@@ -75,6 +61,69 @@ fn a_backlog_shows_a_bar_on_a_terminal() {
     for line in all.split(['\n', '\r']).filter(|l| l.contains("INFO")) {
         assert!(!line.contains(BAR_MARK), "a log line shares a line with the bar: {line:?}");
     }
+    drop(dirs);
+}
+/// Runs `cmd` with stderr on a pseudo-terminal: the process, and what the
+/// terminal showed so far (read until the process exits).
+fn on_terminal(mut cmd: Command) -> (Process, Arc<Mutex<Vec<u8>>>, std::thread::JoinHandle<()>) {
+    let (controller, terminal) = pty();
+    let stderr = File::options().write(true).open(&terminal).unwrap();
+    cmd.env("SLUICE_LOG", "info").stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
+    let host = Process::spawn(cmd);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let seen = seen.clone();
+        let mut controller = File::from(controller);
+        // Ends with EIO once the host, the terminal's last user, exits.
+        std::thread::spawn(move || {
+            let mut buf = [0; 4096];
+            while let Ok(n @ 1..) = controller.read(&mut buf) {
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    (host, seen, reader)
+}
+
+#[test]
+fn each_pipeline_of_a_config_file_shows_its_own_bar() {
+    let dirs = TestDirs::new();
+    let broker = Broker::start(dirs.root());
+    let mut text = format!(
+        "[defaults]\nbootstrap_servers = \"{}\"\ntransform = \"{}\"\nsettle_ms = 600000\n",
+        broker.bootstrap,
+        transform("sql").display()
+    );
+    for name in ["bar-one", "bar-two"] {
+        let topic = topic_name(name);
+        broker.create_topic(&topic, 1);
+        let landing = dirs.root().join(format!("in-{name}"));
+        std::fs::create_dir_all(&landing).unwrap();
+        for i in 0..FILES {
+            std::fs::write(landing.join(format!("f{i}.json")), format!("{{\"n\":{i}}}\n")).unwrap();
+        }
+        let checkpoint = dirs.root().join(format!("ck-{name}"));
+        text += &format!(
+            "\n[[pipeline]]\nname = \"{name}\"\nlanding_zone = \"{}\"\ntopic = \"{topic}\"\ncheckpoint_dir = \"{}\"\n",
+            landing.display(),
+            checkpoint.display()
+        );
+    }
+    let config = dirs.root().join("sluice.toml");
+    std::fs::write(&config, text).unwrap();
+    let mut cmd = Command::new(sluice_bin());
+    cmd.arg("run").arg("--config").arg(&config);
+    let (mut host, seen, reader) = on_terminal(cmd);
+    let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    poll_until(WITHIN, "a bar for each pipeline", || {
+        let text = text();
+        let bars = ["bar-one", "bar-two"].map(|name| text.contains(&format!("{name} [")));
+        (bars == [true, true] && text.contains(&format!("0/{FILES}{BAR_MARK}"))).then_some(())
+    });
+    host.signal(libc::SIGTERM);
+    let status = poll_until(WITHIN, "sluice exits", || host.try_wait());
+    assert!(status.success(), "{}", text());
+    reader.join().unwrap();
     drop(dirs);
 }
 

@@ -1,140 +1,101 @@
-//! The pipeline in exactly-once mode: the same stages, with a transactional
-//! producer, the [`KafkaStore`] as the store, and a source that is rebuilt
-//! from the last commit whenever a transaction is aborted.
+//! Exactly-once delivery: a transactional producer, the [`KafkaStore`] as
+//! the store, the pipeline's [`Group`] dividing the files among its hosts,
+//! and a source that is rebuilt from the last commit whenever a transaction
+//! is aborted or the group moves files.
 //!
-//! Start-up order matters: the producer's `init_transactions` fences any
-//! earlier instance of the pipeline and aborts what it left open *before*
-//! the offsets topic is read to its end, so the progress read is final. On
-//! shutdown the source stops, the open transaction commits, and the process
-//! exits 0; a fenced process exits with the fencing error.
+//! Start-up order matters: the producer's `init_transactions` (in the
+//! sink's connect) fences any earlier instance of the pipeline and aborts
+//! what it left open *before* this host joins the group, whose assignments
+//! read the offsets topic `read_committed`, so the progress read is final.
+//! On shutdown the source stops, the open transaction commits, and the
+//! process exits 0; a fenced process exits with the fencing error.
 //!
 //! `checkpoint.json` is still written, after each commit and from a thread
 //! of its own, as a copy of the committed progress for operators (and
 //! scripts that watch it); it is never read in this mode, so it cannot make
 //! the stream skip or repeat records.
 
-use std::sync::Arc;
-use std::thread;
+use std::path::Path;
+use std::thread::JoinHandle;
 
 use anyhow::{anyhow, bail};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use super::READ_AHEAD_BATCHES;
-use super::group::Group;
+use super::Shared;
+use super::Streamed;
 use crate::clean::Cleaner;
-use crate::config::RunConfig;
-use crate::deadletter::DeadLetters;
-use crate::metrics::PipelineMetrics;
-use crate::progress::{Checkpoint, CheckpointStore, CompletedFiles, FileStore, KafkaStore, Tracker, Window};
-use crate::pump::transaction::{Membership, Transactions};
-use crate::pump::{Delivery, Pump, Summary};
+use crate::config::{ExactlyOnce, RunConfig};
+use crate::progress::group::Group;
+use crate::progress::{Checkpoint, FileStore, KafkaStore};
+use crate::pump::transaction::Transactions;
+use crate::pump::{Pump, Summary};
 use crate::shutdown::Shutdown;
-use crate::sink::{Sink, SinkError};
-use crate::source::Source;
-use crate::transform::Transformer;
 
-/// Runs the stream exactly once until `shutdown` triggers or a stage fails.
-pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>) -> anyhow::Result<Summary> {
-    let eos = config.exactly_once.clone().ok_or_else(|| anyhow!("exactly-once settings missing"))?;
-    let transformer = Transformer::new(&config.transform)?;
-    tracing::info!(module = %transformer.path().display(), "transform module loaded");
-    metrics.health.module_loaded();
-    // The directory's lock and the operator's copy; never read here.
-    let mut copy = FileStore::open(&config.checkpoint_dir)?;
-    let window = Arc::new(Window::default());
-    let tracker = Tracker::new(Checkpoint::default(), window.clone()).timing_files(metrics.file_ack_seconds.clone());
-    let tracker = Arc::new(tracker);
-    let completed = Arc::new(CompletedFiles::default());
-    tracing::info!(topic = %config.kafka.topic, pipeline = %eos.pipeline, properties = ?config.kafka.redacted(), "connecting to Kafka (exactly once)");
-    let dlq = config.dead_letter_topic.as_deref();
-    let sink = match Sink::connect(&config.kafka, dlq, tracker.clone(), metrics.clone(), &shutdown) {
-        Err(SinkError::NotConnected { .. } | SinkError::Transactions(_)) if shutdown.is_triggered() => {
-            tracing::info!("stopped before Kafka was reachable; nothing was read");
-            return Ok(Summary::default());
+/// How long the copy's writer waits for a commit before checking for stop.
+const COPY_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The checkpoint directory, opened and locked for the operator's copy,
+/// before the stream starts.
+pub(super) struct Copy {
+    copy: FileStore,
+}
+
+/// This host's membership in the pipeline's group, and the copy's writer.
+pub(super) struct Member {
+    group: Group,
+    copier: JoinHandle<()>,
+}
+
+impl Copy {
+    /// Opens the store in `dir`: the directory's lock and the operator's
+    /// copy; never read here.
+    pub(super) fn open(dir: &Path) -> anyhow::Result<Copy> {
+        Ok(Copy { copy: FileStore::open(dir)? })
+    }
+
+    /// Joins the pipeline's group on the offsets topic (creating it) and
+    /// starts the copy's writer: the transactions the pump commits in.
+    pub(super) fn start(
+        self,
+        config: &RunConfig,
+        eos: &ExactlyOnce,
+        shared: &Shared,
+    ) -> anyhow::Result<(Member, Transactions)> {
+        let mut store = KafkaStore::new(&config.kafka, &eos.offsets_topic, &eos.pipeline, &config.source.dir);
+        store.ensure_topic(eos.offsets_partitions)?;
+        // This host reads no file until the group assigns it partitions and
+        // their committed progress is read.
+        let (group, link) = Group::join(&store, eos)?;
+        shared.metrics.set_owned(Vec::new(), 0);
+        let (to_copy, commits) = crossbeam_channel::unbounded::<Checkpoint>();
+        let txn = Transactions::new(store, eos, link, to_copy);
+        let (zone, tracker, completed) = (shared.zone.clone(), shared.tracker.clone(), shared.completed.clone());
+        let cleaner = Cleaner::start(&config.clean, zone, tracker.clone(), completed)?;
+        let (copy, durable) = (self.copy, tracker.snapshot().1);
+        let copier = super::spawn("checkpoint", move || copy_commits(copy, &commits, cleaner.as_ref(), durable))?;
+        Ok((Member { group, copier }, txn))
+    }
+}
+
+impl Member {
+    /// After the stream: commits the open transaction, leaves the group,
+    /// lets the copy's writer finish, and reports how it all ended.
+    pub(super) fn finish(self, mut pump: Pump, streamed: Streamed, shutdown: &Shutdown) -> anyhow::Result<Summary> {
+        let (pumped, source) = streamed;
+        source?;
+        shutdown.trigger();
+        let committed = if pumped.is_ok() { pump.delivery.commit(shutdown) } else { Ok(()) };
+        pump.settle();
+        drop(self.group);
+        let (commits, aborts) = pump.delivery.transaction_counts().unwrap_or_default();
+        tracing::info!(commits, aborts, "transactions");
+        pump.delivery.stop_copying();
+        self.copier.join().map_err(|_| anyhow!("the checkpoint thread panicked"))?;
+        pumped?;
+        committed?;
+        if !pump.delivery.take_rewind() {
+            return Ok(pump.summary);
         }
-        connected => connected?,
-    };
-    let mut store = KafkaStore::new(&config.kafka, &eos.offsets_topic, &eos.pipeline, &config.source.dir);
-    store.ensure_topic(eos.offsets_partitions)?;
-    // This host reads no file until the group assigns it partitions and
-    // their committed progress is read.
-    let (group, link) = Group::join(&store, &eos)?;
-    metrics.set_owned(Vec::new(), 0);
-    let mut txn = Transactions::new(store, &eos.pipeline, &eos.host_id, eos.transaction_interval);
-    txn.share = Some(Membership::new(link));
-    let delivery = Delivery {
-        sink,
-        tracker: tracker.clone(),
-        window,
-        metrics: metrics.clone(),
-        dead: DeadLetters::new(&config.checkpoint_dir),
-        dead_letter_topic: config.dead_letter_topic.clone(),
-        kafka: config.kafka.clone(),
-        txn: Some(txn),
-    };
-    let (to_copy, commits) = crossbeam_channel::unbounded::<Checkpoint>();
-    let zone = crate::zone::of(&config.source);
-    let cleaner = Cleaner::start(&config.clean, zone.clone(), tracker.clone(), completed.clone())?;
-    let mut durable = tracker.snapshot().1;
-    let mut copied = false;
-    let copier = thread::Builder::new().name("checkpoint".into()).spawn(super::in_current_span(move || {
-        loop {
-            // What a commit made durable goes to `--clean-source`; the
-            // operator's copy is not what makes it so.
-            if let Some(cleaner) = &cleaner {
-                cleaner.offer(&durable);
-            }
-            let mut latest = match commits.recv_timeout(super::CHECKPOINT_POLL) {
-                Ok(latest) => latest,
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-            };
-            latest = commits.try_iter().last().unwrap_or(latest);
-            match copy.save(&latest) {
-                Ok(()) => copied = true,
-                Err(e) => tracing::warn!(error = %e, "cannot write the operator's copy of the committed progress"),
-            }
-            durable = latest;
-        }
-        // So that checkpoint.json alone holds the copy after a stop.
-        if let Err(e) = copied.then(|| copy.compact(&durable)).transpose() {
-            tracing::warn!(error = %e, "cannot compact the operator's copy of the committed progress");
-        }
-    }))?;
-    let mut delivery = delivery;
-    delivery.txn.as_mut().expect("exactly-once mode").on_commit = Some(to_copy);
-    let mut pump = Pump::new(transformer, delivery, config.max_consecutive_errors);
-    tracing::info!(topic = %config.kafka.topic, landing_zone = %config.source.dir.display(), "streaming");
-    let pumped = loop {
-        let (tx, rx) = crossbeam_channel::bounded(READ_AHEAD_BATCHES);
-        let stop = Shutdown::new();
-        // The share first: it rewinds the tracker to the progress of the
-        // files it adopts, where the source resumes.
-        let share = pump.delivery.reshare();
-        let (tracker, completed, metrics) = (tracker.clone(), completed.clone(), metrics.clone());
-        let source = Source::new(zone.clone(), config.source.clone(), tracker, completed, metrics, tx, stop.clone())
-            .sharing(share);
-        let source =
-            thread::Builder::new().name("source".into()).spawn(super::in_current_span(move || source.run()))?;
-        let pumped = pump.run(&rx, &shutdown);
-        stop.trigger();
-        drop(rx);
-        source.join().map_err(|_| anyhow!("the source thread panicked"))?;
-        if pumped.is_err() || !pump.delivery.take_rewind() || shutdown.is_triggered() {
-            break pumped;
-        }
-        tracing::debug!("reading again from the last commit");
-    };
-    shutdown.trigger();
-    let committed = if pumped.is_ok() { pump.delivery.commit(&shutdown) } else { Ok(()) };
-    pump.settle();
-    drop(group);
-    let (commits, aborts) = pump.delivery.txn.as_ref().map_or((0, 0), |t| t.counts);
-    tracing::info!(commits, aborts, "transactions");
-    pump.delivery.txn.as_mut().expect("exactly-once mode").on_commit = None;
-    copier.join().map_err(|_| anyhow!("the checkpoint thread panicked"))?;
-    pumped?;
-    committed?;
-    if pump.delivery.take_rewind() {
         if pump.delivery.aborted_by_rebalance() {
             // The group moved on as this host stopped: what the transaction
             // held is read again from the last commit by the files' next
@@ -147,7 +108,38 @@ pub fn run(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>)
         }
         bail!(
             "the last transaction could not commit at shutdown and was aborted; a restart resumes from the last commit"
-        );
+        )
     }
-    Ok(pump.summary)
+}
+
+/// Writes each commit's progress to the operator's copy until the commits
+/// stop; what a commit made `durable` goes to `cleaner` (`--clean-source`).
+fn copy_commits(
+    mut copy: FileStore,
+    commits: &Receiver<Checkpoint>,
+    cleaner: Option<&Cleaner>,
+    mut durable: Checkpoint,
+) {
+    let mut copied = false;
+    loop {
+        // The operator's copy is not what makes progress durable: the commit is.
+        if let Some(cleaner) = cleaner {
+            cleaner.offer(&durable);
+        }
+        let mut latest = match commits.recv_timeout(COPY_POLL) {
+            Ok(latest) => latest,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        latest = commits.try_iter().last().unwrap_or(latest);
+        match copy.save(&latest) {
+            Ok(()) => copied = true,
+            Err(e) => tracing::warn!(error = %e, "cannot write the operator's copy of the committed progress"),
+        }
+        durable = latest;
+    }
+    // So that checkpoint.json alone holds the copy after a stop.
+    if let Err(e) = copied.then(|| copy.compact(&durable)).transpose() {
+        tracing::warn!(error = %e, "cannot compact the operator's copy of the committed progress");
+    }
 }

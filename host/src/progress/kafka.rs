@@ -13,37 +13,43 @@
 //! value {"path":"/in/a.json","offset":5120,"line":64,"head":{…},"dev":2049,"ino":131}
 //! ```
 //!
-//! [`KafkaStore::save`] only stages the records of files whose progress
+//! [`KafkaStore::stage`] stages the records of files whose progress
 //! changed; the transaction takes them with [`KafkaStore::take_records`] and
 //! produces them with the records they cover, then reports the outcome with
 //! [`KafkaStore::committed`] or [`KafkaStore::aborted`]. A file that left
-//! the landing zone gets a tombstone. [`KafkaStore::load`] reads the topic
-//! `read_committed` from the start to its end, which the producer's
-//! `init_transactions` (called first) makes reachable by aborting whatever a
-//! fenced predecessor left open; then it finds each file in the landing zone
-//! by name and head, or else by device and inode. A local checkpoint file is
-//! not read in this mode, so it cannot make the stream skip or repeat.
+//! the landing zone gets a tombstone.
+//!
+//! Nothing reads the whole topic at start-up: the pipeline's group
+//! ([`crate::progress::group`]) assigns this host partitions of it, and
+//! [`KafkaStore::restore`] reads their committed progress (`restore`);
+//! [`KafkaStore::adopt`] and [`KafkaStore::release`] take files on and let
+//! them go as the group moves partitions. A local checkpoint file is not
+//! read in this mode, so it cannot make the stream skip or repeat.
+//!
+//! - `topic`: creating the compacted topic and counting its partitions;
+//! - `restore`: reading partitions back and finding their files;
+//! - `owner`: the owner record an idle instance writes, so a fencing
+//!   reaches it.
+
+mod owner;
+mod restore;
+mod topic;
 
 use std::collections::HashMap;
-use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rdkafka::Message as _;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::error::KafkaError;
 use serde::{Deserialize, Serialize};
 
-use super::{Checkpoint, CheckpointStore, FileId, FileProgress, Head};
+use super::{Checkpoint, FileProgress};
 use crate::config::KafkaConfig;
+use crate::record::{FileId, Head};
+pub use restore::Restored;
 
-/// How long reading the offsets topic to its end may take at start-up.
+/// How long reading the offsets topic (its metadata, or partitions to
+/// their end) may take.
 const LOAD_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long creating the offsets topic, and seeing it, may take.
-const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Producer-only properties, left out of the reader's and admin's config.
 const PRODUCER_ONLY: [&str; 11] = [
     "enable.idempotence",
@@ -149,24 +155,6 @@ pub struct KafkaStore {
 /// tombstone.
 pub type ProgressRecord = (i32, Vec<u8>, Option<Vec<u8>>);
 
-/// The committed progress of some partitions, read by
-/// [`KafkaStore::restore`] for [`KafkaStore::adopt`].
-#[derive(Debug, Default)]
-pub struct Restored {
-    /// The partitions read.
-    pub partitions: Vec<i32>,
-    /// Each partition's end offset when it was read.
-    pub ends: Vec<(i32, i64)>,
-    files: HashMap<FileId, (Key, FileProgress)>,
-}
-
-impl Restored {
-    /// Files found in the landing zone with committed progress.
-    pub fn files(&self) -> usize {
-        self.files.len()
-    }
-}
-
 /// The partition of the offsets topic a file's progress lives in, so the
 /// host that owns it: a stable hash of its path below the landing zone,
 /// which every host computes alike.
@@ -190,23 +178,6 @@ impl Share {
         self.owned.contains(&partition_of(&below.to_string_lossy(), self.partitions))
     }
 }
-
-/// The context of the offsets reader: the end of a partition is what it
-/// waits for, not an error to log.
-struct Reader;
-
-impl rdkafka::ClientContext for Reader {
-    fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
-            tracing::error!("librdkafka: {error}: {reason}");
-        }
-    }
-}
-
-impl rdkafka::consumer::ConsumerContext for Reader {}
-
-/// The last record of every key in a partition range, tombstones removed.
-type Latest = HashMap<Vec<u8>, (Vec<u8>, i32, i64)>;
 
 impl KafkaStore {
     /// The store of `pipeline` in `topic`, for files in `landing_zone`.
@@ -249,141 +220,6 @@ impl KafkaStore {
         KafkaStoreError::Client { topic: self.topic.clone(), reason }
     }
 
-    /// Creates the offsets topic (compacted, `partitions` partitions) unless
-    /// it exists, and learns how many partitions it has.
-    pub fn ensure_topic(&mut self, partitions: i32) -> Result<(), KafkaStoreError> {
-        let consumer: BaseConsumer = self.client_config().create().map_err(|e| self.client_error(&e))?;
-        if let Some(found) = self.topic_partitions(&consumer)? {
-            self.partitions = found.len() as i32;
-            return Ok(());
-        }
-        let admin: AdminClient<DefaultClientContext> =
-            self.client_config().create().map_err(|e| self.client_error(&e))?;
-        let topic =
-            NewTopic::new(&self.topic, partitions, TopicReplication::Fixed(-1)).set("cleanup.policy", "compact");
-        let options = AdminOptions::new().operation_timeout(Some(CREATE_TIMEOUT));
-        let create = |reason: String| KafkaStoreError::Create { topic: self.topic.clone(), reason };
-        let results = block_on(admin.create_topics([&topic], &options)).map_err(|e| create(e.to_string()))?;
-        match results.into_iter().next() {
-            Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) | Some(Ok(_)) | None => {}
-            Some(Err((_, code))) => return Err(create(code.to_string())),
-        }
-        tracing::info!(topic = %self.topic, partitions, "created the compacted offsets topic");
-        let deadline = Instant::now() + CREATE_TIMEOUT;
-        loop {
-            if let Some(found) = self.topic_partitions(&consumer)? {
-                self.partitions = found.len() as i32;
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(create("it was created but did not appear within 30 s".into()));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// The topic's partitions, or `None` if it does not exist (yet).
-    fn topic_partitions(&self, consumer: &BaseConsumer) -> Result<Option<Vec<i32>>, KafkaStoreError> {
-        let read = |reason: String| KafkaStoreError::Read { topic: self.topic.clone(), reason };
-        let metadata = consumer.fetch_metadata(Some(&self.topic), LOAD_TIMEOUT).map_err(|e| read(e.to_string()))?;
-        let Some(topic) = metadata.topics().iter().find(|t| t.name() == self.topic) else { return Ok(None) };
-        match topic.error().map(RDKafkaErrorCode::from) {
-            Some(RDKafkaErrorCode::UnknownTopicOrPartition) => Ok(None),
-            Some(code) => Err(read(code.to_string())),
-            None if topic.partitions().is_empty() || topic.partitions().iter().any(|p| p.leader() < 0) => Ok(None),
-            None => Ok(Some(topic.partitions().iter().map(|p| p.id()).collect())),
-        }
-    }
-
-    /// Reads `partitions` `read_committed` from the start to their end (the
-    /// last stable offset): the latest record of each key, and each
-    /// partition's end offset.
-    fn read_to_end(&self, partitions: &[i32]) -> Result<(Latest, Vec<(i32, i64)>), KafkaStoreError> {
-        let read = |reason: String| KafkaStoreError::Read { topic: self.topic.clone(), reason };
-        let consumer: BaseConsumer<Reader> = self
-            .client_config()
-            .set("group.id", format!("sluice-{}-offsets-reader", self.pipeline))
-            .set("isolation.level", "read_committed")
-            .set("enable.partition.eof", "true")
-            .set("enable.auto.commit", "false")
-            .create_with_context(Reader)
-            .map_err(|e| self.client_error(&e))?;
-        let mut assignment = TopicPartitionList::new();
-        for p in partitions {
-            assignment.add_partition_offset(&self.topic, *p, Offset::Beginning).map_err(|e| read(e.to_string()))?;
-        }
-        consumer.assign(&assignment).map_err(|e| read(e.to_string()))?;
-        let (mut ends, mut latest) = (Vec::new(), Latest::new());
-        let deadline = Instant::now() + LOAD_TIMEOUT;
-        while ends.len() < partitions.len() {
-            if Instant::now() > deadline {
-                return Err(read(format!("did not reach its end within {} s", LOAD_TIMEOUT.as_secs())));
-            }
-            match consumer.poll(Duration::from_millis(100)) {
-                None => {}
-                Some(Err(KafkaError::PartitionEOF(p))) => {
-                    let position = consumer.position().map_err(|e| read(e.to_string()))?;
-                    let end = position.find_partition(&self.topic, p).and_then(|e| e.offset().to_raw());
-                    ends.push((p, end.unwrap_or(0).max(0)));
-                }
-                Some(Err(e)) => return Err(read(e.to_string())),
-                Some(Ok(m)) => {
-                    let key = m.key().unwrap_or_default().to_vec();
-                    match m.payload() {
-                        Some(value) => latest.insert(key, (value.to_vec(), m.partition(), m.offset())),
-                        None => latest.remove(&key),
-                    };
-                }
-            }
-        }
-        Ok((latest, ends))
-    }
-
-    /// This pipeline's records, parsed.
-    fn parse(&self, latest: Latest) -> Result<Vec<(Key, Value)>, KafkaStoreError> {
-        let mut out = Vec::new();
-        for (key, (value, partition, offset)) in latest {
-            let Ok(key) = serde_json::from_slice::<Key>(&key) else { continue };
-            if key.pipeline != self.pipeline {
-                continue;
-            }
-            let value = serde_json::from_slice::<Value>(&value).map_err(|e| KafkaStoreError::Corrupt {
-                topic: self.topic.clone(),
-                partition,
-                offset,
-                pipeline: self.pipeline.clone(),
-                reason: e.to_string(),
-            })?;
-            out.push((key, value));
-        }
-        Ok(out)
-    }
-
-    /// Where each committed record's file is now: by name and head, or by
-    /// device and inode and head (a renamed file). The furthest progress
-    /// wins when several records fit one file (its head grew).
-    fn resolve(&self, records: Vec<(Key, Value)>) -> HashMap<FileId, (Key, FileProgress)> {
-        let by_id: HashMap<FileId, PathBuf> = fs::read_dir(&self.landing_zone)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok())
-            .filter_map(|e| Some((FileId::of(&fs::metadata(e.path()).ok()?), e.path())))
-            .collect();
-        let mut found: HashMap<FileId, (Key, FileProgress)> = HashMap::new();
-        for (key, value) in records {
-            let named = self.landing_zone.join(&key.file);
-            let old_id = FileId { dev: value.dev, ino: value.ino };
-            let candidates = [Some(named), by_id.get(&old_id).cloned()];
-            let Some(id) = candidates.into_iter().flatten().find_map(|path| same_file(&path, key.head)) else {
-                continue;
-            };
-            if found.get(&id).is_none_or(|(_, p)| p.offset < value.progress.offset) {
-                found.insert(id, (key, value.progress));
-            }
-        }
-        found
-    }
-
     /// A file's key: its path below the landing zone (the same on every
     /// host that mounts it), and its head.
     fn key(&self, progress: &FileProgress) -> Key {
@@ -400,18 +236,38 @@ impl KafkaStore {
         partition_of(&key.file, self.partitions)
     }
 
+    /// Stages the records of the files whose progress in `checkpoint`
+    /// differs from what the open transaction (or else the last commit)
+    /// holds, and tombstones for the files it no longer has.
+    pub fn stage(&mut self, checkpoint: &Checkpoint) {
+        let base = self.staged.as_ref().unwrap_or(&self.committed);
+        let mut next = HashMap::with_capacity(checkpoint.files.len());
+        let mut records = Vec::new();
+        for (id, progress) in &checkpoint.files {
+            let key = self.key(progress);
+            let old = base.get(id);
+            if old.is_none_or(|(k, p)| p != progress || *k != key) {
+                if let Some((old_key, _)) = old.filter(|(k, _)| *k != key) {
+                    records.push((self.partition(old_key), encode(old_key), None));
+                }
+                let value = Value { progress: progress.clone(), dev: id.dev, ino: id.ino };
+                let value = serde_json::to_vec(&value).expect("progress serializes");
+                records.push((self.partition(&key), encode(&key), Some(value)));
+            }
+            next.insert(*id, (key, progress.clone()));
+        }
+        for (id, (key, _)) in base {
+            if !checkpoint.files.contains_key(id) {
+                records.push((self.partition(key), encode(key), None));
+            }
+        }
+        self.records.extend(records);
+        self.staged = Some(next);
+    }
+
     /// Takes the records staged for the open transaction.
     pub fn take_records(&mut self) -> Vec<ProgressRecord> {
         std::mem::take(&mut self.records)
-    }
-
-    /// Reads the committed progress of `partitions` (fresh from the group,
-    /// see `pipeline::group`) and finds its files in the landing zone.
-    pub fn restore(&self, partitions: &[i32]) -> Result<Restored, KafkaStoreError> {
-        let (latest, ends) = self.read_to_end(partitions)?;
-        let records = self.parse(latest)?;
-        let files = self.resolve(records);
-        Ok(Restored { partitions: partitions.to_vec(), ends, files })
     }
 
     /// Takes on restored partitions: their files' progress counts as
@@ -462,205 +318,9 @@ impl KafkaStore {
     }
 }
 
-/// The identity of the file at `path` if it starts with `head`.
-fn same_file(path: &Path, head: Option<Head>) -> Option<FileId> {
-    let file = File::open(path).ok()?;
-    let id = FileId::of(&file.metadata().ok()?);
-    match head {
-        Some(head) if !head.matches(&file).ok()? => None,
-        _ => Some(id),
-    }
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    futures_executor::block_on(future)
-}
-
-impl CheckpointStore for KafkaStore {
-    type Error = KafkaStoreError;
-
-    fn load(&mut self) -> Result<Checkpoint, KafkaStoreError> {
-        let all: Vec<i32> = (0..self.partitions).collect();
-        let records = self.parse(self.read_to_end(&all)?.0)?;
-        tracing::info!(topic = %self.topic, pipeline = %self.pipeline, records = records.len(), "read committed progress");
-        self.committed = self.resolve(records);
-        self.staged = None;
-        Ok(self.committed_checkpoint())
-    }
-
-    fn save(&mut self, checkpoint: &Checkpoint) -> Result<(), KafkaStoreError> {
-        let base = self.staged.as_ref().unwrap_or(&self.committed);
-        let mut next = HashMap::with_capacity(checkpoint.files.len());
-        let mut records = Vec::new();
-        for (id, progress) in &checkpoint.files {
-            let key = self.key(progress);
-            let old = base.get(id);
-            if old.is_none_or(|(k, p)| p != progress || *k != key) {
-                if let Some((old_key, _)) = old.filter(|(k, _)| *k != key) {
-                    records.push((self.partition(old_key), encode(old_key), None));
-                }
-                let value = Value { progress: progress.clone(), dev: id.dev, ino: id.ino };
-                let value = serde_json::to_vec(&value).expect("progress serializes");
-                records.push((self.partition(&key), encode(&key), Some(value)));
-            }
-            next.insert(*id, (key, progress.clone()));
-        }
-        for (id, (key, _)) in base {
-            if !checkpoint.files.contains_key(id) {
-                records.push((self.partition(key), encode(key), None));
-            }
-        }
-        self.records.extend(records);
-        self.staged = Some(next);
-        Ok(())
-    }
-}
-
-/// The key of a pipeline's owner record: which instance holds the
-/// transactional id. It is not a [`Key`] (no `file`), so [`KafkaStore::load`]
-/// skips it.
-#[derive(Serialize)]
-struct OwnerKey<'a> {
-    pipeline: &'a str,
-    owner: bool,
-    host_id: &'a str,
-}
-
-/// The instance that writes an owner record, for operators.
-#[derive(Serialize)]
-struct Owner<'a> {
-    host: &'a str,
-    pid: u32,
-    landing_zone: &'a Path,
-}
-
-impl KafkaStore {
-    /// The owner record of this pipeline's host `host_id` (partition, key,
-    /// value): written by an idle instance now and then so that a fencing
-    /// reaches it (see `pump::transaction`), and compacted to one record per
-    /// host.
-    pub fn owner_record(&self, host_id: &str) -> ProgressRecord {
-        let key = OwnerKey { pipeline: &self.pipeline, owner: true, host_id };
-        let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
-        let owner = Owner { host: &host, pid: std::process::id(), landing_zone: &self.landing_zone };
-        let key = serde_json::to_vec(&key).expect("keys serialize");
-        (partition_of(host_id, self.partitions), key, Some(serde_json::to_vec(&owner).expect("owner serializes")))
-    }
-}
-
 fn encode(key: &Key) -> Vec<u8> {
     serde_json::to_vec(key).expect("keys serialize")
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn store(dir: &Path) -> KafkaStore {
-        let kafka = KafkaConfig { topic: "t".into(), properties: vec![] };
-        KafkaStore::new(&kafka, "offsets", "p1", dir)
-    }
-
-    fn progress(path: &str, offset: u64, head: Option<Head>) -> FileProgress {
-        FileProgress { path: path.into(), offset, line: offset / 10, head }
-    }
-
-    #[test]
-    fn saves_stage_only_what_changed_and_aborts_forget_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = store(dir.path());
-        let head = Some(Head { len: 8, fnv: 7 });
-        let mut cp = Checkpoint::default();
-        cp.files.insert(FileId { dev: 1, ino: 2 }, progress("/in/a.json", 10, head));
-        s.save(&cp).unwrap();
-        let records = s.take_records();
-        assert_eq!(records.len(), 1);
-        assert_eq!(records[0].1, br#"{"pipeline":"p1","file":"a.json","head":{"len":8,"fnv":7}}"#);
-        let value = String::from_utf8(records[0].2.clone().unwrap()).unwrap();
-        assert_eq!(value, r#"{"path":"/in/a.json","offset":10,"line":1,"head":{"len":8,"fnv":7},"dev":1,"ino":2}"#);
-        s.aborted();
-        s.save(&cp).unwrap();
-        assert_eq!(s.take_records().len(), 1, "the aborted record is written again");
-        s.committed();
-        s.save(&cp).unwrap();
-        assert!(s.take_records().is_empty(), "nothing changed since the commit");
-        s.committed();
-
-        let grown = Some(Head { len: 9, fnv: 8 });
-        cp.files.insert(FileId { dev: 1, ino: 2 }, progress("/in/a.json", 20, grown));
-        s.save(&cp).unwrap();
-        let records = s.take_records();
-        assert_eq!(records.len(), 2, "the old key gets a tombstone");
-        assert!(records[0].2.is_none() && records[1].2.is_some());
-        s.committed();
-        s.save(&Checkpoint::default()).unwrap();
-        assert!(matches!(&s.take_records()[..], [(_, _, None)]), "a forgotten file gets a tombstone");
-    }
-
-    #[test]
-    fn files_belong_to_partitions_by_their_path_below_the_landing_zone() {
-        let mut s = store(Path::new("/mnt/a/in"));
-        s.partitions = 12;
-        // Another host mounts the share elsewhere: the same file, the same partition.
-        let mut other = store(Path::new("/nfs/in"));
-        other.partitions = 12;
-        let all = 0..12;
-        for name in ["a.json", "date=1/part-0.json", "date=2/part-0.json"] {
-            let p = partition_of(name, 12);
-            assert!(all.contains(&p));
-            assert!(s.share([p]).owns(&Path::new("/mnt/a/in").join(name)), "{name}");
-            assert!(other.share([p]).owns(&Path::new("/nfs/in").join(name)), "{name}");
-            assert!(!s.share(all.clone().filter(|q| *q != p)).owns(&Path::new("/mnt/a/in").join(name)), "{name}");
-        }
-        assert_eq!(partition_of("a.json", 12), (fnv1a_of("a.json") % 12) as i32, "a stable hash, not a seeded one");
-        assert_eq!(partition_of("a.json", 1), 0);
-
-        let head = Some(Head { len: 8, fnv: 7 });
-        let mut cp = Checkpoint::default();
-        let files = ["a.json", "date=1/part-0.json", "date=2/part-0.json", "b.json", "c.json"];
-        for (ino, name) in files.iter().enumerate() {
-            cp.files.insert(FileId { dev: 1, ino: ino as u64 }, progress(&format!("/mnt/a/in/{name}"), 10, head));
-        }
-        s.save(&cp).unwrap();
-        let records = s.take_records();
-        let keys: Vec<String> = records.iter().map(|r| String::from_utf8(r.1.clone()).unwrap()).collect();
-        assert!(
-            keys.iter().any(|k| k.contains(r#""file":"date=1/part-0.json""#)),
-            "nested files keep their path: {keys:?}"
-        );
-        for (partition, key, _) in &records {
-            let key: Key = serde_json::from_slice(key).unwrap();
-            assert_eq!(*partition, partition_of(&key.file, 12), "{key:?}");
-        }
-        s.committed();
-        let gone = partition_of("a.json", 12);
-        let left = files.iter().filter(|f| partition_of(f, 12) == gone).count();
-        assert_eq!(s.release(&[gone]), left);
-        assert_eq!(s.committed_checkpoint().files.len(), files.len() - left);
-        cp.files.retain(|_, p| partition_of(p.path.trim_start_matches("/mnt/a/in/"), 12) != gone);
-        s.save(&cp).unwrap();
-        assert!(s.take_records().is_empty(), "released files get no tombstones: they are another host's now");
-    }
-
-    fn fnv1a_of(text: &str) -> u64 {
-        crate::record::file::fnv1a(text.as_bytes())
-    }
-
-    #[test]
-    fn committed_progress_finds_its_file_by_name_or_by_inode() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.json");
-        fs::write(&path, "{\"a\":1}\n{\"a\":2}\n").unwrap();
-        let head = Head::of(&File::open(&path).unwrap()).unwrap();
-        let id = FileId::of(&fs::metadata(&path).unwrap());
-        let s = store(dir.path());
-        let key = |file: &str, head| Key { pipeline: "p1".into(), file: file.into(), head };
-        let value = |offset, ino| Value { progress: progress("a.json", offset, Some(head)), dev: id.dev, ino };
-        let found = s.resolve(vec![(key("a.json", Some(head)), value(8, 0))]);
-        assert_eq!(found[&id].1.offset, 8, "by name");
-        let found = s.resolve(vec![(key("old.json", Some(head)), value(16, id.ino))]);
-        assert_eq!(found[&id].1.offset, 16, "by inode, renamed");
-        let other = Head { len: head.len, fnv: head.fnv ^ 1 };
-        assert!(s.resolve(vec![(key("a.json", Some(other)), value(8, id.ino))]).is_empty(), "another file's head");
-    }
-}
+mod tests;

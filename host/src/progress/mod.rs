@@ -19,19 +19,29 @@
 //!   each file's progress is a record in a compacted offsets topic, written
 //!   in the same Kafka transaction as that file's records (KIP-618, as Kafka
 //!   Connect's exactly-once sources do), so a record and the progress past
-//!   it become visible together or not at all. A restart reads the topic
-//!   `read_committed` to its end; the local checkpoint file is not read.
-//!
+//!   it become visible together or not at all. Nothing reads it whole at
+//!   start-up: the progress of each partition of the topic is read
+//!   `read_committed` when the pipeline's group assigns it to this host;
+//!   the local checkpoint file is not read.
+//! - [`group`]: ownership by partition. The hosts of a pipeline form a
+//!   Kafka consumer group over the offsets topic; the partitions a host is
+//!   assigned are the files it reads ([`kafka::Share`]), and a
+//!   [`group::Membership`] hands the group's changes to the transactions.
 //! - [`bar`]: the progress bar a terminal shows while a backlog is read.
 //!
-//! Both stores sit behind [`CheckpointStore`]: `load` at start-up, `save`
-//! whenever progress moves (for the Kafka store, at each commit: it stages
-//! the records that [`kafka::KafkaStore::take_records`] hands to the
-//! transaction).
+//! The two stores are not interchangeable, so no trait stands over them:
+//! the file store is loaded whole at start-up and saves durably whenever
+//! progress moves; the Kafka store is read a partition at a time as the
+//! group assigns them, and stages records into the open transaction at
+//! each commit ([`KafkaStore::stage`], [`KafkaStore::take_records`]).
+//!
+//! It imports only the ground floor (record types, config, metrics,
+//! shutdown, private files) and calls no stage.
 
 pub mod bar;
 pub mod completed;
 pub mod file;
+pub mod group;
 pub mod kafka;
 pub mod tracker;
 pub mod window;
@@ -43,21 +53,10 @@ use serde::{Deserialize, Serialize};
 use crate::record::{FileId, Head};
 
 pub use completed::{Completed, CompletedFiles};
-pub use file::{CheckpointError, FileStore, write_atomically};
+pub use file::{CheckpointError, FileStore};
 pub use kafka::KafkaStore;
 pub use tracker::Tracker;
 pub use window::Window;
-
-/// Where checkpoints are kept.
-pub trait CheckpointStore: Send {
-    /// Why the store failed.
-    type Error: std::error::Error + Send + Sync + 'static;
-    /// The last saved checkpoint, or an empty one on first start.
-    fn load(&mut self) -> Result<Checkpoint, Self::Error>;
-    /// Replaces the saved checkpoint (durably for the file store; for the
-    /// Kafka store, once the transaction carrying it commits).
-    fn save(&mut self, checkpoint: &Checkpoint) -> Result<(), Self::Error>;
-}
 
 /// How far one file is done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@
 //! old one is purged, which hands every message it still held back through
 //! the redo queue, and a fresh producer with a new identity sends them again.
 //!
-//! In exactly-once mode ([`Delivery::txn`]) nothing is sent again inside a
+//! In exactly-once mode (a [`Transactions`]) nothing is sent again inside a
 //! transaction: a failed delivery dooms it, and [`super::transaction`]
 //! aborts it and rewinds.
 
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail};
 
 use super::transaction::Transactions;
-use crate::config::KafkaConfig;
+use crate::config::{KafkaConfig, RunConfig};
 use crate::deadletter::DeadLetters;
 use crate::metrics::PipelineMetrics;
 use crate::progress::{Tracker, Window};
@@ -52,10 +52,26 @@ pub struct Delivery {
     /// How to connect a replacement producer.
     pub kafka: KafkaConfig,
     /// The open transaction, in exactly-once mode.
-    pub txn: Option<Transactions>,
+    pub(super) txn: Option<Transactions>,
 }
 
 impl Delivery {
+    /// Delivery through `sink` as `config` says, in the transactions of
+    /// `txn` (exactly-once mode) or not (at-least-once), tracked by
+    /// `tracker` within `window`.
+    pub fn new(
+        sink: Sink,
+        tracker: Arc<Tracker>,
+        window: Arc<Window>,
+        metrics: Arc<PipelineMetrics>,
+        dead: DeadLetters,
+        config: &RunConfig,
+        txn: Option<Transactions>,
+    ) -> Self {
+        let (dead_letter_topic, kafka) = (config.dead_letter_topic.clone(), config.kafka.clone());
+        Delivery { sink, tracker, window, metrics, dead, dead_letter_topic, kafka, txn }
+    }
+
     /// Registers a batch of `messages`, waiting (and meanwhile handling
     /// handed-back messages) while the in-flight window is full. `None` if
     /// shutdown came first.
@@ -84,7 +100,7 @@ impl Delivery {
     /// is refused: a module's message there would corrupt the progress.
     pub fn route(&mut self, msg: &Message<'_>, shutdown: &Shutdown) -> Result<(), RouteError> {
         if let (Some(topic), Some(txn)) = (msg.topic, &self.txn)
-            && topic == txn.store.topic()
+            && topic == txn.offsets_topic()
         {
             let reason =
                 format!("topic `{topic}` holds Sluice's progress (the offsets topic); modules may not write to it");

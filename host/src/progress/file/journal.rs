@@ -25,7 +25,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::Entry;
+use super::{CheckpointError, Entry};
 use crate::private;
 use crate::progress::Checkpoint;
 use crate::record::FileId;
@@ -88,17 +88,13 @@ pub(super) struct Journal {
 
 impl Journal {
     /// Replaces the journal at `path` with one holding only the header of
-    /// `generation` (temp file, fsync, rename, fsync of `dir`).
-    pub(super) fn create(dir: &Path, path: &Path, generation: u64) -> std::io::Result<Journal> {
+    /// `generation`, atomically ([`super::write_atomically`]).
+    pub(super) fn create(dir: &Path, path: &Path, generation: u64) -> Result<Journal, CheckpointError> {
         let header = serde_json::to_vec(&Header { journal: JOURNAL_VERSION, generation }).expect("header serializes");
         let bytes = frame(&header);
-        let tmp = path.with_extension("journal-tmp");
-        let mut file = private::open(&tmp, OpenOptions::new().create(true).write(true).truncate(true))?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()?;
-        Journal::reopen(path, bytes.len() as u64)
+        super::write_atomically(dir, path, &path.with_extension("journal-tmp"), &bytes)?;
+        let reopened = Journal::reopen(path, bytes.len() as u64);
+        reopened.map_err(|source| CheckpointError::Io { path: path.to_owned(), source })
     }
 
     /// Opens the whole journal at `path`, `len` bytes, to append to it.

@@ -28,20 +28,22 @@
 //! with a stale generation, the coordinator refuses them, and the
 //! transaction is aborted; none of its records become visible.
 
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use rdkafka::TopicPartitionList;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, ConsumerGroupMetadata, Rebalance};
+use rdkafka::error::KafkaError;
 use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
 
+use super::KafkaStore;
+use super::kafka::Restored;
 use crate::config::ExactlyOnce;
-use crate::progress::KafkaStore;
-use crate::progress::kafka::Restored;
 use crate::shutdown::Shutdown;
 
 /// How long one poll of the consumer waits.
@@ -86,14 +88,97 @@ pub struct Group {
 /// What the pump holds of the group.
 pub struct Link {
     /// Ownership changes, in the order the group made them.
-    pub changes: Receiver<Change>,
+    changes: Receiver<Change>,
     /// The current generation.
-    pub generation: Generation,
+    generation: Generation,
 }
 
 impl std::fmt::Debug for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Link").field("changes", &self.changes.len()).finish_non_exhaustive()
+    }
+}
+
+/// What this host owns in the pipeline's group, as the pump sees it: the
+/// partitions, and the group's next change, held until the pipeline makes
+/// it between two sources.
+#[derive(Debug)]
+pub struct Membership {
+    link: Link,
+    /// The partitions owned, each with the offset its commits send.
+    owned: BTreeMap<i32, i64>,
+    /// A change for the pipeline to make before its next source starts.
+    pending: Option<Change>,
+}
+
+impl Membership {
+    /// Owning nothing until the group assigns partitions.
+    pub fn new(link: Link) -> Self {
+        Membership { link, owned: BTreeMap::new(), pending: None }
+    }
+
+    /// The group's next change of what this host owns, unless one is held.
+    pub fn next_change(&mut self) -> Option<Change> {
+        if self.pending.is_some() {
+            return None;
+        }
+        self.link.changes.try_recv().ok()
+    }
+
+    /// Holds `change` until [`Membership::apply`].
+    pub fn hold(&mut self, change: Change) {
+        self.pending = Some(change);
+    }
+
+    /// Makes the held change in `store`: adopts the progress of assigned
+    /// partitions, or drops the files of revoked ones (and lets the
+    /// rebalance go on). Whether there was one.
+    pub fn apply(&mut self, store: &mut KafkaStore) -> bool {
+        let Some(change) = self.pending.take() else { return false };
+        match change {
+            Change::Assigned(restored) => {
+                let ends: BTreeMap<i32, i64> = restored.ends.iter().copied().collect();
+                for p in &restored.partitions {
+                    self.owned.insert(*p, ends.get(p).copied().unwrap_or(0));
+                }
+                let (partitions, files) = (restored.partitions.clone(), restored.files());
+                store.adopt(restored);
+                tracing::info!(?partitions, files, owned = ?self.owned.keys(), "took over partitions and their files");
+            }
+            Change::Revoked { partitions, done, .. } => {
+                for p in &partitions {
+                    self.owned.remove(p);
+                }
+                let files = store.release(&partitions);
+                tracing::info!(?partitions, files, owned = ?self.owned.keys(), "gave up partitions and their files");
+                drop(done);
+            }
+            Change::Failed { .. } => unreachable!("a failure stops the pump before its change is held"),
+        }
+        true
+    }
+
+    /// The partitions owned.
+    pub fn owned(&self) -> impl Iterator<Item = i32> + '_ {
+        self.owned.keys().copied()
+    }
+
+    /// The offsets of the partitions owned in `topic`, which every
+    /// transaction sends; `None` while it owns none.
+    pub fn offsets(&self, topic: &str) -> Result<Option<TopicPartitionList>, KafkaError> {
+        if self.owned.is_empty() {
+            return Ok(None);
+        }
+        let mut offsets = TopicPartitionList::new();
+        for (partition, offset) in &self.owned {
+            offsets.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
+        }
+        Ok(Some(offsets))
+    }
+
+    /// The group's current generation, which the offsets are sent with.
+    pub fn generation(&self) -> MutexGuard<'_, Option<ConsumerGroupMetadata>> {
+        self.link.generation.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -118,10 +203,9 @@ impl Group {
             .context("cannot create the pipeline's group consumer")?;
         consumer.subscribe(&[store.topic()]).context("cannot join the pipeline's group")?;
         tracing::info!(group = %eos.group_id(), host_id = %eos.host_id, partitions = store.partitions(), "joined the pipeline's group");
-        let stopped = stop.clone();
-        let thread = thread::Builder::new()
-            .name("group".into())
-            .spawn(super::in_current_span(move || poll(&consumer, &stopped)))?;
+        let (stopped, span) = (stop.clone(), tracing::Span::current());
+        let thread =
+            thread::Builder::new().name("group".into()).spawn(move || span.in_scope(|| poll(&consumer, &stopped)))?;
         Ok((Group { stop, thread: Some(thread) }, Link { changes: received, generation }))
     }
 }
