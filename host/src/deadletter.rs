@@ -68,26 +68,6 @@ impl DeadLetters {
     }
 }
 
-/// Reads back the line that starts at `offset` in `path` (at most 64 MiB
-/// of it), without its line terminator.
-pub fn read_line_at(path: &str, offset: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
-    let mut file = File::open(path)?;
-    file.seek(SeekFrom::Start(offset))?;
-    let mut line = Vec::new();
-    BufReader::new(file.take(64 << 20)).read_until(b'\n', &mut line)?;
-    if line.last() == Some(&b'\n') {
-        line.pop();
-    }
-    if line.last() == Some(&b'\r') {
-        line.pop();
-    }
-    if offset == 0 && line.starts_with(b"\xEF\xBB\xBF") {
-        line.drain(..3);
-    }
-    Ok(line)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,14 +39,13 @@ use anyhow::anyhow;
 use crate::config::{ExactlyOnce, RunConfig};
 use crate::deadletter::DeadLetters;
 use crate::metrics::PipelineMetrics;
-use crate::progress::{Checkpoint, CompletedFiles, Tracker, Window};
+use crate::progress::{Checkpoint, Tracker, Window};
 use crate::pump::transaction::Transactions;
-use crate::pump::{Delivery, Pump, Summary};
+use crate::pump::{Delivery, Pump, Shared, Summary};
 use crate::shutdown::Shutdown;
 use crate::sink::{Sink, SinkError};
 use crate::source::Source;
 use crate::transform::Transformer;
-use crate::zone::LandingZone;
 
 /// Batches read ahead of the transform: enough to keep it busy while the
 /// source waits on the disk, few enough to bound memory (4 x 1 MiB).
@@ -80,29 +79,13 @@ enum Running {
     ExactlyOnce(exactly_once::Member),
 }
 
-/// The handles the stages of one pipeline share, made once by [`build`].
-struct Shared {
-    /// Where the files come from: the source reads it, the cleaner cleans it.
-    zone: Arc<dyn LandingZone>,
-    /// Acknowledgements turned into ordered progress.
-    tracker: Arc<Tracker>,
-    /// Room for batches in flight; a checkpoint that cannot be saved closes it.
-    window: Arc<Window>,
-    /// Files read to their end, for `--clean-source`.
-    completed: Arc<CompletedFiles>,
-    /// What the pipeline counts.
-    metrics: Arc<PipelineMetrics>,
-}
-
-impl Shared {
-    /// The handles of a pipeline on `config`'s landing zone, resuming from
-    /// `checkpoint`.
-    fn new(config: &RunConfig, checkpoint: Checkpoint, metrics: Arc<PipelineMetrics>) -> Shared {
-        let window = Arc::new(Window::default());
-        let tracker = Tracker::new(checkpoint, window.clone()).timing_files(metrics.file_ack_seconds.clone());
-        let (zone, completed) = (crate::zone::of(&config.source), Arc::default());
-        Shared { zone, tracker: Arc::new(tracker), window, completed, metrics }
-    }
+/// The handles of a pipeline on `config`'s landing zone, resuming from
+/// `checkpoint`.
+fn shared(config: &RunConfig, checkpoint: Checkpoint, metrics: Arc<PipelineMetrics>) -> Shared {
+    let window = Arc::new(Window::default());
+    let tracker = Tracker::new(checkpoint, window.clone()).timing_files(metrics.file_ack_seconds.clone());
+    let (zone, completed) = (crate::zone::of(&config.source), Arc::default());
+    Shared { zone, tracker: Arc::new(tracker), window, completed, metrics }
 }
 
 /// The one builder: the stages, with what `config`'s delivery mode adds.
@@ -111,15 +94,14 @@ fn build(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>) -
     tracing::info!(module = %transformer.path().display(), "transform module loaded");
     metrics.health.module_loaded();
     let (mode, checkpoint) = Mode::open(&config)?;
-    let shared = Shared::new(&config, checkpoint, metrics);
+    let shared = shared(&config, checkpoint, metrics);
     let Some(sink) = connect(&config, &shared, &shutdown)? else {
         tracing::info!("stopped before Kafka was reachable; nothing was read");
         return Ok(Summary::default());
     };
     let (running, txn) = mode.start(&config, &shared)?;
     let dead = DeadLetters::new(&config.checkpoint_dir);
-    let (tracker, window, metrics) = (shared.tracker.clone(), shared.window.clone(), shared.metrics.clone());
-    let delivery = Delivery::new(sink, tracker, window, metrics, dead, &config, txn);
+    let delivery = Delivery::new(sink, &shared, dead, &config, txn);
     let mut pump = Pump::new(transformer, delivery, config.max_consecutive_errors);
     tracing::info!(topic = %config.kafka.topic, landing_zone = %config.source.dir.display(), "streaming");
     let streamed = stream(&config, &mut pump, &shared, &shutdown, || running.source_stop(&shutdown));

@@ -33,12 +33,30 @@ use anyhow::{Context as _, bail};
 use crossbeam_channel::{Receiver, select};
 use sluice_guest_sdk::abi::{self, Message, Outcome};
 
-use crate::progress::Tracker;
+use crate::metrics::PipelineMetrics;
+use crate::progress::{CompletedFiles, Tracker, Window};
 use crate::record::{Batch, DeadLetter, OwnedMessage, Reason};
 use crate::shutdown::Shutdown;
 use crate::sink::{RedoAction, RouteError, SendError, Ticket};
 use crate::transform::{Tolerance, TransformError, Transformer};
+use crate::zone::LandingZone;
 pub use delivery::Delivery;
+
+/// The handles the stages of one pipeline share, made once by the
+/// pipeline's builder and handed to each stage it starts.
+#[derive(Debug)]
+pub struct Shared {
+    /// Where the files come from: the source reads it, the cleaner cleans it.
+    pub zone: Arc<dyn LandingZone>,
+    /// Acknowledgements turned into ordered progress.
+    pub tracker: Arc<Tracker>,
+    /// Room for batches in flight; a checkpoint that cannot be saved closes it.
+    pub window: Arc<Window>,
+    /// Files read to their end, for `--clean-source`.
+    pub completed: Arc<CompletedFiles>,
+    /// What the pipeline counts.
+    pub metrics: Arc<PipelineMetrics>,
+}
 
 /// How often the pump looks at the redo queue while no batch arrives.
 const REDO_TICK: Duration = Duration::from_millis(50);

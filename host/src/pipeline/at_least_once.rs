@@ -12,12 +12,12 @@ use std::time::Duration;
 use anyhow::anyhow;
 use crossbeam_channel::{Receiver, Sender};
 
-use super::Shared;
 use super::Streamed;
 use crate::clean::Cleaner;
 use crate::config::RunConfig;
 use crate::progress::Tracker;
 use crate::progress::{Checkpoint, FileStore};
+use crate::pump::Shared;
 use crate::pump::{Pump, Summary};
 use crate::shutdown::Shutdown;
 

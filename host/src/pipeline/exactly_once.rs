@@ -21,12 +21,12 @@ use std::thread::JoinHandle;
 use anyhow::{anyhow, bail};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use super::Shared;
 use super::Streamed;
 use crate::clean::Cleaner;
 use crate::config::{ExactlyOnce, RunConfig};
 use crate::progress::group::Group;
 use crate::progress::{Checkpoint, FileStore, KafkaStore};
+use crate::pump::Shared;
 use crate::pump::transaction::Transactions;
 use crate::pump::{Pump, Summary};
 use crate::shutdown::Shutdown;

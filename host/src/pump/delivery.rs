@@ -14,11 +14,13 @@
 //! transaction: a failed delivery dooms it, and [`super::transaction`]
 //! aborts it and rewinds.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
 
+use super::Shared;
 use super::transaction::Transactions;
 use crate::config::{KafkaConfig, RunConfig};
 use crate::deadletter::DeadLetters;
@@ -27,6 +29,7 @@ use crate::progress::{Tracker, Window};
 use crate::record::{Batch, DeadLetter, Reason, dead_letter};
 use crate::shutdown::Shutdown;
 use crate::sink::{Redo, RedoAction, RouteError, SendError, Sink, SinkError, Ticket};
+use crate::zone::LandingZone;
 use sluice_guest_sdk::abi::Message;
 
 /// Pause before retrying a dead-letter write that failed (a full disk).
@@ -45,6 +48,8 @@ pub struct Delivery {
     pub window: Arc<Window>,
     /// The pipeline's metrics, which delivery counts into.
     pub metrics: Arc<PipelineMetrics>,
+    /// The landing zone a refused message's source line is read back from.
+    pub zone: Arc<dyn LandingZone>,
     /// The local dead-letter file (also the fallback for the topic).
     pub dead: DeadLetters,
     /// The dead-letter topic, if the operator gave one.
@@ -57,19 +62,13 @@ pub struct Delivery {
 
 impl Delivery {
     /// Delivery through `sink` as `config` says, in the transactions of
-    /// `txn` (exactly-once mode) or not (at-least-once), tracked by
-    /// `tracker` within `window`.
-    pub fn new(
-        sink: Sink,
-        tracker: Arc<Tracker>,
-        window: Arc<Window>,
-        metrics: Arc<PipelineMetrics>,
-        dead: DeadLetters,
-        config: &RunConfig,
-        txn: Option<Transactions>,
-    ) -> Self {
+    /// `txn` (exactly-once mode) or not (at-least-once), with the
+    /// pipeline's `shared` tracker, window, metrics and landing zone.
+    pub fn new(sink: Sink, shared: &Shared, dead: DeadLetters, config: &RunConfig, txn: Option<Transactions>) -> Self {
+        let (tracker, window, metrics) = (shared.tracker.clone(), shared.window.clone(), shared.metrics.clone());
         let (dead_letter_topic, kafka) = (config.dead_letter_topic.clone(), config.kafka.clone());
-        Delivery { sink, tracker, window, metrics, dead, dead_letter_topic, kafka, txn }
+        let zone = shared.zone.clone();
+        Delivery { sink, tracker, window, metrics, zone, dead, dead_letter_topic, kafka, txn }
     }
 
     /// Registers a batch of `messages`, waiting (and meanwhile handling
@@ -179,7 +178,7 @@ impl Delivery {
             Some((_, file, meta)) => {
                 // The dead letter holds the source line, as every other does,
                 // not the message the module made of it.
-                let source = crate::deadletter::read_line_at(file, meta.offset);
+                let source = crate::zone::read_line_at(&*self.zone, Path::new(file), meta.offset);
                 let (reason, record) = match &source {
                     Ok(line) => (reason, line.as_slice()),
                     Err(e) => (
