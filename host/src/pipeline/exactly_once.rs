@@ -16,6 +16,7 @@
 //! the stream skip or repeat records.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use anyhow::{anyhow, bail};
@@ -61,7 +62,9 @@ impl Copy {
         eos: &ExactlyOnce,
         shared: &Shared,
     ) -> anyhow::Result<(Member, Transactions)> {
-        let mut store = KafkaStore::new(&config.kafka, &eos.offsets_topic, &eos.pipeline, &config.source.dir);
+        let locate = Arc::new(crate::zone::Locator(shared.zone.clone()));
+        let (topic, dir) = (&eos.offsets_topic, &config.source.dir);
+        let mut store = KafkaStore::new(&config.kafka, topic, &eos.pipeline, dir, locate);
         store.ensure_topic(eos.offsets_partitions)?;
         // This host reads no file until the group assigns it partitions and
         // their committed progress is read.

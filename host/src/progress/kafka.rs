@@ -37,6 +37,7 @@ mod topic;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::error::KafkaError;
@@ -134,6 +135,18 @@ struct Value {
     ino: u64,
 }
 
+/// Where the files of committed progress are now: the landing zone, as the
+/// progress floor sees it (it opens no file itself). The pipeline hands the
+/// store one over its landing zone.
+pub trait Locate: std::fmt::Debug + Send + Sync {
+    /// The identity of the file at `path` in the zone, if it is one that
+    /// may be read and starts with `head`.
+    fn identify(&self, path: &Path, head: Option<Head>) -> Option<FileId>;
+
+    /// Every file in the zone now, by identity: where a renamed file went.
+    fn files(&self) -> HashMap<FileId, PathBuf>;
+}
+
 /// The offsets topic, for one pipeline.
 #[derive(Debug, Clone)]
 pub struct KafkaStore {
@@ -141,6 +154,8 @@ pub struct KafkaStore {
     topic: String,
     pipeline: String,
     landing_zone: PathBuf,
+    /// Finds the files of committed progress in the landing zone.
+    locate: Arc<dyn Locate>,
     /// What the last commit holds, with each file's key there.
     committed: HashMap<FileId, (Key, FileProgress)>,
     /// Partitions of the topic (known once [`KafkaStore::ensure_topic`] ran).
@@ -180,13 +195,15 @@ impl Share {
 }
 
 impl KafkaStore {
-    /// The store of `pipeline` in `topic`, for files in `landing_zone`.
-    pub fn new(kafka: &KafkaConfig, topic: &str, pipeline: &str, landing_zone: &Path) -> Self {
+    /// The store of `pipeline` in `topic`, for files in `landing_zone`,
+    /// which `locate` finds again.
+    pub fn new(kafka: &KafkaConfig, topic: &str, pipeline: &str, landing_zone: &Path, locate: Arc<dyn Locate>) -> Self {
         KafkaStore {
             kafka: kafka.clone(),
             topic: topic.to_owned(),
             pipeline: pipeline.to_owned(),
             landing_zone: landing_zone.to_owned(),
+            locate,
             committed: HashMap::new(),
             staged: None,
             records: Vec::new(),

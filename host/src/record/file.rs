@@ -2,7 +2,7 @@
 //! renames, and the [`Head`] fingerprint that tells a file from a new one
 //! reusing its inode.
 
-use std::fs::{self, File};
+use std::fs;
 
 use serde::{Deserialize, Serialize};
 
@@ -36,32 +36,6 @@ pub struct Head {
 impl Head {
     /// Bytes a complete fingerprint covers.
     pub const MAX_LEN: u16 = 256;
-
-    /// The fingerprint of `file` as it is now.
-    pub fn of(file: &File) -> std::io::Result<Head> {
-        let bytes = read_head(file, Self::MAX_LEN)?;
-        Ok(Head { len: bytes.len() as u16, fnv: fnv1a(&bytes) })
-    }
-
-    /// Whether `file` starts with the bytes this fingerprint was taken of.
-    pub fn matches(&self, file: &File) -> std::io::Result<bool> {
-        let bytes = read_head(file, self.len)?;
-        Ok(bytes.len() == usize::from(self.len) && fnv1a(&bytes) == self.fnv)
-    }
-}
-
-fn read_head(file: &File, len: u16) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0; usize::from(len)];
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read_at(&mut buf[got..], got as u64)? {
-            0 => break,
-            n => got += n,
-        }
-    }
-    buf.truncate(got);
-    Ok(buf)
 }
 
 /// The FNV-1a 64 hash of `bytes`.

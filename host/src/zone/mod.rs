@@ -28,6 +28,7 @@
 pub mod local;
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
@@ -39,12 +40,34 @@ use crossbeam_channel::Receiver;
 
 use crate::config::SourceConfig;
 use crate::progress::Completed;
+use crate::progress::kafka::Locate;
 use crate::record::file::fnv1a;
 use crate::record::{FileId, Head, Skip};
 
 /// The landing zone `config` names: a local directory, the only kind yet.
 pub fn of(config: &SourceConfig) -> Arc<dyn LandingZone> {
     Arc::new(local::LocalDir::new(config.dir.clone(), config.recursive, config.follow_symlinks))
+}
+
+/// A landing zone as the progress floor's [`Locate`]: the exactly-once
+/// store finds the files of committed progress through it, opened as the
+/// source would open them.
+#[derive(Debug)]
+pub struct Locator(pub Arc<dyn LandingZone>);
+
+impl Locate for Locator {
+    fn identify(&self, path: &Path, head: Option<Head>) -> Option<FileId> {
+        let file = self.0.open(path).ok()?;
+        match head {
+            Some(head) if !file.starts_with(&head).ok()? => None,
+            _ => Some(file.id()),
+        }
+    }
+
+    fn files(&self) -> HashMap<FileId, PathBuf> {
+        let listing = self.0.list(&|_| true).unwrap_or_default();
+        listing.entries.into_iter().map(|entry| (entry.id, entry.name)).collect()
+    }
 }
 
 /// Where files come from: the source discovers and reads them through it,

@@ -37,21 +37,6 @@ fn corrupt_checkpoint_is_refused_not_reset() {
     assert_eq!(fs::read(&path).unwrap(), &text[..text.len() / 2]);
 }
 
-#[test]
-fn heads_tell_a_new_file_from_the_one_it_replaced() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f");
-    fs::write(&path, "{\"a\":1}\n").unwrap();
-    let head = Head::of(&File::open(&path).unwrap()).unwrap();
-    assert_eq!(head.len, 8);
-    fs::write(&path, "{\"a\":1}\n{\"b\":2}\n").unwrap();
-    assert!(head.matches(&File::open(&path).unwrap()).unwrap(), "the same file, grown");
-    fs::write(&path, "{\"z\":9}\n").unwrap();
-    assert!(!head.matches(&File::open(&path).unwrap()).unwrap(), "other content");
-    fs::write(&path, "{").unwrap();
-    assert!(!head.matches(&File::open(&path).unwrap()).unwrap(), "shorter");
-}
-
 /// `n` finished files.
 fn finished(n: u64) -> Checkpoint {
     let mut cp = Checkpoint::default();

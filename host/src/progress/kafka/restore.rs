@@ -5,8 +5,6 @@
 //! landing zone by name and head, or else by device and inode.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rdkafka::Message as _;
@@ -16,7 +14,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::{KafkaStore, KafkaStoreError, Key, LOAD_TIMEOUT, Value};
 use crate::progress::FileProgress;
-use crate::record::{FileId, Head};
+use crate::record::FileId;
 
 /// The committed progress of some partitions, read by
 /// [`KafkaStore::restore`] for [`KafkaStore::adopt`].
@@ -131,18 +129,14 @@ impl KafkaStore {
     /// device and inode and head (a renamed file). The furthest progress
     /// wins when several records fit one file (its head grew).
     pub(super) fn resolve(&self, records: Vec<(Key, Value)>) -> HashMap<FileId, (Key, FileProgress)> {
-        let by_id: HashMap<FileId, PathBuf> = fs::read_dir(&self.landing_zone)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok())
-            .filter_map(|e| Some((FileId::of(&fs::metadata(e.path()).ok()?), e.path())))
-            .collect();
+        let by_id = self.locate.files();
         let mut found: HashMap<FileId, (Key, FileProgress)> = HashMap::new();
         for (key, value) in records {
             let named = self.landing_zone.join(&key.file);
             let old_id = FileId { dev: value.dev, ino: value.ino };
             let candidates = [Some(named), by_id.get(&old_id).cloned()];
-            let Some(id) = candidates.into_iter().flatten().find_map(|path| same_file(&path, key.head)) else {
+            let Some(id) = candidates.into_iter().flatten().find_map(|path| self.locate.identify(&path, key.head))
+            else {
                 continue;
             };
             if found.get(&id).is_none_or(|(_, p)| p.offset < value.progress.offset) {
@@ -150,15 +144,5 @@ impl KafkaStore {
             }
         }
         found
-    }
-}
-
-/// The identity of the file at `path` if it starts with `head`.
-fn same_file(path: &Path, head: Option<Head>) -> Option<FileId> {
-    let file = File::open(path).ok()?;
-    let id = FileId::of(&file.metadata().ok()?);
-    match head {
-        Some(head) if !head.matches(&file).ok()? => None,
-        _ => Some(id),
     }
 }

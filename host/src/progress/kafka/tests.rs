@@ -2,11 +2,14 @@
 
 use std::fs::{self, File};
 
+use crate::zone::ZoneFile as _;
+
 use super::*;
 
 fn store(dir: &Path) -> KafkaStore {
     let kafka = KafkaConfig { topic: "t".into(), properties: vec![] };
-    KafkaStore::new(&kafka, "offsets", "p1", dir)
+    let zone = Arc::new(crate::zone::local::LocalDir::new(dir.to_owned(), false, false));
+    KafkaStore::new(&kafka, "offsets", "p1", dir, Arc::new(crate::zone::Locator(zone)))
 }
 
 fn progress(path: &str, offset: u64, head: Option<Head>) -> FileProgress {
@@ -99,7 +102,7 @@ fn committed_progress_finds_its_file_by_name_or_by_inode() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.json");
     fs::write(&path, "{\"a\":1}\n{\"a\":2}\n").unwrap();
-    let head = Head::of(&File::open(&path).unwrap()).unwrap();
+    let head = crate::zone::local::LocalFile::new(File::open(&path).unwrap()).unwrap().head().unwrap();
     let id = FileId::of(&fs::metadata(&path).unwrap());
     let s = store(dir.path());
     let key = |file: &str, head| Key { pipeline: "p1".into(), file: file.into(), head };

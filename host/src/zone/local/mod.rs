@@ -193,4 +193,22 @@ mod tests {
         let linked = read_line_at(&local, &zone.join("link.json"), 0).unwrap_err();
         assert_eq!(refusal(&linked), Some(Skip::Symlink));
     }
+
+    #[test]
+    fn heads_tell_a_new_file_from_the_one_it_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs::write(&path, "{\"a\":1}\n").unwrap();
+        let head = LocalFile::new(File::open(&path).unwrap()).unwrap().head().unwrap();
+        assert_eq!(head.len, 8);
+        fs::write(&path, "{\"a\":1}\n{\"b\":2}\n").unwrap();
+        assert!(
+            LocalFile::new(File::open(&path).unwrap()).unwrap().starts_with(&head).unwrap(),
+            "the same file, grown"
+        );
+        fs::write(&path, "{\"z\":9}\n").unwrap();
+        assert!(!LocalFile::new(File::open(&path).unwrap()).unwrap().starts_with(&head).unwrap(), "other content");
+        fs::write(&path, "{").unwrap();
+        assert!(!LocalFile::new(File::open(&path).unwrap()).unwrap().starts_with(&head).unwrap(), "shorter");
+    }
 }
