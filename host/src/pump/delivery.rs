@@ -14,6 +14,8 @@
 //! transaction: a failed delivery dooms it, and [`super::transaction`]
 //! aborts it and rewinds.
 
+mod transactional;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,7 +59,7 @@ pub struct Delivery {
     /// How to connect a replacement producer.
     pub kafka: KafkaConfig,
     /// The open transaction, in exactly-once mode.
-    pub(super) txn: Option<Transactions>,
+    txn: Option<Transactions>,
 }
 
 impl Delivery {

@@ -1,7 +1,7 @@
 //! Exactly-once delivery: the open Kafka transaction and its commits.
 //!
 //! Every batch the pump sends joins the open transaction. When
-//! `--transaction-interval-ms` has passed (and at shutdown), [`Delivery::commit`]
+//! `--transaction-interval-ms` has passed (and at shutdown), [`Delivery::commit`](super::Delivery::commit)
 //! flushes the producer, so the [`Tracker`]'s progress covers exactly what
 //! the transaction holds, has the [`KafkaStore`] turn the files that moved
 //! into progress records, adds them to the same transaction and commits.
@@ -18,7 +18,7 @@
 //! already takes. A fencing stops the stream with an error naming the
 //! pipeline, and the fenced process never fences back.
 //!
-//! [`Transactions`] keeps its state private. A [`Delivery`] holds one in
+//! [`Transactions`] keeps its state private. A [`Delivery`](super::Delivery) holds one in
 //! exactly-once mode and none in at-least-once mode; the work is done by
 //! `Txn`, the transaction borrowed with the producer and tracker it
 //! commits through, so no step has to ask which mode it is in.
@@ -30,13 +30,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use super::Delivery;
 use crate::config::{ExactlyOnce, KafkaConfig};
 use crate::metrics::PipelineMetrics;
 use crate::progress::group::{Link, Membership};
 use crate::progress::kafka::Share;
 use crate::progress::{Checkpoint, KafkaStore, Tracker};
-use crate::shutdown::Shutdown;
 use crate::sink::Sink;
 
 /// How long a commit (its flush included) may keep retrying.
@@ -132,7 +130,7 @@ impl Transactions {
     /// rewinds `tracker` to what this host now owns (dropping the redo
     /// queue of `sink`, whose messages the rewind gives up); the files the
     /// next source takes.
-    fn reshare(&mut self, tracker: &Tracker, sink: &Sink, metrics: &PipelineMetrics) -> Share {
+    pub(in crate::pump) fn reshare(&mut self, tracker: &Tracker, sink: &Sink, metrics: &PipelineMetrics) -> Share {
         if self.share.apply(&mut self.store) {
             let committed = self.store.committed_checkpoint();
             metrics.set_owned(self.share.owned().collect(), committed.files.len());
@@ -144,8 +142,8 @@ impl Transactions {
 }
 
 /// The open transaction with the producer and tracker it commits through,
-/// borrowed from a [`Delivery`] in exactly-once mode.
-struct Txn<'a> {
+/// borrowed from a [`Delivery`](super::Delivery) in exactly-once mode.
+pub(in crate::pump) struct Txn<'a> {
     txn: &'a mut Transactions,
     sink: &'a mut Sink,
     tracker: &'a Arc<Tracker>,
@@ -154,84 +152,54 @@ struct Txn<'a> {
     dead_letter_topic: Option<&'a str>,
 }
 
-impl Delivery {
-    /// The open transaction, in exactly-once mode.
-    fn transactional(&mut self) -> Option<Txn<'_>> {
-        Some(Txn {
-            txn: self.txn.as_mut()?,
-            sink: &mut self.sink,
-            tracker: &self.tracker,
-            metrics: &self.metrics,
-            kafka: &self.kafka,
-            dead_letter_topic: self.dead_letter_topic.as_deref(),
-        })
+impl Transactions {
+    /// The open transaction with the producer and tracker it commits
+    /// through: what the pump's [`Delivery`](super::Delivery) lends it.
+    pub(in crate::pump) fn borrowed<'a>(
+        &'a mut self,
+        sink: &'a mut Sink,
+        tracker: &'a Arc<Tracker>,
+        metrics: &'a Arc<PipelineMetrics>,
+        kafka: &'a KafkaConfig,
+        dead_letter_topic: Option<&'a str>,
+    ) -> Txn<'a> {
+        Txn { txn: self, sink, tracker, metrics, kafka, dead_letter_topic }
     }
 
-    /// A batch joined the open transaction.
-    pub(super) fn joined(&mut self) {
-        if let Some(txn) = &mut self.txn {
-            txn.due.get_or_insert_with(|| Instant::now() + txn.interval);
-        }
+    /// A batch joined the open transaction: it is due an interval from now,
+    /// if it was not already.
+    pub(in crate::pump) fn joined(&mut self) {
+        self.due.get_or_insert_with(|| Instant::now() + self.interval);
     }
 
-    /// Exactly-once mode: the open transaction cannot commit, for `why`.
-    /// Returns whether that is so (false in at-least-once mode).
-    pub fn doom(&mut self, why: &str) -> bool {
-        self.transactional().map(|mut t| t.doom(why)).is_some()
+    /// When the open transaction is due to commit, if anything joined it.
+    pub(in crate::pump) fn due(&self) -> Option<Instant> {
+        self.due
     }
 
     /// Whether the pump must stop for the source to be rebuilt; clears it.
-    pub fn take_rewind(&mut self) -> bool {
-        self.txn.as_mut().is_some_and(|t| std::mem::take(&mut t.rewound))
+    pub(in crate::pump) fn take_rewind(&mut self) -> bool {
+        std::mem::take(&mut self.rewound)
     }
 
     /// Whether the last abort was because the pipeline's group rebalanced.
-    pub fn aborted_by_rebalance(&self) -> bool {
-        self.txn.as_ref().is_some_and(|t| t.rebalanced)
+    pub(in crate::pump) fn aborted_by_rebalance(&self) -> bool {
+        self.rebalanced
     }
 
     /// Whether the transaction is doomed or was rewound: the pump stops.
-    pub fn rewinding(&self) -> bool {
-        self.txn.as_ref().is_some_and(|t| t.rewound || t.doomed.is_some())
+    pub(in crate::pump) fn rewinding(&self) -> bool {
+        self.rewound || self.doomed.is_some()
     }
 
-    /// Exactly-once mode: transactions committed and aborted so far.
-    pub fn transaction_counts(&self) -> Option<(u64, u64)> {
-        self.txn.as_ref().map(|t| t.counts)
+    /// Transactions committed and aborted so far.
+    pub(in crate::pump) fn counts(&self) -> (u64, u64) {
+        self.counts
     }
 
-    /// Exactly-once mode, at the end: commits are no longer copied for the
-    /// operator (which lets the copy's writer finish).
-    pub fn stop_copying(&mut self) {
-        if let Some(txn) = &mut self.txn {
-            txn.on_commit = None;
-        }
-    }
-
-    /// How long the pump may wait for a batch before the commit is due.
-    pub(super) fn tick(&self, longest: Duration) -> Duration {
-        let due = self.txn.as_ref().and_then(|t| t.due);
-        due.map_or(longest, |due| due.saturating_duration_since(Instant::now()).min(longest))
-    }
-
-    /// Commits if due, or aborts and rewinds if doomed; first finishes the
-    /// open transaction if the group changed what this host owns.
-    pub(super) fn transact(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
-        self.transactional().map_or(Ok(()), |mut t| t.transact(shutdown))
-    }
-
-    /// Makes the ownership change the group asked for, between sources:
-    /// adopts the progress of assigned partitions, or drops the files of
-    /// revoked ones (and lets the rebalance go on). Returns the files the
-    /// next source takes; `None` takes all (at-least-once mode).
-    pub fn reshare(&mut self) -> Option<Share> {
-        let txn = self.txn.as_mut()?;
-        Some(txn.reshare(&self.tracker, &self.sink, &self.metrics))
-    }
-
-    /// Flushes, writes the progress and commits the open transaction; on
-    /// failure aborts and rewinds. Nothing to do if nothing joined it.
-    pub fn commit(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
-        self.transactional().map_or(Ok(()), |mut t| t.commit(shutdown))
+    /// Commits are no longer copied for the operator (which lets the
+    /// copy's writer finish).
+    pub(in crate::pump) fn stop_copying(&mut self) {
+        self.on_commit = None;
     }
 }

@@ -12,14 +12,14 @@ use crate::shutdown::Shutdown;
 use crate::sink::{Sink, TxnError};
 
 impl Txn<'_> {
-    /// See [`Delivery::doom`].
-    pub(super) fn doom(&mut self, why: &str) {
+    /// See [`Delivery::doom`](crate::pump::Delivery::doom).
+    pub(in crate::pump) fn doom(&mut self, why: &str) {
         let replace = self.sink.fatal_error().is_some();
         self.txn.doomed.get_or_insert_with(|| Doom { why: why.to_owned(), replace, rebalanced: false });
     }
 
-    /// See [`Delivery::transact`].
-    pub(super) fn transact(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
+    /// See [`Delivery::transact`](crate::pump::Delivery::transact).
+    pub(in crate::pump) fn transact(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
         if let Some(change) = self.txn.share.next_change() {
             return self.finish_for(change, shutdown);
         }
@@ -37,7 +37,7 @@ impl Txn<'_> {
     }
 
     /// Commits the open transaction (aborts it if the partitions were lost)
-    /// and has the pump return, for the pipeline to [`Delivery::reshare`]
+    /// and has the pump return, for the pipeline to [`Delivery::reshare`](crate::pump::Delivery::reshare)
     /// before its next source.
     fn finish_for(&mut self, change: Change, shutdown: &Shutdown) -> anyhow::Result<()> {
         match &change {
@@ -89,8 +89,8 @@ impl Txn<'_> {
         self.commit(shutdown)
     }
 
-    /// See [`Delivery::commit`].
-    pub(super) fn commit(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
+    /// See [`Delivery::commit`](crate::pump::Delivery::commit).
+    pub(in crate::pump) fn commit(&mut self, shutdown: &Shutdown) -> anyhow::Result<()> {
         if self.txn.due.is_none() && self.txn.doomed.is_none() {
             return Ok(());
         }
