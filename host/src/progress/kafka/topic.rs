@@ -10,6 +10,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 
 use super::{KafkaStore, KafkaStoreError, LOAD_TIMEOUT};
+use crate::kafka::{TopicMetadata, topic_metadata};
 
 /// How long creating the offsets topic, and seeing it, may take.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -51,13 +52,12 @@ impl KafkaStore {
     /// The topic's partitions, or `None` if it does not exist (yet).
     fn topic_partitions(&self, consumer: &BaseConsumer) -> Result<Option<Vec<i32>>, KafkaStoreError> {
         let read = |reason: String| KafkaStoreError::Read { topic: self.topic.clone(), reason };
-        let metadata = consumer.fetch_metadata(Some(&self.topic), LOAD_TIMEOUT).map_err(|e| read(e.to_string()))?;
-        let Some(topic) = metadata.topics().iter().find(|t| t.name() == self.topic) else { return Ok(None) };
-        match topic.error().map(RDKafkaErrorCode::from) {
-            Some(RDKafkaErrorCode::UnknownTopicOrPartition) => Ok(None),
-            Some(code) => Err(read(code.to_string())),
-            None if topic.partitions().is_empty() || topic.partitions().iter().any(|p| p.leader() < 0) => Ok(None),
-            None => Ok(Some(topic.partitions().iter().map(|p| p.id()).collect())),
+        let metadata = topic_metadata(consumer.client(), &self.topic, LOAD_TIMEOUT).map_err(|e| read(e.to_string()))?;
+        match metadata {
+            TopicMetadata::NotListed | TopicMetadata::Error(RDKafkaErrorCode::UnknownTopicOrPartition) => Ok(None),
+            TopicMetadata::Error(code) => Err(read(code.to_string())),
+            TopicMetadata::Partitions { ids, led } if ids.is_empty() || !led => Ok(None),
+            TopicMetadata::Partitions { ids, .. } => Ok(Some(ids)),
         }
     }
 }
