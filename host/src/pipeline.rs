@@ -36,6 +36,7 @@ use std::thread::{self, JoinHandle};
 
 use anyhow::anyhow;
 
+use crate::clean::Cleaner;
 use crate::config::{ExactlyOnce, RunConfig};
 use crate::deadletter::DeadLetters;
 use crate::metrics::PipelineMetrics;
@@ -207,6 +208,13 @@ fn stream(
         }
         tracing::debug!("reading again from the last commit");
     }
+}
+
+/// The `--clean-source` thread on the pipeline's zone, or none when
+/// cleaning is off; both delivery modes start it beside their writer.
+fn start_cleaner(config: &RunConfig, shared: &Shared) -> std::io::Result<Option<Cleaner>> {
+    let (zone, tracker, completed) = (shared.zone.clone(), shared.tracker.clone(), shared.completed.clone());
+    Cleaner::start(&config.clean, zone, tracker, completed)
 }
 
 /// Starts a thread named `name` running `f` inside the caller's span, so

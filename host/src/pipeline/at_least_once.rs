@@ -54,9 +54,8 @@ impl Checkpoints {
     pub(super) fn start(self, config: &RunConfig, shared: &Shared) -> anyhow::Result<Writer> {
         let Checkpoints { mut store } = self;
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
-        let (zone, tracker, completed) = (shared.zone.clone(), shared.tracker.clone(), shared.completed.clone());
-        let cleaner = Cleaner::start(&config.clean, zone, tracker.clone(), completed)?;
-        let (window, metrics) = (shared.window.clone(), shared.metrics.clone());
+        let cleaner = super::start_cleaner(config, shared)?;
+        let (tracker, window, metrics) = (shared.tracker.clone(), shared.window.clone(), shared.metrics.clone());
         // A checkpoint that cannot be saved (a full disk) closes the window.
         let pause = move |paused| {
             metrics.health.checkpoint_blocked(paused);

@@ -72,9 +72,8 @@ impl Copy {
         shared.metrics.set_owned(Vec::new(), 0);
         let (to_copy, commits) = crossbeam_channel::unbounded::<Checkpoint>();
         let txn = Transactions::new(store, eos, link, to_copy);
-        let (zone, tracker, completed) = (shared.zone.clone(), shared.tracker.clone(), shared.completed.clone());
-        let cleaner = Cleaner::start(&config.clean, zone, tracker.clone(), completed)?;
-        let (copy, durable) = (self.copy, tracker.snapshot().1);
+        let cleaner = super::start_cleaner(config, shared)?;
+        let (copy, durable) = (self.copy, shared.tracker.snapshot().1);
         let copier = super::spawn("checkpoint", move || copy_commits(copy, &commits, cleaner.as_ref(), durable))?;
         Ok((Member { group, copier }, txn))
     }
