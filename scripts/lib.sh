@@ -51,8 +51,8 @@ kafka_java() {
 
 # Starts a single-node KRaft broker (broker and controller in one JVM) with
 # its data and logs in DIR ($1) on free loopback ports, and waits until it
-# answers metadata (needs target/release/sluice-kafka: call build_host
-# first). Sets KAFKA_BOOTSTRAP and KAFKA_PID; stop it with stop_kafka.
+# answers metadata (needs target/release/sluice-kafka: call build_host or
+# build_demo_host first). Sets KAFKA_BOOTSTRAP and KAFKA_PID; stop it with stop_kafka.
 start_kafka() {
   local dir="$1" port cport started
   port="$(free_port)" cport="$(free_port)"
@@ -104,15 +104,23 @@ stop_kafka() {
 
 # Builds the transform modules to target/transforms/<name>.wasm.
 build_transforms() {
-  ensure_wasm_target
-  log "building transforms to target/transforms/"
-  (cd "$ROOT" && cargo build --quiet --profile wasm --target "$WASM_TARGET" -p sql -p invoice_by_store -p fault_injector -p router)
+  build_rust_transforms sql invoice_by_store fault_injector router
   (cd "$ROOT" && cargo build --quiet --profile wasm --target "$WASM_TARGET" -p sluice-guest-sdk --example keep_all)
-  mkdir -p "$ROOT/target/transforms"
-  for name in sql invoice_by_store fault_injector router examples/keep_all; do
-    cp "$ROOT/target/$WASM_TARGET/wasm/$name.wasm" "$ROOT/target/transforms/${name#examples/}.wasm"
-  done
+  cp "$ROOT/target/$WASM_TARGET/wasm/examples/keep_all.wasm" "$ROOT/target/transforms/keep_all.wasm"
   build_language_ports
+}
+
+# Builds the Rust transform crates named ($@) to target/transforms/<name>.wasm.
+build_rust_transforms() {
+  ensure_wasm_target
+  log "building $* to target/transforms/"
+  local name packages=()
+  for name in "$@"; do packages+=(-p "$name"); done
+  (cd "$ROOT" && cargo build --quiet --profile wasm --target "$WASM_TARGET" "${packages[@]}")
+  mkdir -p "$ROOT/target/transforms"
+  for name in "$@"; do
+    cp "$ROOT/target/$WASM_TARGET/wasm/$name.wasm" "$ROOT/target/transforms/$name.wasm"
+  done
 }
 
 # The toolchains of the other SDKs (guest-sdk/<lang>/), each into .tools/: zig
@@ -266,6 +274,13 @@ build_js() {
 build_host() {
   log "building sluice (release)"
   (cd "$ROOT" && cargo build --quiet --release -p sluice -p sluice-tests --bins)
+}
+
+# Only what scripts/demo runs: the sluice binary and the test suite's small
+# Kafka client (create-topic, wait-ready, wait-count); not the bench.
+build_demo_host() {
+  log "building sluice and sluice-kafka (release)"
+  (cd "$ROOT" && cargo build --quiet --release -p sluice -p sluice-tests --bin sluice --bin sluice-kafka)
 }
 
 # Compiles the large modules (the Python and JavaScript components take tens
