@@ -334,7 +334,7 @@ check_module_cycles() {
 }
 
 # Fails if a Rust file under $1 is over $2 lines: a file that grows past a
-# few hundred lines is split by role (docs/architecture.md).
+# few hundred lines is split by role (docs/src/architecture.md).
 check_file_sizes() {
   local over
   over="$(cd "$ROOT" && find "$1" -name '*.rs' -exec wc -l {} + | awk -v max="$2" '$2 != "total" && $1 > max')"
@@ -343,6 +343,64 @@ check_file_sizes() {
     echo "$over" >&2
     return 1
   fi
+}
+
+# mdBook from crates.io, which builds the book in docs/ (check_book);
+# installed once into ~/.cargo/bin. Without the default features `serve`
+# and `watch` (a web server and a file watcher, which the build does not
+# use; about 226 CPU-s to compile on the 2-core machine); `search` is kept
+# for the book's search box.
+MDBOOK_VERSION=0.5.4
+ensure_mdbook() {
+  if mdbook --version 2>/dev/null | grep -qx "mdbook v$MDBOOK_VERSION"; then return; fi
+  log "installing mdbook $MDBOOK_VERSION into ~/.cargo/bin"
+  cargo install --quiet --locked --version "$MDBOOK_VERSION" --no-default-features --features search mdbook
+}
+
+# Builds the book (docs/, into target/book) and fails on a warning of
+# mdBook's or on a broken link: between the book's pages, in the README or
+# in guest-sdk's Markdown (which the book includes). mdBook does not check
+# that a link names a page or heading that exists, so scripts/check-links
+# reads the rendered pages. It first shows that the checker fails on a
+# book with broken links.
+check_book() {
+  check_links_fails_on_broken_links
+  local out warnings
+  rm -rf "$ROOT/target/book"
+  out="$(mdbook build "$ROOT/docs" 2>&1)" || { echo "$out" >&2; log "error: mdbook build docs failed"; return 1; }
+  warnings="$(grep -v '^ *INFO' <<<"$out" || true)"
+  if [ -n "$warnings" ]; then
+    echo "$warnings" >&2
+    log "error: mdbook build docs warned (a missing include or chapter?)"
+    return 1
+  fi
+  (cd "$ROOT" && scripts/check-links target/book README.md guest-sdk/*.md guest-sdk/*/README.md)
+}
+
+# A two-page book with a link to a missing page and one to a missing
+# heading, and a Markdown file with a link to a missing file: the checker
+# must exit 1 and name each page and link.
+check_links_fails_on_broken_links() {
+  local dir out rc=0
+  dir="$(mktemp -d "${TMPDIR:-/tmp}/sluice-links.XXXXXX")"
+  mkdir -p "$dir/src"
+  printf '# Summary\n\n- [One](one.md)\n- [Two](two.md)\n' >"$dir/src/SUMMARY.md"
+  printf '# One\n\n[two](two.md#a-heading) [gone](gone.md)\n' >"$dir/src/one.md"
+  printf '# Two\n\n## A heading\n\n[back](one.md#nowhere)\n' >"$dir/src/two.md"
+  printf '[two](src/two.md#a-heading) [missing](src/missing.md)\n' >"$dir/README.md"
+  mdbook build --dest-dir "$dir/book" "$dir" >/dev/null 2>&1
+  out="$(cd "$dir" && "$ROOT/scripts/check-links" book README.md 2>&1)" || rc=$?
+  rm -rf "$dir"
+  local want
+  for want in "check-links: one.html (source one.md): broken link \`gone.html\`: no such page or file in the book" \
+    "check-links: two.html (source two.md): broken link \`one.html#nowhere\`: no id \`nowhere\` in one.html" \
+    "check-links: README.md: broken link \`src/missing.md\`: no such file" "check-links: 3 broken link(s)"; do
+    if [ "$rc" != 1 ] || [[ "$out" != *"$want"* ]]; then
+      log "error: scripts/check-links did not report a broken link (exit $rc, wanted: $want):"
+      echo "$out" >&2
+      return 1
+    fi
+  done
 }
 
 # A free TCP port on the loopback interface.

@@ -100,9 +100,10 @@ sluice_bytes sluice_config_value(const sluice_config *config, uint32_t i);
 int sluice_config_get(const sluice_config *config, const char *key, sluice_bytes *value);
 /* Like sluice_config_get, but refuses with "missing required config `KEY`". */
 int sluice_config_require(const sluice_config *config, const char *key, sluice_bytes *value);
-/* Refuses any key not among the `count` names in `known`, with
- * "unknown config `KEY`; this transform accepts: a, b". Returns 0 if all
- * keys are known. */
+/* Returns 1 when every key is among the `count` names in `known`; else
+ * refuses the first unknown key with "unknown config `KEY`; this transform
+ * accepts: a, b" and returns 0, so `if (!sluice_config_allow_only(...))
+ * return 1;` refuses the config from sluice_on_init. */
 int sluice_config_allow_only(const sluice_config *config, const char *const *known, uint32_t count);
 /* Refuses the config with `message`; returns non-zero for sluice_on_init to return. */
 int sluice_refuse(const char *message);

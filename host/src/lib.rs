@@ -6,7 +6,7 @@
 //!
 //! In floors, read top-down: a module imports only the floors below it, and
 //! no two modules import each other (`scripts/test` checks both; see
-//! `docs/architecture.md`).
+//! `docs/src/architecture.md`).
 //!
 //! 1. Wiring. [`pipeline`] builds every pipeline with one builder, the
 //!    delivery mode a type; [`pipeline::supervisor`] runs a process's

@@ -1,5 +1,5 @@
 //! Scale-out: the hosts of one pipeline as a Kafka consumer group, which
-//! divides the landing zone's files among them (`docs/scale-out.md`).
+//! divides the landing zone's files among them (`docs/src/scale-out.md`).
 //!
 //! Each file's progress lives in one partition of the offsets topic (by a
 //! hash of its path, [`partition_of`](crate::progress::kafka::partition_of)),
