@@ -95,3 +95,19 @@ fn a_compile_that_misses_the_cache_is_announced_first() {
     assert_eq!(code, Some(0), "{second}");
     assert!(!second.contains("compiling") && second.contains("module cache hit"), "{second}");
 }
+
+#[test]
+fn beside_config_only_the_process_s_flags_are_taken() {
+    let (code, _, stderr) = sluice(&["run", "--config", "/nowhere/sluice.toml", "--topic", "t", "--metrics-addr", "9"]);
+    let want = "error: `sluice run --config` takes each pipeline's settings from the file; remove --topic (beside it \
+                go only the process's flags: --metrics-addr, --metrics-token-file, --host-id, --on-pipeline-failure, \
+                --log-format)\n";
+    assert_eq!(code, Some(2));
+    assert!(stderr.starts_with(want), "{stderr}");
+    let (code, _, stderr) =
+        sluice(&["run", "--config", "/nowhere/sluice.toml", "--metrics-addr", "9", "--host-id", "a"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (Some(1), "error: cannot read --config /nowhere/sluice.toml: No such file or directory (os error 2)\n")
+    );
+}

@@ -24,10 +24,15 @@ impl Cli {
         {
             let given = beside_config(command.find_subcommand(name).expect("the parsed subcommand"), sub);
             if !given.is_empty() {
+                let beside = match name {
+                    "run" => {
+                        " (beside it go only the process's flags: --metrics-addr, --metrics-token-file, \
+                               --host-id, --on-pipeline-failure, --log-format)"
+                    }
+                    _ => "",
+                };
                 let message = format!(
-                    "`sluice {name} --config` takes each pipeline's settings from the file; remove {} (beside it \
-                     go only the process's flags: --metrics-addr, --metrics-token-file, --host-id, \
-                     --on-pipeline-failure, --log-format)",
+                    "`sluice {name} --config` takes each pipeline's settings from the file; remove {}{beside}",
                     given.join(", ")
                 );
                 command.error(clap::error::ErrorKind::ArgumentConflict, message).exit();
