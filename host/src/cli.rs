@@ -8,6 +8,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod parse;
+pub use parse::{BESIDE_CONFIG, parse_metrics_addr};
+
 /// Streams a landing-zone directory of JSON-lines files through a wasm
 /// transform into Kafka.
 #[derive(Debug, Parser)]
@@ -19,7 +22,7 @@ pub struct Cli {
 
     /// How log lines are written to stderr: `text` for people, `json` (one
     /// object a line) for a log collector.
-    #[arg(long, value_enum, global = true, default_value_t = LogFormat::Text)]
+    #[arg(long, value_enum, global = true, default_value_t = LogFormat::Text, help_heading = "Operations")]
     pub log_format: LogFormat,
 }
 
@@ -35,37 +38,11 @@ pub enum LogFormat {
 /// The id of `--config FILE` (`config` is `--transform-config`'s).
 const CONFIG_FILE: &str = "config_file";
 
-impl Cli {
-    /// Parses the process's arguments, refusing a pipeline's flags beside
-    /// `--config` (clap's own conflicts count defaulted flags as given).
-    pub fn parse_checked() -> Cli {
-        use clap::{CommandFactory, FromArgMatches};
-        let mut command = Cli::command();
-        let matches = command.get_matches_mut();
-        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit());
-        if let Some((name, sub)) = matches.subcommand()
-            && sub.get_one::<std::path::PathBuf>(CONFIG_FILE).is_some()
-        {
-            let flags = command.find_subcommand(name).expect("the parsed subcommand").get_arguments();
-            let given: Vec<String> = flags
-                .filter(|arg| arg.get_id() != CONFIG_FILE && !arg.is_global_set())
-                .filter(|arg| sub.value_source(arg.get_id().as_str()) == Some(clap::parser::ValueSource::CommandLine))
-                .filter_map(|arg| arg.get_long().map(|long| format!("--{long}")))
-                .collect();
-            if !given.is_empty() {
-                let message =
-                    format!("`sluice {name} --config` takes every setting from the file; remove {}", given.join(", "));
-                command.error(clap::error::ErrorKind::ArgumentConflict, message).exit();
-            }
-        }
-        cli
-    }
-}
-
 /// Sub-commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the stream until SIGINT or SIGTERM.
+    #[command(after_help = RUN_EXAMPLE)]
     Run(Box<RunCmd>),
     /// Load and check a transform module, run `init` with the given config,
     /// and exit; with `--config`, check every pipeline of the file.
@@ -78,37 +55,64 @@ pub enum Command {
 /// `sluice run`: one pipeline from flags, or the pipelines of a config file.
 #[derive(Debug, Args)]
 pub struct RunCmd {
-    /// Run the `[[pipeline]]`s of this TOML file instead (keys are the flags'
-    /// long names in snake_case; see the README).
-    #[arg(id = CONFIG_FILE, long = "config", value_name = "FILE")]
-    pub config: Option<std::path::PathBuf>,
-
-    /// One pipeline's flags.
+    /// One pipeline's flags (first, so that `--help` lists its groups first).
     #[command(flatten)]
     pub pipeline: RunArgs,
+
+    /// Run the `[[pipeline]]`s of this TOML file instead (keys are the flags'
+    /// long names in snake_case; see the README).
+    #[arg(id = CONFIG_FILE, long = "config", value_name = "FILE", help_heading = "Operations")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// With --config: whether one failed pipeline stops the process. `stop`
+    /// stops the others and exits 1, so a supervisor (systemd's
+    /// `Restart=on-failure`) restarts it; `continue` keeps the others
+    /// running [default: the file's `on_pipeline_failure`, else `stop`].
+    #[arg(long, value_enum, value_name = "WHAT", requires = CONFIG_FILE, help_heading = "Operations")]
+    pub on_pipeline_failure: Option<OnPipelineFailure>,
 }
+
+/// What `--on-pipeline-failure` does when a pipeline of the file fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnPipelineFailure {
+    /// Stop the other pipelines and exit 1.
+    #[default]
+    Stop,
+    /// Keep the others running; exit 1 once they have stopped.
+    Continue,
+}
+
+/// `sluice run --help`'s example: the seed job, with its schema.
+const RUN_EXAMPLE: &str = "Example (the invoices of one store, keyed by store, as JSON with a schema):
+  sluice run --landing-zone data/invoices --checkpoint-dir chk/invoices \\
+    --transform target/transforms/sql.wasm \\
+    -C \"schema=InvoiceNumber STRING, CreatedTime BIGINT, StoreID STRING, TotalAmount DOUBLE\" \\
+    -C \"where=StoreID = 'STR7188'\" -C key=StoreID -C \"value=to_json(struct(*))\" \\
+    --bootstrap-servers 127.0.0.1:9092 --topic invoices
+
+Several pipelines, one process: sluice run --config sluice.toml [--metrics-addr 9898]";
 
 /// Flags of one `sluice run` pipeline. The long names are the public
 /// contract, and the keys of a config file's `[[pipeline]]`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Directory to watch for new JSON-lines files (required).
-    #[arg(short = 'l', long, value_name = "DIR")]
+    #[arg(short = 'l', long, value_name = "DIR", help_heading = "Input")]
     pub landing_zone: Option<PathBuf>,
 
     /// Only take files whose name matches this glob (e.g. `*.json`).
-    #[arg(short = 'g', long, value_name = "GLOB")]
+    #[arg(short = 'g', long, value_name = "GLOB", help_heading = "Input")]
     pub glob: Option<String>,
 
     /// Take files in sub-directories too (Spark's `recursiveFileLookup`),
     /// e.g. `date=2026-12-01/part-0.json`; the glob matches the file name.
-    #[arg(long)]
+    #[arg(long, help_heading = "Input")]
     pub recursive: bool,
 
     /// Follow symbolic links in the landing zone to files inside it; a link
     /// whose target's real path is outside the zone is still refused.
     /// Without it, links are skipped with a warning.
-    #[arg(long)]
+    #[arg(long, help_heading = "Input")]
     pub follow_symlinks: bool,
 
     /// The wasm transform module.
@@ -116,103 +120,103 @@ pub struct RunArgs {
     pub transform: TransformArgs,
 
     /// Kafka topic to publish to (required).
-    #[arg(short = 't', long)]
+    #[arg(short = 't', long, help_heading = "Kafka")]
     pub topic: Option<String>,
 
     /// Kafka bootstrap servers, `host:port[,host:port...]`.
-    #[arg(short = 'b', long, value_name = "SERVERS", env = "SLUICE_BOOTSTRAP_SERVERS")]
+    #[arg(short = 'b', long, value_name = "SERVERS", env = "SLUICE_BOOTSTRAP_SERVERS", help_heading = "Kafka")]
     pub bootstrap_servers: Option<String>,
 
     /// A Java-style `client.properties` file (as Confluent Cloud hands out).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Kafka")]
     pub kafka_properties: Option<PathBuf>,
 
     /// Any librdkafka producer property, `KEY=VALUE`; repeatable, wins over the file.
-    #[arg(long = "kafka", value_name = "KEY=VALUE")]
+    #[arg(long = "kafka", value_name = "KEY=VALUE", help_heading = "Kafka")]
     pub kafka: Vec<String>,
 
     /// Directory for the checkpoint and the dead-letter file (required).
-    #[arg(short = 'c', long, value_name = "DIR")]
+    #[arg(short = 'c', long, value_name = "DIR", help_heading = "Delivery")]
     pub checkpoint_dir: Option<PathBuf>,
 
     /// How long a file must stop growing before its unterminated last line counts as complete.
-    #[arg(long, value_name = "MS", default_value_t = default_settle_ms())]
+    #[arg(long, value_name = "MS", default_value_t = default_settle_ms(), help_heading = "Input")]
     pub settle_ms: u64,
 
     /// How often the landing zone is rescanned, backing up the file watcher.
-    #[arg(long, value_name = "MS", default_value_t = default_rescan_ms())]
+    #[arg(long, value_name = "MS", default_value_t = default_rescan_ms(), help_heading = "Input")]
     pub rescan_ms: u64,
 
     /// Topic for records that are not published (with `sluice.error.*`
     /// headers); without it they go to `dead-letters.jsonl` in the checkpoint directory.
-    #[arg(long, value_name = "TOPIC")]
+    #[arg(long, value_name = "TOPIC", help_heading = "Delivery")]
     pub dead_letter_topic: Option<String>,
 
     /// Stop the stream when the transform fails this many records in a row.
-    #[arg(long, value_name = "N", default_value_t = default_max_consecutive_errors())]
+    #[arg(long, value_name = "N", default_value_t = default_max_consecutive_errors(), help_heading = "Transform")]
     pub max_consecutive_errors: u64,
 
     /// Longest accepted record in bytes; longer lines go to the dead letters.
-    #[arg(long, value_name = "BYTES", default_value_t = default_max_record_bytes())]
+    #[arg(long, value_name = "BYTES", default_value_t = default_max_record_bytes(), help_heading = "Input")]
     pub max_record_bytes: usize,
 
     /// The delivery guarantee: `exactly-once` commits records, dead letters
     /// and progress in Kafka transactions (needs --pipeline and --dead-letter-topic).
-    #[arg(long, value_enum, default_value_t = Delivery::AtLeastOnce)]
+    #[arg(long, value_enum, default_value_t = Delivery::AtLeastOnce, help_heading = "Delivery")]
     pub delivery: Delivery,
 
     /// The pipeline's name, unique per stream: its transactional id and its
     /// key in the offsets topic (exactly-once mode).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = "Delivery")]
     pub pipeline: Option<String>,
 
     /// Compacted topic holding each file's committed progress (exactly-once mode).
-    #[arg(long, value_name = "TOPIC", default_value = DEFAULT_OFFSETS_TOPIC)]
+    #[arg(long, value_name = "TOPIC", default_value = DEFAULT_OFFSETS_TOPIC, help_heading = "Delivery")]
     pub offsets_topic: String,
 
     /// How often the open transaction commits (exactly-once mode).
-    #[arg(long, value_name = "MS", default_value_t = default_transaction_interval_ms())]
+    #[arg(long, value_name = "MS", default_value_t = default_transaction_interval_ms(), help_heading = "Delivery")]
     pub transaction_interval_ms: u64,
 
     /// This host's name in the pipeline's group (exactly-once mode): hosts of
     /// one pipeline with different ids share the landing zone's files; one
     /// started with the id of another takes its place [default: the
     /// machine's hostname].
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", help_heading = "Delivery")]
     pub host_id: Option<String>,
 
     /// Partitions of the offsets topic when Sluice creates it: the most
     /// hosts that can share a pipeline's files (exactly-once mode).
-    #[arg(long, value_name = "N", default_value_t = default_offsets_partitions())]
+    #[arg(long, value_name = "N", default_value_t = default_offsets_partitions(), help_heading = "Delivery")]
     pub offsets_partitions: i32,
 
     /// How long a host may go unheard before the group gives its files to
     /// the others (exactly-once mode; Kafka's `session.timeout.ms`).
-    #[arg(long, value_name = "MS", default_value_t = default_session_timeout_ms())]
+    #[arg(long, value_name = "MS", default_value_t = default_session_timeout_ms(), help_heading = "Delivery")]
     pub session_timeout_ms: u64,
 
     /// Serve `/metrics` (Prometheus), `/health/live`, `/health/ready` and the
     /// status page `/` on this address, e.g. `127.0.0.1:9898`; a bare port
     /// (`9898` or `:9898`) is on 127.0.0.1 only.
-    #[arg(long, value_name = "HOST:PORT", value_parser = parse_metrics_addr)]
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_metrics_addr, help_heading = "Operations")]
     pub metrics_addr: Option<std::net::SocketAddr>,
 
     /// A file holding a bearer token that `/metrics`, `/health/ready` and
     /// `/status.json` then require (`Authorization: Bearer TOKEN`, as
     /// Prometheus' `authorization` setting sends it); the status page is
     /// opened as `/#token=TOKEN`.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Operations")]
     pub metrics_token_file: Option<PathBuf>,
 
     /// What to do with a file once it is read and every record of it is
     /// delivered and saved (Spark's `cleanSource`): leave it, move it to
     /// --source-archive-dir, or delete it.
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = CleanSource::Off)]
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = CleanSource::Off, help_heading = "Input")]
     pub clean_source: CleanSource,
 
     /// Where `--clean-source archive` moves finished files, keeping their
     /// path below the landing zone; must lie outside the landing zone.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Input")]
     pub source_archive_dir: Option<PathBuf>,
 }
 
@@ -240,24 +244,24 @@ pub enum Delivery {
 #[derive(Debug, Args)]
 pub struct TransformArgs {
     /// Path of the transform module (`.wasm`) (required).
-    #[arg(short = 'w', long = "transform", value_name = "WASM")]
+    #[arg(short = 'w', long = "transform", value_name = "WASM", help_heading = "Transform")]
     pub path: Option<PathBuf>,
 
     /// Configuration handed to the module's `init`, `KEY=VALUE`; repeatable.
-    #[arg(short = 'C', long = "transform-config", value_name = "KEY=VALUE")]
+    #[arg(short = 'C', long = "transform-config", value_name = "KEY=VALUE", help_heading = "Transform")]
     pub config: Vec<String>,
 
     /// Time limit for the module to process one batch.
-    #[arg(long = "transform-timeout-ms", value_name = "MS", default_value_t = default_transform_timeout_ms())]
+    #[arg(long = "transform-timeout-ms", value_name = "MS", default_value_t = default_transform_timeout_ms(), help_heading = "Transform")]
     pub timeout_ms: u64,
 
     /// Memory cap for the module instance.
-    #[arg(long = "transform-memory-mb", value_name = "MB", default_value_t = default_transform_memory_mb())]
+    #[arg(long = "transform-memory-mb", value_name = "MB", default_value_t = default_transform_memory_mb(), help_heading = "Transform")]
     pub memory_mb: u64,
 
     /// Directory of compiled modules, so a module compiles once [default:
     /// `$XDG_CACHE_HOME/sluice`, else `~/.cache/sluice`]; `off` turns it off.
-    #[arg(long = "module-cache-dir", value_name = "DIR", env = "SLUICE_MODULE_CACHE_DIR")]
+    #[arg(long = "module-cache-dir", value_name = "DIR", env = "SLUICE_MODULE_CACHE_DIR", help_heading = "Transform")]
     pub module_cache_dir: Option<PathBuf>,
 }
 
@@ -306,16 +310,6 @@ pub enum OutputFormat {
     Json,
     /// A table for people.
     Table,
-}
-
-/// `--metrics-addr`: `HOST:PORT`, or a bare port (`9898`, `:9898`) bound to
-/// 127.0.0.1, never to every interface by accident.
-pub fn parse_metrics_addr(text: &str) -> Result<std::net::SocketAddr, String> {
-    let bare = text.strip_prefix(':').unwrap_or(text);
-    if let Ok(port) = bare.parse::<u16>() {
-        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
-    }
-    text.parse().map_err(|_| format!("expected HOST:PORT (e.g. 127.0.0.1:9898) or a port, got `{text}`"))
 }
 
 // Defaults, named so that the config file and the flags share them.
@@ -372,20 +366,4 @@ pub const fn default_offsets_partitions() -> i32 {
 /// Kafka's own default (45 s) is made for consumers that hold no files.
 pub const fn default_session_timeout_ms() -> u64 {
     10_000
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_bare_metrics_port_binds_loopback_only() {
-        for bare in ["9898", ":9898"] {
-            assert_eq!(parse_metrics_addr(bare).unwrap().to_string(), "127.0.0.1:9898");
-        }
-        assert_eq!(parse_metrics_addr("0.0.0.0:9898").unwrap().to_string(), "0.0.0.0:9898");
-        assert_eq!(parse_metrics_addr("[::1]:9898").unwrap().to_string(), "[::1]:9898");
-        let err = parse_metrics_addr("localhost").unwrap_err();
-        assert_eq!(err, "expected HOST:PORT (e.g. 127.0.0.1:9898) or a port, got `localhost`");
-    }
 }

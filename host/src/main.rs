@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         // `parse_checked` refuses --config beside a pipeline's flags.
         Command::Run(cmd) => match &cmd.config {
-            Some(path) => supervisor::run_file(path),
+            Some(path) => supervisor::run_file(path, &cmd),
             None => supervisor::run(&cmd.pipeline),
         }
         .map(|()| ExitCode::SUCCESS),
@@ -34,8 +34,12 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            tracing::error!("{error:#}");
-            eprintln!("error: {}", log_text::escaped(&format!("{error:#}")));
+            // Once: a plain line for a person, a JSON object for a collector
+            // (whose every line must be one).
+            match cli.log_format {
+                LogFormat::Text => eprintln!("error: {}", log_text::escaped(&format!("{error:#}"))),
+                LogFormat::Json => tracing::error!(exit_code = 1, "{error:#}"),
+            }
             ExitCode::FAILURE
         }
     }

@@ -34,6 +34,7 @@ use crossbeam_channel::{Receiver, select};
 use sluice_guest_sdk::abi::{self, Message, Outcome};
 
 use crate::metrics::PipelineMetrics;
+use crate::progress::tracker::Tally;
 use crate::progress::{CompletedFiles, Tracker, Window};
 use crate::record::{Batch, DeadLetter, OwnedMessage, Reason};
 use crate::shutdown::Shutdown;
@@ -169,7 +170,15 @@ impl Pump {
         if to_topic == 0 && !delivery.write_durably(&letters, shutdown) {
             return Ok(());
         }
-        let Some(seq) = delivery.begin(batch, plan.sends.len() + to_topic, shutdown)? else { return intolerable };
+        let tally = Tally {
+            records: (batch.len() + batch.rejects.len()) as u64,
+            published: plan.sends.len() as u64,
+            filtered: plan.filtered,
+            dead_letters: letters.len() as u64,
+        };
+        let Some(seq) = delivery.begin(batch, plan.sends.len() + to_topic, tally, shutdown)? else {
+            return intolerable;
+        };
         self.summary.dead_letters += letters.len() as u64;
         metrics.filtered.inc_by(plan.filtered);
         metrics.dead_lettered(&letters);
@@ -229,6 +238,7 @@ fn send(
             Err(SendError::Refused(reason)) => {
                 let reason = format!("Kafka refused the message: {reason}");
                 summary.dead_letters += 1;
+                delivery.tracker.refused(seq);
                 let (kind, path) = (Reason::KafkaRefused, &batch.path);
                 let letter = DeadLetter::new(kind, &reason, path, meta.line, meta.offset, records[index]);
                 delivery.metrics.dead_lettered(std::slice::from_ref(&letter));

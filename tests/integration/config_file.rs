@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use sluice_tests::{
-    Broker, Host, HostArgs, Process, TestDirs, now_ms, poll_until, topic_name, transform, wait_for_count,
+    Broker, Host, HostArgs, Process, TestDirs, free_port, now_ms, poll_until, topic_name, transform, wait_for_count,
 };
 
 use crate::invoices::{assert_exactly, copy_in, store_lines};
@@ -39,7 +39,12 @@ fn write_config(dirs: &TestDirs, text: &str) -> String {
 }
 
 fn start(dirs: &TestDirs, config: &str, broker: &Broker) -> Host {
-    let args = HostArgs::raw(&["run", "--config", config]).env("SLUICE_TEST_BOOTSTRAP", &broker.bootstrap);
+    start_with(dirs, config, broker, &[])
+}
+
+/// `sluice run --config` with process-wide `flags` beside it.
+fn start_with(dirs: &TestDirs, config: &str, broker: &Broker, flags: &[&str]) -> Host {
+    let args = HostArgs::raw(&["run", "--config", config]).flags(flags).env("SLUICE_TEST_BOOTSTRAP", &broker.bootstrap);
     Host::start(&args, dirs.root())
 }
 
@@ -82,7 +87,7 @@ fn two_pipelines_from_one_file_each_deliver_their_own_records() {
 }
 
 #[test]
-fn a_failing_pipeline_stops_alone_and_the_exit_code_says_so() {
+fn with_continue_a_failing_pipeline_stops_alone_and_the_exit_code_says_so() {
     let dirs = TestDirs::new();
     let broker = Broker::start(dirs.root());
     let good = topic_name("cfg-good");
@@ -90,7 +95,7 @@ fn a_failing_pipeline_stops_alone_and_the_exit_code_says_so() {
     let keyed = "transform_config = { where = \"StoreID = 'STR7188'\", key = \"StoreID\" }";
     let missing_module = format!("transform = \"{}\"", dirs.root().join("nowhere.wasm").display());
     let text = format!(
-        "{}{}{}{}",
+        "on_pipeline_failure = \"continue\"\nmetrics_addr = \"127.0.0.1:1\"\n{}{}{}{}",
         defaults(),
         pipeline(dirs.root(), "no-topic", &topic_name("cfg-never-created"), ""),
         pipeline(dirs.root(), "good", &good, keyed),
@@ -98,7 +103,10 @@ fn a_failing_pipeline_stops_alone_and_the_exit_code_says_so() {
     );
     let config = write_config(&dirs, &text);
     let start_ms = now_ms();
-    let mut host = start(&dirs, &config, &broker);
+    // --metrics-addr beside --config wins over the file's (unusable) port 1.
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut host = start_with(&dirs, &config, &broker, &["--metrics-addr", &addr]);
+    host.wait_for_log(&format!("serving metrics, health and the status page addr={addr}"), WITHIN);
     host.wait_for_log("pipeline{name=good}: streaming", WITHIN);
     host.wait_for_log("pipeline{name=no-topic}: pipeline failed and stopped; the others go on", WITHIN);
     host.wait_for_log("pipeline{name=no-module}: pipeline failed and stopped; the others go on", WITHIN);
@@ -110,13 +118,45 @@ fn a_failing_pipeline_stops_alone_and_the_exit_code_says_so() {
     let log = host.log();
     assert!(log.contains("does not exist"), "the missing topic's reason is logged:\n{log}");
     assert!(log.contains("nowhere.wasm"), "the missing module's reason is logged:\n{log}");
+    let status: serde_json::Value =
+        serde_json::from_str(&crate::metrics::get(&format!("http://{addr}/status.json")).body).unwrap();
+    let phases: Vec<(&str, &str)> = status["pipelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["phase"]["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(phases, [("no-topic", "failed"), ("good", "running"), ("no-module", "failed")]);
     let status = host.stop();
     assert_eq!(status.code(), Some(1), "a failed pipeline makes the exit code 1");
-    assert!(
-        host_log_after_stop(&dirs).contains("error: 2 of the file's pipelines failed: no-topic, no-module"),
-        "{}",
-        host_log_after_stop(&dirs)
+    let log = host_log_after_stop(&dirs);
+    let want = "error: 2 of the file's pipelines failed: no-topic, no-module; the others ran on until stopped \
+                (on_pipeline_failure = \"continue\")\n";
+    assert!(log.ends_with(want), "{log}");
+}
+
+#[test]
+fn by_default_a_failing_pipeline_stops_the_process_naming_it() {
+    let dirs = TestDirs::new();
+    let broker = Broker::start(dirs.root());
+    let good = topic_name("cfg-stop-good");
+    broker.create_topic(&good, 1);
+    let text = format!(
+        "{}{}{}",
+        defaults(),
+        pipeline(dirs.root(), "good", &good, ""),
+        pipeline(dirs.root(), "no-topic", &topic_name("cfg-stop-never-created"), ""),
     );
+    let config = write_config(&dirs, &text);
+    let mut host = start(&dirs, &config, &broker);
+    let status = host.wait(WITHIN);
+    assert_eq!(status.code(), Some(1), "{}", host.log());
+    let log = host.log();
+    assert!(log.contains("pipeline{name=no-topic}: pipeline failed and stopped; stopping the others"), "{log}");
+    assert!(log.contains("pipeline{name=good}: pipeline stopped cleanly"), "{log}");
+    let want = "error: 1 of the file's pipelines failed: no-topic; the others were stopped (on_pipeline_failure = \
+                \"stop\")\n";
+    assert!(log.ends_with(want), "{log}");
 }
 
 /// The first host log of the test (`Host::stop` consumes the host).

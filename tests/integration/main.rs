@@ -14,6 +14,7 @@ mod invoices;
 mod kafka_faults;
 mod landing;
 mod logs;
+mod messages;
 mod metrics;
 mod modules;
 mod progress_bar;

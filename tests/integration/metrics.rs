@@ -2,6 +2,7 @@
 //! agrees with what the topic holds, `/health/ready` follows the broker
 //! away and back, and the status page reads right in headless Chromium.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use sluice_tests::{
@@ -157,17 +158,73 @@ fn ready_turns_false_while_the_broker_is_away_and_true_when_it_is_back() {
     assert!(host.stop().success());
 }
 
+/// The status page's test: two pipelines of a config file, one of which
+/// fails at start (its topic does not exist) while the other goes on, with
+/// a hostile `where` value and a hostile file name.
 #[test]
-fn the_status_page_shows_the_pipeline_in_headless_chromium() {
-    let Run { dirs, broker, topic, start, host, base } = Run::start("status-page", 1, &[]);
-    copy_in(1, &dirs.landing());
-    wait_for_count(&broker.bootstrap, &topic, start, 53, WITHIN);
-    scrape_until(&base, "53 published", |t| sample(t, "sluice_records_published_total") == Some(53.0));
+fn the_status_page_shows_the_pipelines_in_headless_chromium() {
+    let dirs = TestDirs::new();
+    let broker = Broker::start(dirs.root());
+    let topic = topic_name("status-page");
+    broker.create_topic(&topic, 1);
+    let hostile = "<img src=x onerror=window.pwned=1>";
+    let where_ = "StoreID = 'STR7188' OR StoreID = '<script>window.pwned=1</script>'".to_owned();
+    let (landing, missing) = (dirs.landing(), topic_name("status-never-created"));
+    let pipeline = |name: &str, topic: &str, landing: &std::path::Path| {
+        format!(
+            "[[pipeline]]\nname = \"{name}\"\nlanding_zone = \"{}\"\ntopic = \"{topic}\"\ncheckpoint_dir = \"{}\"\n",
+            landing.display(),
+            dirs.root().join(format!("ck-{name}")).display()
+        )
+    };
+    let other = dirs.root().join("in-broken");
+    std::fs::create_dir_all(&other).unwrap();
+    let config = format!(
+        "on_pipeline_failure = \"continue\"\n[defaults]\nbootstrap_servers = \"{}\"\ntransform = \"{}\"\n\
+         settle_ms = 200\ntransform_config = {{ where = \"{where_}\", key = \"StoreID\" }}\n{}{}",
+        broker.bootstrap,
+        transform("sql").display(),
+        pipeline("invoices", &topic, &landing),
+        pipeline("broken", &missing, &other),
+    );
+    let path = dirs.root().join("sluice.toml");
+    std::fs::write(&path, config).unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let args = HostArgs::raw(&["run", "--config", path.to_str().unwrap(), "--metrics-addr", &addr]);
+    let mut host = Host::start(&args, dirs.root());
+    host.wait_for_log("pipeline{name=invoices}: streaming", WITHIN);
+    host.wait_for_log("pipeline{name=broken}: pipeline failed and stopped; the others go on", WITHIN);
+    let base = format!("http://{addr}");
+    let start = now_ms();
 
+    // One file appended to after it was read: found once, finished once.
+    let file = landing.join("invoices.json");
+    std::fs::copy(invoice_file(1), &file).unwrap();
+    wait_for_count(&broker.bootstrap, &topic, start, 53, WITHIN);
+    scrape_until(&base, "invoices-1 finished", |t| sample(t, "sluice_files_finished_total") == Some(1.0));
+    let more = std::fs::read(invoice_file(2)).unwrap();
+    std::fs::OpenOptions::new().append(true).open(&file).unwrap().write_all(&more).unwrap();
+    wait_for_count(&broker.bootstrap, &topic, start, 64, WITHIN);
+    std::fs::write(landing.join(format!("{hostile}.json")), "{\"StoreID\":\n").unwrap();
+    scrape_until(&base, "64 published, a dead letter", |t| {
+        sample(t, "sluice_records_published_total") == Some(64.0)
+            && sample(t, "sluice_records_dead_lettered_total") == Some(1.0)
+    });
+    let status: serde_json::Value = serde_json::from_str(&get(&format!("{base}/status.json")).body).unwrap();
+    let letter = &status["pipelines"][0]["dead_letters"][0];
+    let dead_letter_at = format!("{}:{}", letter["file"].as_str().unwrap(), letter["line"]);
+    assert!(dead_letter_at.ends_with(&format!("{hostile}.json:1")), "{dead_letter_at}");
+
+    let expect = serde_json::json!({
+        "pipeline": "invoices", "topic": topic, "published": "64", "servers": broker.bootstrap,
+        "files": "2 / 2", "where": where_, "dead_letter_at": dead_letter_at,
+        "failed": "broken", "failed_why": format!("topic `{missing}` does not exist"),
+        "summary": "2 pipelines, 1 failed",
+    });
     let script = workspace_root().join("tests/browser/status_page.mjs");
     let tools = workspace_root().join(".tools/playwright");
     let mut node = std::process::Command::new("node");
-    node.arg(&script).args([&format!("{base}/"), "default", &topic, "53"]);
+    node.arg(&script).args([format!("{base}/"), expect.to_string()]);
     if std::env::var_os("SLUICE_PLAYWRIGHT_DIR").is_none() {
         node.env("SLUICE_PLAYWRIGHT_DIR", &tools);
     }
@@ -178,7 +235,7 @@ fn the_status_page_shows_the_pipeline_in_headless_chromium() {
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the status page check failed ({}):\n{stdout}\n{stderr}", out.status);
     assert_eq!(stdout.trim(), "ok");
-    assert!(host.stop().success());
+    assert_eq!(host.stop().code(), Some(1), "one pipeline failed");
 }
 
 #[test]

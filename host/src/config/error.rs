@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use super::key_of;
-
 /// A configuration error: names the setting and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -16,12 +14,12 @@ pub enum ConfigError {
         value: String,
     },
     /// The properties file could not be read.
-    #[error("cannot read --kafka-properties {path}: {source}")]
+    #[error("cannot read --kafka-properties {path}: {reason}")]
     PropertiesFile {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// A line of the properties file that is not a property.
     #[error("{path}:{line}: expected `key=value` (the line is not shown: it may hold a secret)")]
@@ -45,12 +43,12 @@ pub enum ConfigError {
     #[error("no Kafka bootstrap servers: pass --bootstrap-servers or set bootstrap.servers in --kafka-properties")]
     NoBootstrap,
     /// The `--glob` pattern does not parse.
-    #[error("--glob `{glob}` is not a valid glob: {source}")]
+    #[error("--glob `{glob}` is not a valid glob: {reason}")]
     Glob {
         /// The pattern.
         glob: String,
         /// Why.
-        source: globset::Error,
+        reason: globset::Error,
     },
     /// A numeric setting out of range.
     #[error("{flag} must be {rule}, got {value}")]
@@ -73,11 +71,11 @@ pub enum ConfigError {
         /// What it is for.
         why: &'static str,
     },
-    /// A setting every pipeline needs is missing.
-    #[error("{flag} is required (in a config file, `{}`)", key_of(flag))]
+    /// Settings every pipeline needs are missing: all of them, in one message.
+    #[error("missing required flag{}: {}", if flags.len() == 1 { "" } else { "s" }, flags.join(", "))]
     Missing {
-        /// The flag.
-        flag: &'static str,
+        /// The flags, each with its value's name (`--topic TOPIC`).
+        flags: Vec<&'static str>,
     },
     /// The pipeline name is not usable as a transactional id and key.
     #[error("--pipeline `{0}` is not a valid pipeline name (1-200 of [a-zA-Z0-9._-])")]

@@ -3,6 +3,7 @@
 //! ```toml
 //! metrics_addr = "127.0.0.1:9898"          # process-wide, as is
 //! metrics_token_file = "/etc/sluice/token"  # the bearer token it requires
+//! on_pipeline_failure = "stop"              # or "continue"; see below
 //!
 //! [defaults]                               # every pipeline's, unless it says otherwise
 //! bootstrap_servers = "broker:9092"
@@ -28,11 +29,21 @@
 //!
 //! `${VAR}` in a string reads the environment (`$${` is a literal `${`), so
 //! secrets stay out of the file. Every error names the file and the line.
+//!
+//! The process-wide keys are also flags beside `--config`, which win over
+//! the file ([`ConfigFile::with_process_flags`]): `--metrics-addr`,
+//! `--metrics-token-file`, `--on-pipeline-failure`, and `--host-id`, which
+//! gives this host's id to every pipeline (a host id names the host within
+//! one pipeline's group, and each pipeline is a group of its own, so one id
+//! serves them all; a template unit passes `--host-id %i`).
+//! `on_pipeline_failure = "stop"` (the default) stops every pipeline when
+//! one fails and exits 1, so a supervisor restarts the process;
+//! `"continue"` keeps the others running.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::cli::RunArgs;
+use crate::cli::{OnPipelineFailure, RunArgs, RunCmd};
 use flags::Flags;
 use parser::{Parser, line_of, line_starts};
 
@@ -43,6 +54,8 @@ mod parser;
 const METRICS_ADDR: &str = "metrics_addr";
 /// Top-level key of the process-wide metrics bearer-token file.
 const METRICS_TOKEN_FILE: &str = "metrics_token_file";
+/// Top-level key of what one failed pipeline does to the others.
+const ON_PIPELINE_FAILURE: &str = "on_pipeline_failure";
 /// Top-level table of shared defaults.
 const DEFAULTS: &str = "defaults";
 /// Top-level array of pipelines.
@@ -62,6 +75,8 @@ pub struct ConfigFile {
     pub metrics_addr: Option<SocketAddr>,
     /// `metrics_token_file`: the bearer token the metrics server requires.
     pub metrics_token_file: Option<PathBuf>,
+    /// `on_pipeline_failure`: whether one failed pipeline stops the others.
+    pub on_pipeline_failure: OnPipelineFailure,
     /// The `[[pipeline]]` entries, in file order.
     pub pipelines: Vec<PipelineEntry>,
 }
@@ -115,6 +130,19 @@ impl ConfigFile {
     pub fn load(path: &Path) -> Result<ConfigFile, FileError> {
         let text = std::fs::read_to_string(path).map_err(|reason| FileError::Read { path: path.to_owned(), reason })?;
         Self::parse(path, &text, &|name| std::env::var(name).ok())
+    }
+
+    /// The file with the process-wide flags given beside `--config`, which
+    /// win over its keys; `--host-id` becomes every pipeline's.
+    pub fn with_process_flags(mut self, cmd: &RunCmd) -> ConfigFile {
+        let flags = &cmd.pipeline;
+        self.metrics_addr = flags.metrics_addr.or(self.metrics_addr);
+        self.metrics_token_file = flags.metrics_token_file.clone().or(self.metrics_token_file);
+        self.on_pipeline_failure = cmd.on_pipeline_failure.unwrap_or(self.on_pipeline_failure);
+        if let Some(id) = &flags.host_id {
+            self.pipelines.iter_mut().for_each(|entry| entry.args.host_id = Some(id.clone()));
+        }
+        self
     }
 
     /// Where `entry` is, for messages: ``sluice.toml:9: pipeline `invoices` ``.
@@ -273,6 +301,25 @@ dead_letter_topic = "dead"
         assert_eq!(
             parse(&nested).unwrap_err(),
             "sluice.toml:16: `metrics_token_file` is process-wide: set it at the top of the file"
+        );
+    }
+
+    #[test]
+    fn process_flags_beside_the_file_win_and_host_id_is_every_pipeline_s() {
+        use clap::Parser as _;
+        let file = parse(&format!("on_pipeline_failure = \"continue\"\n{TWO}")).unwrap();
+        assert_eq!(file.on_pipeline_failure, OnPipelineFailure::Continue);
+        let argv = ["sluice", "run", "--config", "f", "--metrics-addr", "9999", "--host-id", "h2"];
+        let crate::cli::Command::Run(cmd) = crate::cli::Cli::try_parse_from(argv).unwrap().command else { panic!() };
+        let file = file.with_process_flags(&cmd);
+        assert_eq!(file.metrics_addr, Some("127.0.0.1:9999".parse().unwrap()));
+        assert_eq!(file.on_pipeline_failure, OnPipelineFailure::Continue, "not given: the file's");
+        let ids: Vec<_> = file.pipelines.iter().map(|p| p.args.host_id.as_deref()).collect();
+        assert_eq!(ids, [Some("h2"), Some("h2")]);
+        assert_eq!(parse(TWO).unwrap().on_pipeline_failure, OnPipelineFailure::Stop, "the default");
+        assert_eq!(
+            parse(&format!("on_pipeline_failure = \"retry\"\n{TWO}")).unwrap_err(),
+            "sluice.toml:1: `on_pipeline_failure` is \"stop\" or \"continue\", not `retry`"
         );
     }
 

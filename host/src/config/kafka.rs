@@ -116,7 +116,7 @@ const DEFAULTS: [(&str, &str); 6] = [
 
 impl KafkaConfig {
     pub(super) fn from_args(args: &RunArgs, exactly_once: Option<&ExactlyOnce>) -> Result<Self, ConfigError> {
-        let topic = checked_topic(required("--topic", &args.topic)?)?;
+        let topic = checked_topic(required("--topic TOPIC", &args.topic)?)?;
         let mut properties: Vec<(String, String)> =
             DEFAULTS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         if let Some(path) = &args.kafka_properties {

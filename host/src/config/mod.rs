@@ -96,10 +96,11 @@ pub struct TransformConfig {
 impl RunConfig {
     /// Validates raw flags into a config.
     pub fn from_args(args: &RunArgs) -> Result<Self, ConfigError> {
+        all_required(args)?;
         let glob = args.glob.as_deref().map(parse_glob).transpose()?;
         let exactly_once = ExactlyOnce::from_args(args)?;
         let pipeline = args.pipeline.clone().map(checked_pipeline).transpose()?.unwrap_or_else(|| "default".into());
-        let landing_zone = required("--landing-zone", &args.landing_zone)?;
+        let landing_zone = required("--landing-zone DIR", &args.landing_zone)?;
         Ok(RunConfig {
             clean: CleanConfig::from_args(args.clean_source, args.source_archive_dir.as_deref(), &landing_zone)?,
             source: SourceConfig {
@@ -113,7 +114,7 @@ impl RunConfig {
             },
             transform: TransformConfig::from_args(&args.transform)?,
             kafka: KafkaConfig::from_args(args, exactly_once.as_ref())?,
-            checkpoint_dir: required("--checkpoint-dir", &args.checkpoint_dir)?,
+            checkpoint_dir: required("--checkpoint-dir DIR", &args.checkpoint_dir)?,
             dead_letter_topic: args.dead_letter_topic.clone().map(checked_topic).transpose()?,
             max_consecutive_errors: positive("--max-consecutive-errors", args.max_consecutive_errors)?,
             exactly_once,
@@ -124,13 +125,29 @@ impl RunConfig {
     }
 }
 
-/// The config-file key of `flag`.
-fn key_of(flag: &str) -> String {
-    flag.trim_start_matches("--").replace('-', "_")
+/// `value`, or the error that `flag` (with its value's name) is missing.
+pub(super) fn required<T: Clone>(flag: &'static str, value: &Option<T>) -> Result<T, ConfigError> {
+    value.clone().ok_or_else(|| ConfigError::Missing { flags: vec![flag] })
 }
 
-pub(super) fn required<T: Clone>(flag: &'static str, value: &Option<T>) -> Result<T, ConfigError> {
-    value.clone().ok_or(ConfigError::Missing { flag })
+/// Every required flag not given, so one message names them all.
+fn all_required(args: &RunArgs) -> Result<(), ConfigError> {
+    let named = |key: &str| args.kafka.iter().any(|kv| kv.split_once('=').is_some_and(|(k, _)| k.trim() == key));
+    let no_servers = args.bootstrap_servers.is_none()
+        && args.kafka_properties.is_none()
+        && !named("bootstrap.servers")
+        && !named("metadata.broker.list");
+    let flags: Vec<&'static str> = [
+        ("--landing-zone DIR", args.landing_zone.is_none()),
+        ("--transform WASM", args.transform.path.is_none()),
+        ("--topic TOPIC", args.topic.is_none()),
+        ("--bootstrap-servers SERVERS", no_servers),
+        ("--checkpoint-dir DIR", args.checkpoint_dir.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, missing)| missing.then_some(flag))
+    .collect();
+    if flags.is_empty() { Ok(()) } else { Err(ConfigError::Missing { flags }) }
 }
 
 fn positive(flag: &'static str, value: u64) -> Result<u64, ConfigError> {
@@ -141,7 +158,7 @@ fn positive(flag: &'static str, value: u64) -> Result<u64, ConfigError> {
 }
 
 fn parse_glob(glob: &str) -> Result<GlobMatcher, ConfigError> {
-    let parsed = Glob::new(glob).map_err(|source| ConfigError::Glob { glob: glob.to_owned(), source })?;
+    let parsed = Glob::new(glob).map_err(|reason| ConfigError::Glob { glob: glob.to_owned(), reason })?;
     Ok(parsed.compile_matcher())
 }
 
@@ -171,7 +188,7 @@ impl TransformConfig {
             });
         }
         Ok(TransformConfig {
-            path: required("--transform", &args.path)?,
+            path: required("--transform WASM", &args.path)?,
             config,
             timeout: Duration::from_millis(positive("--transform-timeout-ms", args.timeout_ms)?),
             memory_bytes: (memory_mb as usize) << 20,
@@ -251,10 +268,11 @@ mod tests {
              so that nothing is lost or duplicated"
         );
         assert!(RunConfig::from_args(&run_args(&["-b", "x:9092", "--kafka", "acks=-1"])).is_ok());
-        let err = RunConfig::from_args(&run_args(&["--kafka", "linger.ms"])).unwrap_err();
+        let err = RunConfig::from_args(&run_args(&["-b", "x:1", "--kafka", "linger.ms"])).unwrap_err();
         assert_eq!(err.to_string(), "--kafka expects KEY=VALUE, got `linger.ms`");
         let err = RunConfig::from_args(&run_args(&[])).unwrap_err();
-        assert!(matches!(err, ConfigError::NoBootstrap));
+        assert_eq!(err.to_string(), "missing required flag: --bootstrap-servers SERVERS");
+        assert!(RunConfig::from_args(&run_args(&["--kafka", "bootstrap.servers=x:1"])).is_ok());
         let err = RunConfig::from_args(&run_args(&["-b", "x:1", "--glob", "a[b"])).unwrap_err();
         assert!(err.to_string().starts_with("--glob `a[b` is not a valid glob"), "{err}");
     }
@@ -319,6 +337,19 @@ mod tests {
         let err = read_properties(&path).unwrap_err().to_string();
         assert!(
             err.ends_with("client.properties:2: expected `key=value` (the line is not shown: it may hold a secret)")
+        );
+    }
+
+    #[test]
+    fn every_missing_required_flag_is_named_in_one_message() {
+        let args = match crate::cli::Cli::try_parse_from(["sluice", "run", "--glob", "*.json"]).unwrap().command {
+            crate::cli::Command::Run(run) => run.pipeline,
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(
+            RunConfig::from_args(&args).unwrap_err().to_string(),
+            "missing required flags: --landing-zone DIR, --transform WASM, --topic TOPIC, --bootstrap-servers \
+             SERVERS, --checkpoint-dir DIR"
         );
     }
 

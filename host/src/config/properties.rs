@@ -35,7 +35,7 @@ fn jaas_option(jaas: &str, name: &str) -> Option<String> {
 /// `key value`; `#` and `!` comments; a trailing `\` continues a line.
 pub fn read_properties(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::PropertiesFile { path: path.to_owned(), source })?;
+        .map_err(|reason| ConfigError::PropertiesFile { path: path.to_owned(), reason })?;
     parse_properties(&text).map_err(|line| ConfigError::PropertiesSyntax { path: path.to_owned(), line })
 }
 

@@ -168,6 +168,21 @@ pub fn hidden<'a>(key: &'a str, value: &'a str) -> impl Iterator<Item = &'a str>
     value.into_iter().chain(key)
 }
 
+/// Words in a transform-config key that mark its value as a secret. A
+/// module's keys are its own, so no allow-list can know them: here the name
+/// is all there is to go by (`sql.wasm`'s `where`, `key`, `value`, `schema`
+/// hold none of these).
+const SECRET_WORDS: [&str; 10] =
+    ["password", "passwd", "secret", "token", "credential", "private", "apikey", "api_key", "auth", "cookie"];
+
+/// A transform-config value as the status page may show it: [`REDACTED`]
+/// when its key is named like a secret (`db_password`, `apiToken`).
+pub fn transform_value<'a>(key: &str, value: &'a str) -> &'a str {
+    let key = key.to_ascii_lowercase();
+    let secret = SECRET_WORDS.iter().any(|word| key.contains(word)) || key.ends_with("pwd");
+    if secret { REDACTED } else { value }
+}
+
 /// Empty, a boolean or a number of at most 6 digits.
 fn is_plain(value: &str) -> bool {
     let value = value.trim();
@@ -188,6 +203,16 @@ mod tests {
         }
         for key in ["sasl.password", "sasl.pasword", "sasl.oauthbearer.config", "ssl.key.password", "x", "Acks"] {
             assert_eq!(shown(key, "v"), REDACTED, "{key}");
+        }
+    }
+
+    #[test]
+    fn transform_values_named_like_secrets_are_redacted() {
+        for key in ["password", "db_password", "apiToken", "CLIENT_SECRET", "auth", "private_key", "db_pwd"] {
+            assert_eq!(transform_value(key, "v"), REDACTED, "{key}");
+        }
+        for key in ["where", "key", "value", "schema", "mode", "timeZone"] {
+            assert_eq!(transform_value(key, "v"), "v", "{key}");
         }
     }
 

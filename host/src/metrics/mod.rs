@@ -15,6 +15,7 @@
 //! `--metrics-addr`.
 
 pub mod health;
+mod page;
 pub mod server;
 mod status;
 
@@ -33,6 +34,7 @@ use prometheus_client::registry::Registry;
 
 use crate::record::{Reason, Skip};
 pub use health::Health;
+pub use page::{About, DeadLetterView, FileView, Phase, now_ms};
 
 /// Dead letters the status page keeps, newest last.
 const RECENT_DEAD_LETTERS: usize = 20;
@@ -157,6 +159,8 @@ pub struct Metrics {
     registry: Registry,
     families: Families,
     pipelines: Mutex<Vec<Arc<PipelineMetrics>>>,
+    /// When the process started, in milliseconds since the Unix epoch.
+    started_at_ms: u64,
 }
 
 impl Default for Metrics {
@@ -170,7 +174,7 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("sluice");
         let families = Families::register(&mut registry);
-        Metrics { registry, families, pipelines: Mutex::new(Vec::new()) }
+        Metrics { registry, families, pipelines: Mutex::new(Vec::new()), started_at_ms: now_ms() }
     }
 
     /// The handles of pipeline `name`, publishing to `topic` from `landing_zone`.
@@ -194,30 +198,6 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String");
         text
     }
-}
-
-/// One file being read, for the status page.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct FileView {
-    /// Its path.
-    pub path: String,
-    /// Bytes read so far.
-    pub read: u64,
-    /// Its size.
-    pub size: u64,
-}
-
-/// One recent dead letter, for the status page.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct DeadLetterView {
-    /// The `reason` label.
-    pub reason: &'static str,
-    /// The full reason.
-    pub detail: String,
-    /// Source file.
-    pub file: String,
-    /// Line in it.
-    pub line: u64,
 }
 
 /// One pipeline's metric handles, health and status-page state.
@@ -269,6 +249,8 @@ pub struct PipelineMetrics {
     /// The offsets topic's partitions this host owns; `None` outside a
     /// pipeline's group (at-least-once mode).
     owned: Mutex<Option<Vec<i32>>>,
+    about: Mutex<About>,
+    phase: Mutex<Phase>,
 }
 
 impl PipelineMetrics {
@@ -310,6 +292,8 @@ impl PipelineMetrics {
             files: Mutex::new(Vec::new()),
             dead: Mutex::new(VecDeque::new()),
             owned: Mutex::new(None),
+            about: Mutex::default(),
+            phase: Mutex::default(),
         }
     }
 
@@ -345,12 +329,8 @@ impl PipelineMetrics {
                 recent.pop_front();
             }
             let (file, line) = (letter.file.to_owned(), letter.line);
-            recent.push_back(DeadLetterView {
-                reason: letter.kind.as_str(),
-                detail: letter.reason.to_owned(),
-                file,
-                line,
-            });
+            let (reason, detail, at_ms) = (letter.kind.as_str(), letter.reason.to_owned(), now_ms());
+            recent.push_back(DeadLetterView { reason, detail, file, line, at_ms });
         }
     }
 
@@ -380,6 +360,16 @@ impl PipelineMetrics {
         self.owned_partitions.set(partitions.len() as i64);
         self.owned_files.set(files as i64);
         *lock(&self.owned) = Some(partitions);
+    }
+
+    /// How the pipeline is set up, for the status page.
+    pub fn describe(&self, about: About) {
+        *lock(&self.about) = about;
+    }
+
+    /// It stopped, or failed: the status page says so, and why.
+    pub fn ended(&self, phase: Phase) {
+        *lock(&self.phase) = phase;
     }
 
     /// The partitions this host owns, if it is in a pipeline's group.

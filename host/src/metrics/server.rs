@@ -66,12 +66,12 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// The address is taken or not ours.
-    #[error("cannot listen on --metrics-addr {addr}: {source}")]
+    #[error("cannot listen on --metrics-addr {addr}: {reason}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// Why.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The runtime or its thread could not be created.
     #[error("cannot start the metrics server: {0}")]
@@ -96,7 +96,7 @@ impl Server {
     /// Binds `addr` and serves `metrics` from a thread of its own; with a
     /// `token`, its data only to clients that present it.
     pub fn start(addr: SocketAddr, token: Option<Token>, metrics: Arc<Metrics>) -> Result<Self, ServerError> {
-        let listener = std::net::TcpListener::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
+        let listener = std::net::TcpListener::bind(addr).map_err(|reason| ServerError::Bind { addr, reason })?;
         let addr = listener.local_addr().map_err(ServerError::Start)?;
         listener.set_nonblocking(true).map_err(ServerError::Start)?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ServerError::Start)?;

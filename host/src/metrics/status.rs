@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Metrics, PipelineMetrics, Reason, lock};
+use super::{Metrics, Phase, PipelineMetrics, Reason, lock, now_ms};
 
 /// How often the counters are sampled for the chart.
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
@@ -77,17 +77,35 @@ fn rates(history: &History, index: usize, now: Reading) -> Vec<Value> {
 pub(super) fn status(metrics: &Metrics, history: &History) -> Value {
     let pipelines: Vec<Value> =
         metrics.pipelines().iter().enumerate().map(|(i, p)| pipeline(p, rates(history, i, Reading::of(p)))).collect();
-    json!({ "pipelines": pipelines, "sample_seconds": SAMPLE_EVERY.as_secs(), "samples_kept": SAMPLES })
+    json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "started_at_ms": metrics.started_at_ms,
+        "generated_at_ms": now_ms(),
+        "pipelines": pipelines,
+        "sample_seconds": SAMPLE_EVERY.as_secs(),
+        "samples_kept": SAMPLES,
+    })
 }
 
 fn pipeline(p: &PipelineMetrics, rates: Vec<Value>) -> Value {
     let problems: Vec<String> = p.health.problems().iter().map(|t| capped(t)).collect();
     let dead: serde_json::Map<String, Value> =
         Reason::ALL.iter().map(|r| (r.as_str().to_owned(), p.dead_letters(*r).into())).collect();
+    let phase = match &*lock(&p.phase) {
+        Phase::Stopped(why) => Phase::Stopped(capped(why)),
+        Phase::Failed(why) => Phase::Failed(capped(why)),
+        Phase::Running => Phase::Running,
+    };
+    let acked = p.last_ack_ms.load(std::sync::atomic::Ordering::Relaxed) > 0;
+    let last_published_at_ms = acked.then(|| now_ms().saturating_sub(p.since_last_ack().as_millis() as u64));
     json!({
         "name": p.name,
         "topic": p.topic,
         "landing_zone": p.landing_zone.display().to_string(),
+        "about": &*lock(&p.about),
+        "phase": phase,
+        "uptime_seconds": p.started.elapsed().as_secs(),
+        "last_published_at_ms": last_published_at_ms,
         "ready": problems.is_empty(),
         "problems": problems,
         "counts": {
@@ -115,7 +133,7 @@ fn dead_letters(p: &PipelineMetrics) -> Vec<Value> {
     let recent = lock(&p.dead);
     recent
         .iter()
-        .map(|d| json!({ "reason": d.reason, "detail": capped(&d.detail), "file": d.file, "line": d.line }))
+        .map(|d| json!({ "reason": d.reason, "detail": capped(&d.detail), "file": d.file, "line": d.line, "at_ms": d.at_ms }))
         .collect()
 }
 

@@ -69,12 +69,12 @@ pub const COMPACT_AT_LEAST: u64 = 64 << 10;
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// Reading, writing or syncing failed.
-    #[error("checkpoint {path}: {source}")]
+    #[error("checkpoint {path}: {reason}")]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The file exists but does not parse.
     #[error(
@@ -114,7 +114,7 @@ pub struct FileStore {
 impl FileStore {
     /// Opens (creating it 0700 if needed) and locks `dir`.
     pub fn open(dir: &Path) -> Result<Self, CheckpointError> {
-        let io = |source| CheckpointError::Io { path: dir.to_owned(), source };
+        let io = |reason| CheckpointError::Io { path: dir.to_owned(), reason };
         private::create_dir_all(dir).map_err(io)?;
         let options = &mut OpenOptions::new().create(true).truncate(false).write(true).clone();
         let lock = private::open(&dir.join(LOCK_NAME), options).map_err(io)?;
@@ -179,7 +179,7 @@ impl FileStore {
             }
             Err(source) => {
                 self.journal = None;
-                Err(CheckpointError::Io { path: self.journal_path(), source })
+                Err(CheckpointError::Io { path: self.journal_path(), reason: source })
             }
         }
     }
@@ -190,7 +190,7 @@ impl FileStore {
         let text = match fs::read(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Checkpoint::default(), 0, 0)),
-            Err(source) => return Err(CheckpointError::Io { path, source }),
+            Err(reason) => return Err(CheckpointError::Io { path, reason }),
         };
         let corrupt = |reason: String| CheckpointError::Corrupt { path: path.clone(), reason };
         let disk: OnDisk = serde_json::from_slice(&text).map_err(|e| corrupt(e.to_string()))?;
@@ -208,7 +208,7 @@ impl FileStore {
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(CheckpointError::Io { path, source }),
+            Err(reason) => return Err(CheckpointError::Io { path, reason }),
         };
         let replayed = journal::replay(&bytes, generation, checkpoint)
             .map_err(|reason| CheckpointError::Corrupt { path: path.clone(), reason })?;
@@ -223,7 +223,7 @@ impl FileStore {
         if replayed.stale || replayed.torn_at.is_some() || bytes.is_empty() {
             return Ok(None);
         }
-        Journal::reopen(&path, bytes.len() as u64).map(Some).map_err(|source| CheckpointError::Io { path, source })
+        Journal::reopen(&path, bytes.len() as u64).map(Some).map_err(|reason| CheckpointError::Io { path, reason })
     }
 }
 
@@ -262,7 +262,7 @@ fn next_generation(last: u64) -> u64 {
 fn write_atomically(dir: &Path, path: &Path, tmp: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     let io = |path: &Path| {
         let path = path.to_owned();
-        move |source| CheckpointError::Io { path, source }
+        move |reason| CheckpointError::Io { path, reason }
     };
     let mut file = private::open(tmp, OpenOptions::new().create(true).write(true).truncate(true)).map_err(io(tmp))?;
     file.write_all(bytes).map_err(io(tmp))?;

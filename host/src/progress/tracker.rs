@@ -32,6 +32,7 @@ use super::window::Window;
 use super::{Checkpoint, FileProgress};
 use crate::record::{Batch, FileId, RecordMeta};
 use latency::Latency;
+pub use latency::Tally;
 
 /// Shared between the sender, librdkafka's callback thread and the
 /// checkpoint writer.
@@ -61,6 +62,8 @@ struct Pending {
     /// Where each record of the batch came from, for dead letters.
     meta: Vec<RecordMeta>,
     outstanding: usize,
+    /// What became of its records, for its file's finished line.
+    tally: Tally,
     /// Not all of it was sent: it never completes, so progress stops here.
     abandoned: bool,
 }
@@ -96,8 +99,9 @@ impl Tracker {
     }
 
     /// Registers a batch whose `messages` are about to be sent (it has
-    /// [`Window::enter`]ed); returns its sequence number.
-    pub fn begin(&self, batch: &Batch, messages: usize) -> u64 {
+    /// [`Window::enter`]ed), with what became of its records; returns its
+    /// sequence number.
+    pub fn begin(&self, batch: &Batch, messages: usize, tally: Tally) -> u64 {
         let mut state = self.lock();
         let seq = state.front + state.pending.len() as u64;
         let progress = FileProgress {
@@ -110,6 +114,7 @@ impl Tracker {
             progress: (batch.file, progress),
             meta: batch.meta.clone(),
             outstanding: messages,
+            tally,
             abandoned: false,
         };
         state.pending.push_back(pending);
@@ -128,6 +133,16 @@ impl Tracker {
             let applied = state.advance();
             self.changed_by(state, applied);
         }
+    }
+
+    /// Kafka refused one message of batch `seq`: it is a dead letter, not
+    /// published, in its file's tally.
+    pub fn refused(&self, seq: u64) {
+        let mut state = self.lock();
+        let Some(index) = state.index(seq) else { return };
+        let tally = &mut state.pending[index].tally;
+        tally.published = tally.published.saturating_sub(1);
+        tally.dead_letters += 1;
     }
 
     /// Shutdown stopped the sending of batch `seq` with `unsent` messages
@@ -282,7 +297,10 @@ impl State {
     fn advance(&mut self) -> usize {
         let mut applied = 0;
         while self.pending.front().is_some_and(|p| p.outstanding == 0 && !p.abandoned) {
-            let (id, progress) = self.pending.pop_front().expect("front exists").progress;
+            let Pending { progress: (id, progress), tally, .. } = self.pending.pop_front().expect("front exists");
+            if let Some(latency) = self.latency.as_mut() {
+                latency.count(id, tally);
+            }
             self.checkpoint.files.insert(id, progress);
             self.front += 1;
             self.version += 1;
@@ -291,10 +309,12 @@ impl State {
         applied
     }
 
-    /// Observes the latency of every finished file now fully acknowledged.
+    /// Observes the latency of every finished file now fully acknowledged,
+    /// and logs its line.
     fn observe_latency(&mut self) {
         let State { latency: Some(latency), pending, checkpoint, .. } = self else { return };
-        latency.observe(checkpoint, |id| pending.iter().any(|p| p.progress.0 == id));
+        let done = latency.observe(checkpoint, |id| pending.iter().any(|p| p.progress.0 == id));
+        done.into_iter().for_each(latency::log_finished);
     }
 }
 

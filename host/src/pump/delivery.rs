@@ -27,6 +27,7 @@ use super::transaction::Transactions;
 use crate::config::{KafkaConfig, RunConfig};
 use crate::deadletter::DeadLetters;
 use crate::metrics::PipelineMetrics;
+use crate::progress::tracker::Tally;
 use crate::progress::{Tracker, Window};
 use crate::record::{Batch, DeadLetter, Reason, dead_letter};
 use crate::shutdown::Shutdown;
@@ -76,7 +77,13 @@ impl Delivery {
     /// Registers a batch of `messages`, waiting (and meanwhile handling
     /// handed-back messages) while the in-flight window is full. `None` if
     /// shutdown came first.
-    pub fn begin(&mut self, batch: &Batch, messages: usize, shutdown: &Shutdown) -> anyhow::Result<Option<u64>> {
+    pub fn begin(
+        &mut self,
+        batch: &Batch,
+        messages: usize,
+        tally: Tally,
+        shutdown: &Shutdown,
+    ) -> anyhow::Result<Option<u64>> {
         let window = self.window.clone();
         let mut failed = None;
         let entered = window.enter(|| match self.redo(shutdown, true) {
@@ -86,7 +93,7 @@ impl Delivery {
                 true
             }
         });
-        let seq = entered.then(|| self.tracker.begin(batch, messages));
+        let seq = entered.then(|| self.tracker.begin(batch, messages, tally));
         if seq.is_some() {
             self.joined();
         }

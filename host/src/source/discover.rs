@@ -64,6 +64,7 @@ impl Source {
         for (id, read_to) in gone {
             if self.tracker.forget(id, read_to) {
                 self.files.remove(&id);
+                self.finished.remove(&id);
                 self.resume.remove(&id);
                 self.heads.remove(&id);
                 self.decoded.remove(&id);
@@ -77,6 +78,7 @@ impl Source {
         for id in self.completed.take_cleaned() {
             if matches!(self.files.get(&id), None | Some(FileState::Read { .. })) {
                 self.files.remove(&id);
+                self.finished.remove(&id);
                 self.resume.remove(&id);
                 self.heads.remove(&id);
             }

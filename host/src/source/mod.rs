@@ -37,7 +37,7 @@ pub mod tail;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -101,6 +101,9 @@ pub struct Source {
     /// Compressed files read to their end, with their size then: read
     /// again only if they change.
     decoded: HashMap<FileId, u64>,
+    /// Files read to their end at least once: one appended to and read to
+    /// its end again counts once in `files_finished`.
+    finished: HashSet<FileId>,
     watch: Option<Watch>,
     next_rescan: Instant,
     missing_logged: bool,
@@ -152,6 +155,7 @@ impl Source {
             active: Vec::new(),
             closed_early: Vec::new(),
             decoded: HashMap::new(),
+            finished: HashSet::new(),
             watch: None,
             next_rescan: Instant::now(),
             missing_logged: false,

@@ -80,7 +80,9 @@ impl Source {
         let path = active.tail.path.clone();
         self.tracker.finished(file, read_to, active.found);
         self.completed.finished(Completed { file, path, read_to, size });
-        self.metrics.files_finished.inc();
+        if self.finished.insert(file) {
+            self.metrics.files_finished.inc();
+        }
         self.retire(i);
     }
 

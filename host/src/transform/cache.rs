@@ -122,11 +122,13 @@ pub fn load<A: Artifact>(
     name: &str,
 ) -> Result<(A, Source), CacheError> {
     let Some(dir) = dir else {
+        tracing::info!(module = name, "compiling {name} (the module cache is off: every start compiles)");
         let (artifact, ms) = timed(|| A::compile(engine, wasm))?;
         tracing::info!(module = name, compile_ms = ms, "compiled the module (module cache off)");
         return Ok((artifact, Source::Compiled));
     };
     let Some(cache) = Cache::open(dir)? else {
+        tracing::info!(module = name, "compiling {name} (the module cache is unusable: every start compiles)");
         let (artifact, ms) = timed(|| A::compile(engine, wasm))?;
         tracing::info!(module = name, compile_ms = ms, "compiled the module (module cache unusable)");
         return Ok((artifact, Source::Stored(false)));
@@ -136,6 +138,7 @@ pub fn load<A: Artifact>(
         tracing::info!(module = name, entry = %cache.dir.path_of(&entry.name).display(), "module cache hit");
         return Ok((artifact, Source::Hit));
     }
+    tracing::info!(module = name, "compiling {name} (first start; cached afterwards)");
     let (artifact, ms) = timed(|| A::compile(engine, wasm))?;
     let path = cache.dir.path_of(&entry.name);
     let stored = match cache.store(&entry, &artifact) {

@@ -14,12 +14,12 @@ use wasmtime::{ExternType, FuncType, Module, ValType};
 #[derive(Debug, thiserror::Error)]
 pub enum ModuleError {
     /// The file could not be read.
-    #[error("cannot read transform {path}: {source}")]
+    #[error("cannot read transform {path}: {reason}{}", where_modules_are(reason))]
     Read {
         /// The module file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The file is not a wasm binary.
     #[error("transform {path} is not a WebAssembly module (it does not start with the \\0asm header)")]
@@ -106,10 +106,20 @@ pub fn load(engine: &wasmtime::Engine, path: &Path, bytes: &[u8], cache: Option<
 /// The bytes of the wasm file at `path`, refused unless they start with the
 /// wasm magic.
 pub fn read(path: &Path) -> Result<Vec<u8>, ModuleError> {
-    let bytes = std::fs::read(path).map_err(|source| ModuleError::Read { path: path.to_owned(), source })?;
+    let bytes = std::fs::read(path).map_err(|reason| ModuleError::Read { path: path.to_owned(), reason })?;
     match bytes.starts_with(b"\0asm") {
         true => Ok(bytes),
         false => Err(ModuleError::NotWasm { path: path.to_owned() }),
+    }
+}
+
+/// Where the example modules are, for a module file that is not there.
+fn where_modules_are(reason: &std::io::Error) -> &'static str {
+    match reason.kind() {
+        std::io::ErrorKind::NotFound => {
+            " (scripts/build-transforms builds the modules of transforms/ into target/transforms/<name>.wasm)"
+        }
+        _ => "",
     }
 }
 

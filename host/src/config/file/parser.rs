@@ -34,6 +34,7 @@ impl Parser<'_> {
     pub(super) fn document(&self, root: &Table) -> Result<ConfigFile, FileError> {
         let mut metrics_addr = None;
         let mut metrics_token_file = None;
+        let mut on_pipeline_failure = OnPipelineFailure::default();
         let mut defaults = BTreeMap::new();
         let mut entries = None;
         for (key, item) in root.iter() {
@@ -46,6 +47,7 @@ impl Parser<'_> {
                     metrics_addr = Some(addr);
                 }
                 METRICS_TOKEN_FILE => metrics_token_file = Some(PathBuf::from(self.scalar(key, line, item)?)),
+                ON_PIPELINE_FAILURE => on_pipeline_failure = self.on_failure(line, item)?,
                 DEFAULTS => {
                     let table = item.as_table_like().ok_or_else(|| self.at(line, "`[defaults]` must be a table"))?;
                     defaults = self.settings(table, DEFAULTS)?;
@@ -59,7 +61,7 @@ impl Parser<'_> {
                 _ => {
                     let message = format!(
                         "unknown key `{key}` at the top level (expected `{METRICS_ADDR}`, `{METRICS_TOKEN_FILE}`, \
-                         `[{DEFAULTS}]` or `[[{PIPELINE}]]`{})",
+                         `{ON_PIPELINE_FAILURE}`, `[{DEFAULTS}]` or `[[{PIPELINE}]]`{})",
                         self.did_you_mean(key)
                     );
                     return Err(self.at(line, message));
@@ -67,9 +69,28 @@ impl Parser<'_> {
             }
         }
         let entries = entries.ok_or_else(|| self.at(1, "no `[[pipeline]]`: the file must define at least one"))?;
+        let pipelines = self.pipelines(entries, &defaults)?;
+        Ok(ConfigFile { path: self.path.to_owned(), metrics_addr, metrics_token_file, on_pipeline_failure, pipelines })
+    }
+
+    /// `on_pipeline_failure`: `stop` or `continue`.
+    fn on_failure(&self, line: usize, item: &Item) -> Result<OnPipelineFailure, FileError> {
+        match self.scalar(ON_PIPELINE_FAILURE, line, item)?.as_str() {
+            "stop" => Ok(OnPipelineFailure::Stop),
+            "continue" => Ok(OnPipelineFailure::Continue),
+            other => Err(self.at(line, format!("`{ON_PIPELINE_FAILURE}` is \"stop\" or \"continue\", not `{other}`"))),
+        }
+    }
+
+    /// Every `[[pipeline]]`, each with its own name and checkpoint directory.
+    fn pipelines(
+        &self,
+        entries: &toml_edit::ArrayOfTables,
+        defaults: &BTreeMap<String, Setting>,
+    ) -> Result<Vec<PipelineEntry>, FileError> {
         let mut pipelines: Vec<PipelineEntry> = Vec::new();
         for table in entries.iter() {
-            let entry = self.pipeline(table, &defaults)?;
+            let entry = self.pipeline(table, defaults)?;
             if let Some(first) = pipelines.iter().find(|p| p.name == entry.name) {
                 let message =
                     format!("pipeline name `{}` is already used by the pipeline at line {}", entry.name, first.line);
@@ -89,7 +110,7 @@ impl Parser<'_> {
             }
             pipelines.push(entry);
         }
-        Ok(ConfigFile { path: self.path.to_owned(), metrics_addr, metrics_token_file, pipelines })
+        Ok(pipelines)
     }
 
     fn pipeline(&self, table: &Table, defaults: &BTreeMap<String, Setting>) -> Result<PipelineEntry, FileError> {
@@ -142,7 +163,7 @@ impl Parser<'_> {
         let mut settings = BTreeMap::new();
         for (key, item) in table.iter() {
             let line = self.line(table.get_key_value(key).and_then(|(k, _)| k.span()));
-            if key == METRICS_ADDR || key == METRICS_TOKEN_FILE {
+            if [METRICS_ADDR, METRICS_TOKEN_FILE, ON_PIPELINE_FAILURE].contains(&key) {
                 return Err(self.at(line, format!("`{key}` is process-wide: set it at the top of the file")));
             }
             let Some(flag) = self.flags.by_key.get(key) else {

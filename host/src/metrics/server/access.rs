@@ -32,12 +32,12 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; conn
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     /// The file cannot be read.
-    #[error("cannot read --metrics-token-file {}: {source}", path.display())]
+    #[error("cannot read --metrics-token-file {}: {reason}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The file holds no token.
     #[error("--metrics-token-file {} is empty: write the bearer token in it", path.display())]
@@ -63,7 +63,7 @@ impl Token {
     /// Reads the token from `path`: its text without surrounding whitespace.
     pub fn read(path: &Path) -> Result<Token, TokenError> {
         let text =
-            std::fs::read_to_string(path).map_err(|source| TokenError::Read { path: path.to_owned(), source })?;
+            std::fs::read_to_string(path).map_err(|reason| TokenError::Read { path: path.to_owned(), reason })?;
         match text.trim() {
             "" => Err(TokenError::Empty { path: path.to_owned() }),
             token => Ok(Token::new(token)),

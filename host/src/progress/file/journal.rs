@@ -94,7 +94,7 @@ impl Journal {
         let bytes = frame(&header);
         super::write_atomically(dir, path, &path.with_extension("journal-tmp"), &bytes)?;
         let reopened = Journal::reopen(path, bytes.len() as u64);
-        reopened.map_err(|source| CheckpointError::Io { path: path.to_owned(), source })
+        reopened.map_err(|reason| CheckpointError::Io { path: path.to_owned(), reason })
     }
 
     /// Opens the whole journal at `path`, `len` bytes, to append to it.
