@@ -60,7 +60,7 @@ pub struct RunCmd {
     pub pipeline: RunArgs,
 
     /// Run the `[[pipeline]]`s of this TOML file instead (keys are the flags'
-    /// long names in snake_case; see the README).
+    /// long names in snake_case; see docs/src/config-file.md).
     #[arg(id = CONFIG_FILE, long = "config", value_name = "FILE", help_heading = "Operations")]
     pub config: Option<std::path::PathBuf>,
 
