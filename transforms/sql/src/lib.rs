@@ -136,6 +136,7 @@ mod coerce;
 mod columns;
 mod compile;
 mod ctx;
+mod ddl;
 mod dialect;
 mod error;
 mod expr;

@@ -121,7 +121,10 @@ fn init_errors_name_the_key_and_point_at_the_problem() {
         (("where", "foo(x) = 'A'"), "`where`: unknown function `foo` at column 1: foo(x) = 'A'"),
         (("key", "Store ID"), "`key`: expected the end of the expression, found ID at column 7: Store ID"),
         (("key", "a."), "`key`: expected identifier, found the end of the expression at column 3: a."),
-        (("schema", "a INT, b FOO"), "`schema`: unknown type `FOO`"),
+        (
+            ("schema", "a INT, b FOO"),
+            "`schema`: [UNSUPPORTED_DATATYPE] unsupported data type `FOO` for `b` at position 9",
+        ),
         (
             ("timezone", "Mars/Olympus"),
             "`timezone`: unknown time zone `Mars/Olympus`; give a region (Europe/Paris), UTC or an offset (+05:30)",
