@@ -98,7 +98,7 @@ fn expression_keys_use_canonical_text() {
 fn refuses_unknown_and_empty_config() {
     assert_eq!(
         init_error(&[("wher", "a = 1")]),
-        "unknown config `wher`; this transform accepts: where, key, value, timestamp, topic, partition, schema, mode, timezone, case_sensitive, header.NAME"
+        "unknown config `wher`; this transform accepts: where, key, value, timestamp, topic, partition, schema, mode, timezone, case_sensitive, strict_fields, header.NAME"
     );
     assert_eq!(init_error(&[("mode", "FAILFAST")]), "`mode` needs a `schema`: without one every JSON value fits");
     assert_eq!(init_error(&[("where", " ")]), "`where` is empty; leave it out to keep every record");
@@ -266,7 +266,7 @@ fn the_schema_types_fields_and_shapes_the_value() {
     assert_eq!(
         init_error(&[("schema", schema), ("where", "Extra")]).split(" at ").next(),
         Some(
-            "`where`: field `Extra` is not in the schema; it has: InvoiceNumber, TotalAmount, Qty, CreatedTime, Missing"
+            "`where`: [UNRESOLVED_COLUMN.WITH_SUGGESTION] field `Extra` is not in the schema; did you mean one of the following? [`Qty`, `Missing`, `TotalAmount`, `CreatedTime`, `InvoiceNumber`]"
         )
     );
     let bad = r#"{"Qty": "four", "InvoiceNumber": "I1"}"#;
