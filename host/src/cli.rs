@@ -290,6 +290,17 @@ pub struct TestArgs {
     #[arg(short = 'e', long, value_name = "FILE")]
     pub expect: Option<PathBuf>,
 
+    /// Writes this run's outcomes to FILE as an expectation file (the JSON
+    /// lines this command prints), for `--expect FILE` to check later runs
+    /// against.
+    #[arg(long, value_name = "FILE", conflicts_with = "expect")]
+    pub write_expect: Option<PathBuf>,
+
+    /// Exits 0 even when records fail (the module returned an error or the
+    /// record was refused); without it a failed record exits 1.
+    #[arg(long)]
+    pub allow_errors: bool,
+
     /// How outcomes are printed [default: table on a terminal, else json].
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
