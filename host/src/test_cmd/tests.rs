@@ -66,7 +66,7 @@ fn message_counts_differ_when_arrays_differ_in_length() {
 #[test]
 fn the_summary_counts_outcomes_and_messages() {
     let entries = [emit(1, "a"), Entry { line: 2, outcome: "drop", messages: None, reason: None }];
-    assert_eq!(summary(&entries), "2 records: 1 emitted (1 messages), 1 dropped, 0 failed");
+    assert_eq!(summary(&entries), "2 records: 1 emitted (1 message), 1 dropped, 0 failed");
 }
 
 #[test]
