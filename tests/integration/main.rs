@@ -16,6 +16,7 @@ mod landing;
 mod logs;
 mod metrics;
 mod modules;
+mod names;
 mod progress_bar;
 mod routing;
 mod scale_out;
