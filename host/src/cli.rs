@@ -290,14 +290,11 @@ pub struct TestArgs {
     #[arg(short = 'e', long, value_name = "FILE")]
     pub expect: Option<PathBuf>,
 
-    /// Writes this run's outcomes to FILE as an expectation file (the JSON
-    /// lines this command prints), for `--expect FILE` to check later runs
-    /// against.
+    /// Writes the outcomes to FILE as the JSON lines `--expect FILE` checks later runs against.
     #[arg(long, value_name = "FILE", conflicts_with = "expect")]
     pub write_expect: Option<PathBuf>,
 
-    /// Exits 0 even when records fail (the module returned an error or the
-    /// record was refused); without it a failed record exits 1.
+    /// Exits 0 even when records fail (a module error, a refused line); without it they exit 1.
     #[arg(long)]
     pub allow_errors: bool,
 

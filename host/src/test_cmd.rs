@@ -8,7 +8,7 @@
 //! ([`Entry`]) or, on a terminal, as a table; a summary of counts goes to
 //! stderr, with the warnings and errors the module logged. A failed record
 //! makes the command exit 1 unless `--allow-errors`. With `--expect`, the
-//! outcomes are compared with a file of the same JSON lines ([`expect`]),
+//! outcomes are compared with a file of the same JSON lines (in `expect.rs`),
 //! where a field left out of an expected line is not compared, and each
 //! mismatch is shown as a diff; `--write-expect` writes such a file from
 //! the run.
