@@ -1,6 +1,7 @@
 //! Names and words the operator sees: a field no record has warns once
 //! (`sluice run` logs it, `sluice test` repeats it in its summary) and,
-//! with `strict_fields=true`, fails the records; a schema's DDL error says
+//! with `strict_fields=true`, fails the records (and stops `sluice run`
+//! at the first with `--max-consecutive-errors 1`); a schema's DDL error says
 //! what was expected and where; a module's refusal of its config carries
 //! its own words; a failing expression logs its first dead letters and
 //! then a count, not a line per record.
@@ -155,4 +156,27 @@ fn a_failing_expression_logs_its_first_dead_letters_then_a_count() {
         .sum();
     assert_eq!(counted, 990, "{log}");
     assert!(about.last().unwrap().contains(" more records sent to the dead letters in the last "), "{log}");
+}
+
+#[test]
+fn strict_fields_with_one_error_allowed_stops_sluice_run_with_the_message() {
+    let dirs = TestDirs::new();
+    let broker = Broker::start(dirs.root());
+    let topic = topic_name("names-strict");
+    broker.create_topic(&topic, 1);
+    let args = HostArgs::new(&dirs, &transform("sql"), &topic, &broker.bootstrap)
+        .config("key", "StoreId2")
+        .config("strict_fields", "true")
+        .flags(&["--max-consecutive-errors", "1"]);
+    let mut host = Host::start(&args, dirs.root());
+    host.wait_for_log("streaming", WITHIN);
+    std::fs::copy(invoice_file(1), dirs.landing().join("invoices-1.json")).unwrap();
+    let status = host.wait(WITHIN);
+    let log = host.log();
+    assert!(!status.success(), "{log}");
+    let reason = format!("{} (strict_fields=true refuses it)", store_id2_warning("the first record"));
+    let error = format!("error: while streaming {}", dirs.landing().join("invoices-1.json").display());
+    let last = log.lines().last().unwrap_or_default();
+    assert!(last.starts_with(&error), "{log}");
+    assert!(last.contains(&format!("in a row (the last: {reason}); stopping")), "{log}");
 }
