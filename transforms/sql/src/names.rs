@@ -57,7 +57,8 @@ impl NameCheck {
                 true
             }
         });
-        let state = State { missing: wanted, ..State::default() };
+        // Nothing to look for: nothing to note either.
+        let state = State { done: wanted.is_empty(), missing: wanted, ..State::default() };
         NameCheck { strict, case_sensitive, state: RefCell::new(state) }
     }
 
