@@ -738,7 +738,9 @@ EXPORT("sluice_init") int64_t sluice_init(int32_t len) {
     if (configured) {
         vec_push(&output, 0);
     } else {
-        if (refusal.len == 0) sluice_refuse("the transform refused its configuration");
+        if (refusal.len == 0)
+            sluice_refuse("sluice_on_init returned non-zero without a reason; return sluice_refuse(\"why\") "
+                          "(or a failing sluice_config_* helper's result) to say why");
         vec_push(&output, 1);
         vec_bytes(&output, refusal.ptr, refusal.len);
     }

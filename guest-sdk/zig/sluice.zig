@@ -659,17 +659,23 @@ fn sluice_init(len: i32) callconv(.c) i64 {
     output.len = 0;
     refusal.len = 0;
     const ok = if (decodeConfig(input.buf[0..@intCast(@max(len, 0))])) |config|
-        if (root.init(config)) true else |_| false
+        if (root.init(config)) true else |err| refuseError(err)
     else |_| refuseOk("malformed config from the host");
     configured = ok;
     if (ok) {
         output.push(0);
     } else {
-        if (refusal.len == 0) setRefusal(&.{"the transform refused its configuration"});
+        if (refusal.len == 0) setRefusal(&.{"init failed without a reason; return sluice.refuse(\"why\") to say why"});
         output.push(1);
         output.putBytes(refusal.items());
     }
     return region(&output);
+}
+
+/// An error `init` returned without a refusal of its own is named.
+fn refuseError(err: anyerror) bool {
+    if (refusal.len == 0) setRefusal(&.{ "init failed with error.", @errorName(err) });
+    return false;
 }
 
 fn refuseOk(message: []const u8) bool {

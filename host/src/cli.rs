@@ -294,6 +294,14 @@ pub struct TestArgs {
     #[arg(short = 'e', long, value_name = "FILE")]
     pub expect: Option<PathBuf>,
 
+    /// Writes the outcomes to FILE as the JSON lines `--expect FILE` checks later runs against.
+    #[arg(long, value_name = "FILE", conflicts_with = "expect")]
+    pub write_expect: Option<PathBuf>,
+
+    /// Exits 0 even when records fail (a module error, a refused line); without it they exit 1.
+    #[arg(long)]
+    pub allow_errors: bool,
+
     /// How outcomes are printed [default: table on a terminal, else json].
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,

@@ -6,9 +6,12 @@
 //! with the same time and memory limits, so a trap, a timeout or the memory
 //! cap shows up here first. Each record's outcome is printed as a JSON line
 //! ([`Entry`]) or, on a terminal, as a table; a summary of counts goes to
-//! stderr. With `--expect`, the outcomes are compared with a file of the
-//! same JSON lines, where a field left out of an expected line is not
-//! compared, and each mismatch is shown as a diff.
+//! stderr, with the warnings and errors the module logged. A failed record
+//! makes the command exit 1 unless `--allow-errors`. With `--expect`, the
+//! outcomes are compared with a file of the same JSON lines (in `expect.rs`),
+//! where a field left out of an expected line is not compared, and each
+//! mismatch is shown as a diff; `--write-expect` writes such a file from
+//! the run.
 
 use std::fs::File;
 use std::io::{IsTerminal, Write};
@@ -17,7 +20,6 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use serde::Serialize;
-use serde_json::Value;
 use sluice_guest_sdk::abi::{Message, Outcome};
 
 use crate::cli::{OutputFormat, TestArgs};
@@ -127,28 +129,57 @@ impl Entry {
     }
 }
 
-/// Runs `sluice test`; whether every outcome matched `--expect` (true
-/// without it).
+/// Runs `sluice test`; whether it passed: every outcome matched `--expect`
+/// (when given), and no record failed (unless `--allow-errors`).
 pub fn run(args: &TestArgs) -> anyhow::Result<bool> {
+    if args.transform.path.is_none() {
+        bail!("--transform is required: the module to test, e.g. --transform target/transforms/sql.wasm");
+    }
     let config = TransformConfig::from_args(&args.transform)?;
-    let expected = args.expect.as_deref().map(read_expected).transpose()?;
+    let expected = args.expect.as_deref().map(expect::read).transpose()?;
     let mut transformer = Transformer::new(&config)?;
     let entries = run_file(&mut transformer, &args.input, args.max_record_bytes)?;
     let format =
         args.format.unwrap_or(if std::io::stdout().is_terminal() { OutputFormat::Table } else { OutputFormat::Json });
     print_entries(&entries, format)?;
+    if let Some(path) = &args.write_expect {
+        expect::write(path, &entries)?;
+    }
     eprintln!("{}", summary(&entries));
-    let Some(expected) = expected else { return Ok(true) };
+    let log = transformer.log();
+    for (level, line) in log.noted() {
+        eprintln!("{} from {}: {}", level.name(), log.module(), printable(&line));
+    }
+    let failed = entries.iter().filter(|e| e.outcome == "error").count();
+    let errors_pass = failed == 0 || args.allow_errors;
+    if !errors_pass {
+        eprintln!("{} failed; exiting 1 (--allow-errors exits 0 when records fail)", plural(failed, "record"));
+    }
+    let Some(expected) = expected else { return Ok(errors_pass) };
     let path = args.expect.as_deref().expect("read above").display();
-    let mismatches = compare(&expected, &entries);
+    let mismatches = expect::compare(&expected, &entries);
     for mismatch in &mismatches {
         eprint!("{mismatch}");
     }
     match mismatches.len() {
-        0 => eprintln!("{path}: all {} outcomes match", expected.len()),
-        n => eprintln!("{path}: {n} of {} outcomes do not match", expected.len().max(entries.len())),
+        0 => eprintln!("{path}: all {} match", plural(expected.len(), "outcome")),
+        n => eprintln!("{path}: {n} of {} do not match", plural(expected.len().max(entries.len()), "outcome")),
     }
-    Ok(mismatches.is_empty())
+    Ok(errors_pass && mismatches.is_empty())
+}
+
+/// `text` with control characters escaped, so a module's line cannot
+/// rewrite the terminal.
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
+/// `n` and `noun`, plural unless `n` is 1: `1 record`, `2 records`.
+pub fn plural(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
 }
 
 /// Every record of `input` through `transformer`, in line order.
@@ -181,85 +212,6 @@ pub fn run_file(transformer: &mut Transformer, input: &Path, max_record_bytes: u
             return Ok(entries);
         }
     }
-}
-
-fn read_expected(path: &Path) -> anyhow::Result<Vec<Value>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --expect {}", path.display()))?;
-    let mut expected = Vec::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let value: Value =
-            serde_json::from_str(line).with_context(|| format!("{}:{}: not a JSON line", path.display(), n + 1))?;
-        if !value.is_object() {
-            bail!("{}:{}: expected a JSON object such as {{\"line\":1,\"outcome\":\"drop\"}}", path.display(), n + 1);
-        }
-        expected.push(value);
-    }
-    Ok(expected)
-}
-
-/// The mismatches between `expected` and `actual`, taken in order, each as
-/// a readable diff.
-pub fn compare(expected: &[Value], actual: &[Entry]) -> Vec<String> {
-    let mut mismatches = Vec::new();
-    for (n, want) in expected.iter().enumerate() {
-        let Some(got) = actual.get(n) else {
-            let line = want.get("line").map_or_else(|| format!("entry {}", n + 1), |l| format!("line {l}"));
-            mismatches.push(format!("{line}: expected {want}, but the input has only {} records\n", actual.len()));
-            continue;
-        };
-        let got = serde_json::to_value(got).expect("entries serialize");
-        if !matches(want, &got) {
-            mismatches.push(diff(got["line"].as_u64().unwrap_or_default(), want, &project(&got, want)));
-        }
-    }
-    for extra in actual.iter().skip(expected.len()) {
-        let got = serde_json::to_string(extra).expect("entries serialize");
-        mismatches.push(format!("line {}: not in the expect file: {got}\n", extra.line));
-    }
-    mismatches
-}
-
-/// Whether `got` has every field of `want` with the same value; objects
-/// are compared field by field this way, arrays element by element.
-fn matches(want: &Value, got: &Value) -> bool {
-    match (want, got) {
-        (Value::Object(want), Value::Object(got)) => {
-            want.iter().all(|(k, w)| got.get(k).is_some_and(|g| matches(w, g)))
-        }
-        (Value::Array(want), Value::Array(got)) => {
-            want.len() == got.len() && want.iter().zip(got).all(|(w, g)| matches(w, g))
-        }
-        _ => want == got,
-    }
-}
-
-/// `got` cut down to the fields `want` names, so a diff shows only what
-/// was compared.
-fn project(got: &Value, want: &Value) -> Value {
-    match (got, want) {
-        (Value::Object(got), Value::Object(want)) => {
-            Value::Object(want.iter().filter_map(|(k, w)| got.get(k).map(|g| (k.clone(), project(g, w)))).collect())
-        }
-        (Value::Array(got), Value::Array(want)) => Value::Array(
-            got.iter().enumerate().map(|(i, g)| want.get(i).map_or_else(|| g.clone(), |w| project(g, w))).collect(),
-        ),
-        _ => got.clone(),
-    }
-}
-
-fn diff(line: u64, want: &Value, got: &Value) -> String {
-    let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("values serialize") + "\n";
-    let (want, got) = (pretty(want), pretty(got));
-    let mut out = format!("line {line}: the outcome differs (- expected, + actual)\n");
-    for change in similar::TextDiff::from_lines(&want, &got).iter_all_changes() {
-        let sign = match change.tag() {
-            similar::ChangeTag::Delete => '-',
-            similar::ChangeTag::Insert => '+',
-            similar::ChangeTag::Equal => ' ',
-        };
-        out.push_str(&format!("{sign} {change}"));
-    }
-    out
 }
 
 fn print_entries(entries: &[Entry], format: OutputFormat) -> anyhow::Result<()> {
@@ -328,13 +280,15 @@ pub fn summary(entries: &[Entry]) -> String {
     let count = |outcome| entries.iter().filter(|e| e.outcome == outcome).count();
     let messages: usize = entries.iter().filter_map(|e| e.messages.as_ref()).map(Vec::len).sum();
     format!(
-        "{} records: {} emitted ({messages} messages), {} dropped, {} failed",
-        entries.len(),
+        "{}: {} emitted ({}), {} dropped, {} failed",
+        plural(entries.len(), "record"),
         count("emit"),
+        plural(messages, "message"),
         count("drop"),
         count("error")
     )
 }
 
+mod expect;
 #[cfg(test)]
 mod tests;

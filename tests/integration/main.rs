@@ -17,6 +17,7 @@ mod logs;
 mod messages;
 mod metrics;
 mod modules;
+mod names;
 mod progress_bar;
 mod routing;
 mod scale_out;

@@ -3,7 +3,9 @@
 //! with a diff, the limits of `sluice run` (a trap, a timeout, the memory
 //! cap), the same limits for a component, the stock modules on the invoice
 //! fixtures, the Python and JavaScript components against the Rust one, and
-//! every SDK's `keep_all` example against the expect file its README shows.
+//! every SDK's `keep_all` example against the expect file its README shows;
+//! the exit code when records fail, `--write-expect` read back by
+//! `--expect`, plurals, and the message without `--transform`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -136,7 +138,9 @@ fn a_trap_a_timeout_and_the_memory_cap_show_as_errors_under_the_run_limits() {
         dirs.root(),
         &[&["--transform", module.to_str().unwrap(), "--input", &input], &limits[..]].concat(),
     );
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.code, Some(1), "failed records exit 1: {}", run.stderr);
+    let closing = "5 records failed; exiting 1 (--allow-errors exits 0 when records fail)\n";
+    assert!(run.stderr.ends_with(closing), "{}", run.stderr);
     let outcomes = run.outcomes();
     let summary: Vec<(u64, &str, &str)> = outcomes
         .iter()
@@ -257,7 +261,7 @@ fn the_python_and_javascript_components_match_the_rust_outcomes() {
     let input = write(dirs.root(), "sample.jsonl", &sample);
     let run_module = |name: &str, expect: Option<&str>| {
         let module = transform(name);
-        let mut args = vec!["-w", module.to_str().unwrap(), "-C", "store_id=STR7188", "-i", &input];
+        let mut args = vec!["-w", module.to_str().unwrap(), "-C", "store_id=STR7188", "-i", &input, "--allow-errors"];
         args.extend(expect.map(|e| ["--expect", e]).into_iter().flatten());
         sluice_test(dirs.root(), &args)
     };
@@ -327,8 +331,9 @@ fn a_component_breaking_its_limits_fails_only_the_poison_records() {
         "{\"ok\":1}\n{\"trap\":1}\n{\"loop\":1}\n{\"grow\":1}\n{\"err\":1}\n{\"count\":1}\n{\"ok\":2}\n",
     );
     let limits = ["--transform-timeout-ms", "300", "--transform-memory-mb", "32"];
-    let run = sluice_test(dirs.root(), &[&["--transform", &module, "--input", &input], &limits[..]].concat());
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let args = [&["--transform", &module, "--input", &input, "--allow-errors"], &limits[..]].concat();
+    let run = sluice_test(dirs.root(), &args);
+    assert_eq!(run.code, Some(0), "--allow-errors exits 0: {}", run.stderr);
     let outcomes = run.outcomes();
     let summary: Vec<(&str, &str)> =
         outcomes.iter().map(|o| (o["outcome"].as_str().unwrap(), o["reason"].as_str().unwrap_or(""))).collect();
@@ -345,4 +350,59 @@ fn a_component_breaking_its_limits_fails_only_the_poison_records() {
         ]
     );
     assert!(run.stderr.contains("retrying record by record"), "{}", run.stderr);
+}
+
+#[test]
+fn write_expect_snapshots_a_run_that_expect_then_passes_and_a_change_fails() {
+    let dirs = TestDirs::new();
+    let input = write(dirs.root(), "sample.jsonl", SAMPLE);
+    let snapshot = dirs.root().join("snapshot.jsonl");
+    let module = transform("invoice_by_store");
+    let base = ["--transform", module.to_str().unwrap(), "-C", "store_id=STR7188", "--input", &input];
+    let written = sluice_test(dirs.root(), &[&base[..], &["--write-expect", snapshot.to_str().unwrap()]].concat());
+    assert_eq!(written.code, Some(0), "{}", written.stderr);
+    assert_eq!(std::fs::read_to_string(&snapshot).unwrap(), written.stdout, "the file holds what was printed");
+    let expect = snapshot.to_str().unwrap();
+    let checked = sluice_test(dirs.root(), &[&base[..], &["--expect", expect]].concat());
+    assert_eq!(checked.code, Some(0), "{}", checked.stderr);
+    assert!(checked.stderr.ends_with(&format!("{expect}: all 3 outcomes match\n")), "{}", checked.stderr);
+    let changed = write(dirs.root(), "changed.jsonl", SAMPLE.replace("\"n\":2", "\"n\":3"));
+    let args = ["--transform", module.to_str().unwrap(), "-C", "store_id=STR7188", "-i", &changed, "-e", expect];
+    let failed = sluice_test(dirs.root(), &args);
+    assert_eq!(failed.code, Some(1), "{}", failed.stderr);
+    assert!(failed.stderr.ends_with(&format!("{expect}: 1 of 3 outcomes do not match\n")), "{}", failed.stderr);
+}
+
+#[test]
+fn one_record_is_counted_in_the_singular_and_allow_errors_exits_0() {
+    let dirs = TestDirs::new();
+    let input = write(dirs.root(), "one.jsonl", "{\"StoreID\":\"STR7188\"}\n");
+    let module = transform("invoice_by_store");
+    let run = sluice_test(dirs.root(), &["-w", module.to_str().unwrap(), "-C", "store_id=STR7188", "-i", &input]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.ends_with("1 record: 1 emitted (1 message), 0 dropped, 0 failed\n"), "{}", run.stderr);
+    let bad = write(dirs.root(), "bad.jsonl", "{\"StoreID\":\"STR7188\",}\n");
+    let failed = sluice_test(dirs.root(), &["-w", module.to_str().unwrap(), "-C", "store_id=STR7188", "-i", &bad]);
+    assert_eq!(failed.code, Some(1), "{}", failed.stderr);
+    assert!(
+        failed.stderr.ends_with(
+            "1 record: 0 emitted (0 messages), 0 dropped, 1 failed\n\
+             1 record failed; exiting 1 (--allow-errors exits 0 when records fail)\n"
+        ),
+        "{}",
+        failed.stderr
+    );
+    let args = ["-w", module.to_str().unwrap(), "-C", "store_id=STR7188", "-i", &bad, "--allow-errors"];
+    assert_eq!(sluice_test(dirs.root(), &args).code, Some(0));
+}
+
+#[test]
+fn without_transform_it_names_the_flag_not_a_config_file() {
+    let dirs = TestDirs::new();
+    let input = write(dirs.root(), "sample.jsonl", SAMPLE);
+    let run = sluice_test(dirs.root(), &["-i", &input]);
+    assert_eq!(run.code, Some(1));
+    let last = run.stderr.lines().last().unwrap_or_default();
+    assert_eq!(last, "error: --transform is required: the module to test, e.g. --transform target/transforms/sql.wasm");
+    assert!(!run.stderr.contains("config file"), "{}", run.stderr);
 }

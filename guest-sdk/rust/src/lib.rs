@@ -180,6 +180,11 @@ pub trait Transform: Sized + 'static {
         }
         Ok(())
     }
+
+    /// Called after the last record of each batch the host hands over, to
+    /// say something once about what the batch showed (a warning through
+    /// [`log`], say). Default: nothing.
+    fn end_batch(&self) {}
 }
 
 /// Where [`Transform::flat_map`] puts a record's messages. It writes the
@@ -332,6 +337,7 @@ pub fn process_batch<T: Transform>(
         }
     }
     current(-1);
+    transform.end_batch();
 }
 
 fn process_record<T: Transform>(t: &T, raw: &[u8], out: &mut Vec<u8>, index: &mut json::Index) -> Result<()> {

@@ -1,3 +1,4 @@
+use super::expect::compare;
 use super::*;
 use serde_json::json;
 
@@ -65,5 +66,23 @@ fn message_counts_differ_when_arrays_differ_in_length() {
 #[test]
 fn the_summary_counts_outcomes_and_messages() {
     let entries = [emit(1, "a"), Entry { line: 2, outcome: "drop", messages: None, reason: None }];
-    assert_eq!(summary(&entries), "2 records: 1 emitted (1 messages), 1 dropped, 0 failed");
+    assert_eq!(summary(&entries), "2 records: 1 emitted (1 message), 1 dropped, 0 failed");
+}
+
+#[test]
+fn the_summary_counts_in_words() {
+    let drop = Entry { line: 2, outcome: "drop", messages: None, reason: None };
+    assert_eq!(summary(&[emit(1, "a")]), "1 record: 1 emitted (1 message), 0 dropped, 0 failed");
+    assert_eq!(summary(&[emit(1, "a"), drop]), "2 records: 1 emitted (1 message), 1 dropped, 0 failed");
+    assert_eq!(summary(&[]), "0 records: 0 emitted (0 messages), 0 dropped, 0 failed");
+}
+
+#[test]
+fn a_written_expectation_reads_back_and_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("expect.jsonl");
+    let entries = [emit(1, "a"), Entry { line: 2, outcome: "error", messages: None, reason: Some("bad".into()) }];
+    expect::write(&path, &entries).unwrap();
+    assert!(compare(&expect::read(&path).unwrap(), &entries).is_empty());
+    assert_eq!(compare(&expect::read(&path).unwrap(), &[emit(1, "b"), entries[1].clone()]).len(), 1);
 }

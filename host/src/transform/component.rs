@@ -95,6 +95,11 @@ impl Runtime {
         Ok(Runtime { engine: engine.clone(), template, config: config.clone(), path, log })
     }
 
+    /// The module's log.
+    pub fn log(&self) -> &GuestLog {
+        &self.log
+    }
+
     /// A fresh instance, initialized with the config.
     pub fn instance(&self) -> Result<Instance, TransformError> {
         let (timeout, memory_cap) = (self.config.timeout, self.config.memory_bytes);

@@ -56,6 +56,11 @@ impl Runtime {
         Ok(Runtime { engine: engine.clone(), template, config: config.clone(), path, imports_log, log })
     }
 
+    /// The module's log.
+    pub fn log(&self) -> &log::GuestLog {
+        &self.log
+    }
+
     /// A fresh instance, version-checked and initialized with the config.
     pub fn instance(&self) -> Result<Instance, TransformError> {
         let start = |e: wasmtime::Error| TransformError::Start { path: self.path.clone(), reason: describe_error(&e) };

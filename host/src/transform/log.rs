@@ -3,7 +3,8 @@
 //! the module's file name), rate-limited by a token bucket so a chatty
 //! module cannot flood the log. Lines over the limit are counted and
 //! reported as one "N lines suppressed" line when logging resumes or the
-//! module is unloaded.
+//! module is unloaded. The first warnings and errors are also kept, for a
+//! summary ([`GuestLog::noted`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -18,6 +19,8 @@ const BURST: u32 = LINES_PER_SECOND;
 /// Longest message shown; the rest is cut and its length reported, so one
 /// huge line cannot flood the log either.
 const MAX_LINE_BYTES: usize = 4096;
+/// Warnings and errors kept for a summary (`sluice test` prints them).
+const NOTED_LINES: usize = 20;
 
 /// A token bucket: `BURST` tokens, refilled at `LINES_PER_SECOND`. Written
 /// by hand rather than with `governor`, because the host needs the count of
@@ -54,17 +57,36 @@ impl Bucket {
 pub struct GuestLog {
     module: String,
     bucket: Mutex<Bucket>,
+    noted: Mutex<Vec<(Level, String)>>,
 }
 
 impl GuestLog {
     /// A log for the module called `module` (its file name).
     pub fn new(module: String) -> Arc<Self> {
-        Arc::new(GuestLog { module, bucket: Mutex::new(Bucket::new(Instant::now())) })
+        Arc::new(GuestLog { module, bucket: Mutex::new(Bucket::new(Instant::now())), noted: Mutex::default() })
+    }
+
+    /// The module's name, as its lines are tagged.
+    pub fn module(&self) -> &str {
+        &self.module
+    }
+
+    /// The first warnings and errors the module logged, oldest first.
+    pub fn noted(&self) -> Vec<(Level, String)> {
+        self.noted.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn note(&self, level: Level, message: &str) {
+        let mut noted = self.noted.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(level, Level::Error | Level::Warn) && noted.len() < NOTED_LINES {
+            noted.push((level, message.to_owned()));
+        }
     }
 
     /// Logs `message` at `level` unless the module is over its rate;
     /// `false` if it was over (the line is counted as suppressed).
     pub fn line(&self, level: Level, message: &str) -> bool {
+        self.note(level, message);
         let suppressed = self.bucket.lock().unwrap_or_else(|e| e.into_inner()).take(Instant::now());
         match suppressed {
             None => return false,

@@ -121,6 +121,14 @@ impl Runtime {
         &self.path
     }
 
+    /// The module's log.
+    pub fn log(&self) -> &log::GuestLog {
+        match &self.kind {
+            Kind::Core(runtime) => runtime.log(),
+            Kind::Component(runtime) => runtime.log(),
+        }
+    }
+
     /// A fresh instance, checked and initialized with the config.
     pub fn instance(&self) -> Result<Instance, TransformError> {
         Ok(match &self.kind {
@@ -286,6 +294,11 @@ impl Transformer {
     /// The module's path.
     pub fn path(&self) -> &Path {
         Path::new(self.runtime.path())
+    }
+
+    /// The module's log, and the warnings and errors it has kept.
+    pub fn log(&self) -> &log::GuestLog {
+        self.runtime.log()
     }
 
     /// [`Transformer::process_with`], after no failure, `max_failures` of

@@ -6,18 +6,30 @@ use std::rc::Rc;
 
 use sluice_guest_sdk::{Config, Emitter, Error, Header, Kind, Message, Record, Result, Transform, export_transform};
 
-use crate::compile::{Scope, compile};
+use crate::compile::{Compiled, Scope, compile};
 use crate::ctx::{Ctx, Session};
 use crate::expr::{Field, Node};
 use crate::json_in;
+use crate::names::{NameCheck, Wanted};
 use crate::schema::Schema;
 use crate::value::render::to_text;
 use crate::value::{DataType, Value};
 use crate::zone::TimeZone;
 
 /// Config keys besides `header.NAME`.
-const KEYS: [&str; 10] =
-    ["where", "key", "value", "timestamp", "topic", "partition", "schema", "mode", "timezone", "case_sensitive"];
+const KEYS: [&str; 11] = [
+    "where",
+    "key",
+    "value",
+    "timestamp",
+    "topic",
+    "partition",
+    "schema",
+    "mode",
+    "timezone",
+    "case_sensitive",
+    "strict_fields",
+];
 
 /// Spark's JSON reader modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +65,7 @@ pub struct SqlTransform {
     timestamp: Option<Node>,
     topic: Option<Node>,
     partition: Option<Node>,
+    names: NameCheck,
 }
 
 impl Transform for SqlTransform {
@@ -78,21 +91,30 @@ impl Transform for SqlTransform {
             timestamp: None,
             topic: None,
             partition: None,
+            names: NameCheck::default(),
         };
-        t.condition = t.compile_where(config.get("where"))?;
-        t.key = config.get("key").map(|src| t.column("key", src)).transpose()?;
-        t.value = config.get("value").map(|src| t.expr("value", src)).transpose()?;
-        t.timestamp = config.get("timestamp").map(|src| t.expr("timestamp", src)).transpose()?;
-        t.topic = config.get("topic").map(|src| t.expr("topic", src)).transpose()?;
-        t.partition = config.get("partition").map(|src| t.expr("partition", src)).transpose()?;
+        let w = &mut Vec::new();
+        t.condition = t.compile_where(config.get("where"), w)?;
+        t.key = config.get("key").map(|src| t.column("key", src, w)).transpose()?;
+        t.value = config.get("value").map(|src| t.expr("value", src, w)).transpose()?;
+        t.timestamp = config.get("timestamp").map(|src| t.expr("timestamp", src, w)).transpose()?;
+        t.topic = config.get("topic").map(|src| t.expr("topic", src, w)).transpose()?;
+        t.partition = config.get("partition").map(|src| t.expr("partition", src, w)).transpose()?;
         for (key, src) in config.iter() {
             if let Some(name) = key.strip_prefix("header.") {
                 t.headers.retain(|(n, _)| n != name);
-                let column = t.column(key, src)?;
+                let column = t.column(key, src, w)?;
                 t.headers.push((name.to_owned(), column));
             }
         }
+        // With a schema every name was resolved against it above.
+        let wanted = if t.schema.is_some() { Vec::new() } else { std::mem::take(w) };
+        t.names = NameCheck::new(wanted, flag(config, "strict_fields")?, t.session.case_sensitive);
         Ok(t)
+    }
+
+    fn end_batch(&self) {
+        self.names.end_batch();
     }
 
     fn filter(&self, record: &Record<'_>) -> Result<bool> {
@@ -138,6 +160,7 @@ impl Transform for SqlTransform {
     /// the message is built here, with a null value (a tombstone) as Spark's
     /// Kafka sink writes a NULL `value`.
     fn flat_map(&self, record: &Record<'_>, out: &mut Emitter<'_>) -> Result<()> {
+        self.names.observe(record)?;
         if !self.filter(record)? {
             return Ok(());
         }
@@ -221,19 +244,26 @@ impl SqlTransform {
         Scope { session: &self.session, schema: self.schema.as_ref() }
     }
 
-    fn expr(&self, key: &str, src: &str) -> Result<Node> {
+    /// `src` compiled for the config `key`; the fields it reads are added to `wanted`.
+    fn expr(&self, key: &str, src: &str, wanted: &mut Vec<Wanted>) -> Result<Node> {
         if src.trim().is_empty() {
             return Err(Error::new(format!("`{key}` is empty; leave it out for the default")));
         }
-        Ok(compile(src, &self.scope()).map_err(|e| Error::new(format!("`{key}`: {e}")))?.node)
+        Ok(self.compile(key, src, wanted)?.node)
     }
 
-    fn compile_where(&self, src: Option<&str>) -> Result<Option<Node>> {
+    fn compile(&self, key: &str, src: &str, wanted: &mut Vec<Wanted>) -> Result<Compiled> {
+        let compiled = compile(src, &self.scope()).map_err(|e| Error::new(format!("`{key}`: {e}")))?;
+        wanted.extend(compiled.fields.iter().map(|name| Wanted { key: key.to_owned(), name: name.clone() }));
+        Ok(compiled)
+    }
+
+    fn compile_where(&self, src: Option<&str>, wanted: &mut Vec<Wanted>) -> Result<Option<Node>> {
         let Some(src) = src else { return Ok(None) };
         if src.trim().is_empty() {
             return Err(Error::new("`where` is empty; leave it out to keep every record"));
         }
-        let compiled = compile(src, &self.scope()).map_err(|e| Error::new(format!("`where`: {e}")))?;
+        let compiled = self.compile("where", src, wanted)?;
         match compiled.data_type {
             DataType::Boolean | DataType::Null | DataType::Any => {}
             other => return Err(Error::new(format!("`where` must be a condition, but `{src}` is {other}"))),
@@ -241,8 +271,8 @@ impl SqlTransform {
         Ok(Some(fast_where(compiled.node)))
     }
 
-    fn column(&self, key: &str, src: &str) -> Result<Column> {
-        let node = self.expr(key, src)?;
+    fn column(&self, key: &str, src: &str, wanted: &mut Vec<Wanted>) -> Result<Column> {
+        let node = self.expr(key, src, wanted)?;
         Ok(match node {
             Node::Field(field) if field.steps.is_empty() && field.schema_type.is_none() => Column::Raw(field),
             other => Column::Expr(other),

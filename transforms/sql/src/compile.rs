@@ -41,6 +41,8 @@ pub struct Compiled {
     pub node: Node,
     /// Its type (`Any` when only a record can tell).
     pub data_type: DataType,
+    /// The top-level record fields it reads, as written, in order.
+    pub fields: Vec<String>,
 }
 
 /// Parses and compiles `src`.
@@ -56,9 +58,9 @@ pub fn compile(src: &str, scope: &Scope<'_>) -> Result<Compiled, ParseError> {
             Ok(e)
         })
         .map_err(|e| parser_error(src, &e))?;
-    let mut compiler = Compiler { src, scope, locals: Vec::new() };
+    let mut compiler = Compiler { src, scope, locals: Vec::new(), fields: Vec::new() };
     let (node, data_type) = compiler.expr(&expr)?;
-    Ok(Compiled { node, data_type })
+    Ok(Compiled { node, data_type, fields: compiler.fields })
 }
 
 /// A `sqlparser` error in this crate's style: what, the column, an excerpt.
@@ -88,6 +90,16 @@ fn parser_error(src: &str, error: &ParserError) -> ParseError {
     }
 }
 
+/// Spark's words for a name the schema lacks, its names closest first.
+fn not_in_schema(name: &str, schema: &Schema) -> String {
+    let names = crate::names::suggest(name, schema.fields.iter().map(|f| f.name.as_str()));
+    let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    format!(
+        "[UNRESOLVED_COLUMN.WITH_SUGGESTION] field `{name}` is not in the schema; did you mean one of the following? [{}]",
+        names.join(", ")
+    )
+}
+
 /// The byte offset of a 1-based line and column (in characters).
 fn offset(src: &str, at: sqlparser::tokenizer::Location) -> usize {
     let line_start: usize = src.split_inclusive('\n').take((at.line.max(1) - 1) as usize).map(str::len).sum();
@@ -100,6 +112,8 @@ struct Compiler<'c, 's> {
     scope: &'c Scope<'s>,
     /// Lambda parameters in scope, outermost first: their slot is their index.
     locals: Vec<String>,
+    /// The top-level record fields named so far.
+    fields: Vec<String>,
 }
 
 type Out = Result<(Node, DataType), ParseError>;
@@ -252,17 +266,12 @@ impl Compiler<'_, '_> {
             return Ok((node, DataType::Any));
         }
         let name = idents.iter().map(|i| i.value.as_str()).collect::<Vec<_>>().join(".");
+        self.fields.push(first.value.clone());
         let (top, schema_type) = match self.scope.schema {
             None => (first.value.clone(), None),
             Some(schema) => match schema.find(&first.value, !fold).map_err(|m| self.error(e, m))? {
                 Some(field) => (field.name.clone(), Some(field.data_type.clone())),
-                None => {
-                    let names: Vec<_> = schema.fields.iter().map(|f| f.name.as_str()).collect();
-                    return Err(self.error(
-                        e,
-                        format!("field `{}` is not in the schema; it has: {}", first.value, names.join(", ")),
-                    ));
-                }
+                None => return Err(self.error(e, not_in_schema(&first.value, schema))),
             },
         };
         let data_type = match (&schema_type, steps.is_empty()) {

@@ -16,6 +16,7 @@
 //! | `mode` | `PERMISSIVE`, `DROPMALFORMED` or `FAILFAST` (with a schema) | `PERMISSIVE` |
 //! | `timezone` | the session time zone (`UTC`, `Europe/Paris`, `+05:30`) | `UTC` |
 //! | `case_sensitive` | `true`: names must match the record's exactly | `false` |
+//! | `strict_fields` | `true`: without a schema, a field the first record lacks fails every record | `false` |
 //!
 //! Any other key is refused at start-up, and so is an expression that does
 //! not parse, names an unknown function, or (with a schema) a field the
@@ -95,7 +96,10 @@
 //!   keeps its members' order; Spark's inferred schema sorts the members
 //!   and leaves nulls out. Give a `schema` to match Spark.
 //! - Without a schema an unknown field reads NULL, where Spark refuses the
-//!   query at analysis; two fields differing only in case are found per
+//!   query at analysis: after the first batch, one warning names each field
+//!   none of its records had, with did-you-mean suggestions from the names
+//!   they had (`strict_fields=true` fails the records instead, see
+//!   `names`); two fields differing only in case are found per
 //!   record (a name matching both fails that record), where Spark refuses
 //!   the inferred schema.
 //! - A lambda's accumulator is not typed before a record:
@@ -136,6 +140,7 @@ mod coerce;
 mod columns;
 mod compile;
 mod ctx;
+mod ddl;
 mod dialect;
 mod error;
 mod expr;
@@ -144,6 +149,7 @@ mod json_in;
 mod json_out;
 mod like;
 mod members;
+mod names;
 mod ops;
 mod schema;
 mod value;

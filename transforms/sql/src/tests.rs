@@ -98,7 +98,7 @@ fn expression_keys_use_canonical_text() {
 fn refuses_unknown_and_empty_config() {
     assert_eq!(
         init_error(&[("wher", "a = 1")]),
-        "unknown config `wher`; this transform accepts: where, key, value, timestamp, topic, partition, schema, mode, timezone, case_sensitive, header.NAME"
+        "unknown config `wher`; this transform accepts: where, key, value, timestamp, topic, partition, schema, mode, timezone, case_sensitive, strict_fields, header.NAME"
     );
     assert_eq!(init_error(&[("mode", "FAILFAST")]), "`mode` needs a `schema`: without one every JSON value fits");
     assert_eq!(init_error(&[("where", " ")]), "`where` is empty; leave it out to keep every record");
@@ -121,7 +121,10 @@ fn init_errors_name_the_key_and_point_at_the_problem() {
         (("where", "foo(x) = 'A'"), "`where`: unknown function `foo` at column 1: foo(x) = 'A'"),
         (("key", "Store ID"), "`key`: expected the end of the expression, found ID at column 7: Store ID"),
         (("key", "a."), "`key`: expected identifier, found the end of the expression at column 3: a."),
-        (("schema", "a INT, b FOO"), "`schema`: unknown type `FOO`"),
+        (
+            ("schema", "a INT, b FOO"),
+            "`schema`: [UNSUPPORTED_DATATYPE] unsupported data type `FOO` for `b` at position 9",
+        ),
         (
             ("timezone", "Mars/Olympus"),
             "`timezone`: unknown time zone `Mars/Olympus`; give a region (Europe/Paris), UTC or an offset (+05:30)",
@@ -263,7 +266,7 @@ fn the_schema_types_fields_and_shapes_the_value() {
     assert_eq!(
         init_error(&[("schema", schema), ("where", "Extra")]).split(" at ").next(),
         Some(
-            "`where`: field `Extra` is not in the schema; it has: InvoiceNumber, TotalAmount, Qty, CreatedTime, Missing"
+            "`where`: [UNRESOLVED_COLUMN.WITH_SUGGESTION] field `Extra` is not in the schema; did you mean one of the following? [`Qty`, `Missing`, `TotalAmount`, `CreatedTime`, `InvoiceNumber`]"
         )
     );
     let bad = r#"{"Qty": "four", "InvoiceNumber": "I1"}"#;
