@@ -131,6 +131,12 @@ pub struct RunArgs {
     #[arg(long = "kafka", value_name = "KEY=VALUE")]
     pub kafka: Vec<String>,
 
+    /// At start-up, how long to wait for a first broker to answer before
+    /// exiting with librdkafka's reason; once one has answered, a broker
+    /// that goes away is retried for as long as it takes.
+    #[arg(long, value_name = "MS", default_value_t = default_connect_timeout_ms(), help_heading = "Kafka")]
+    pub connect_timeout_ms: u64,
+
     /// Directory for the checkpoint and the dead-letter file (required).
     #[arg(short = 'c', long, value_name = "DIR")]
     pub checkpoint_dir: Option<PathBuf>,
@@ -366,6 +372,12 @@ pub const fn default_transaction_interval_ms() -> u64 {
 /// 1, 2, 3, 4 or 6 hosts get equal shares.
 pub const fn default_offsets_partitions() -> i32 {
     12
+}
+
+/// Default for `--connect-timeout-ms`: a minute, long enough for a broker
+/// started beside the host.
+pub const fn default_connect_timeout_ms() -> u64 {
+    60_000
 }
 
 /// Default for `--session-timeout-ms`: how long a dead host's files wait.

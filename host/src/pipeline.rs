@@ -165,7 +165,7 @@ fn connect(config: &RunConfig, shared: &Shared, shutdown: &Shutdown) -> anyhow::
     }
     let dlq = config.dead_letter_topic.as_deref();
     let (tracker, metrics) = (shared.tracker.clone(), shared.metrics.clone());
-    match Sink::connect(&config.kafka, dlq, tracker, metrics, shutdown) {
+    match Sink::connect(&config.kafka, dlq, tracker, metrics, Some(config.kafka.connect_timeout), shutdown) {
         Err(SinkError::NotConnected { .. } | SinkError::Transactions(_)) if shutdown.is_triggered() => Ok(None),
         connected => Ok(Some(connected?)),
     }

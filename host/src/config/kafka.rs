@@ -16,6 +16,8 @@ pub struct KafkaConfig {
     pub topic: String,
     /// librdkafka properties, in the order they apply.
     pub properties: Vec<(String, String)>,
+    /// How long start-up waits for a first broker (`--connect-timeout-ms`).
+    pub connect_timeout: Duration,
 }
 
 /// `--delivery exactly-once`: records, dead letters and progress commit
@@ -128,7 +130,8 @@ impl KafkaConfig {
         for kv in &args.kafka {
             properties.push(split_pair("--kafka", kv)?);
         }
-        let mut config = KafkaConfig { topic, properties: translate_java(properties) };
+        let connect_timeout = Duration::from_millis(positive("--connect-timeout-ms", args.connect_timeout_ms)?);
+        let mut config = KafkaConfig { topic, properties: translate_java(properties), connect_timeout };
         config.force()?;
         if let Some(eos) = exactly_once {
             config.make_transactional(eos);
