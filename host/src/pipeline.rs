@@ -15,8 +15,9 @@
 //! once (`exactly_once`), the pipeline's group, transactions that commit
 //! records and progress together, and the operator's copy of each commit.
 //!
-//! Start-up checks everything before a record moves: the module, the
-//! checkpoint, then the broker and topic. On shutdown the source stops
+//! Start-up checks everything before a record moves: the landing zone (it
+//! must exist and be a directory), the module, the checkpoint, then the
+//! broker and topic. On shutdown the source stops
 //! taking records, the pump stops sending, and the mode finishes: the
 //! producer is flushed and the checkpoint written covering exactly what
 //! Kafka acknowledged, or the open transaction commits. In exactly-once
@@ -91,6 +92,7 @@ fn shared(config: &RunConfig, checkpoint: Checkpoint, metrics: Arc<PipelineMetri
 
 /// The one builder: the stages, with what `config`'s delivery mode adds.
 fn build(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>) -> anyhow::Result<Summary> {
+    crate::zone::of(&config.source).check()?;
     let transformer = Transformer::new(&config.transform)?;
     tracing::info!(module = %transformer.path().display(), "transform module loaded");
     metrics.health.module_loaded();

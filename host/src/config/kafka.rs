@@ -132,6 +132,7 @@ impl KafkaConfig {
         }
         let connect_timeout = Duration::from_millis(positive("--connect-timeout-ms", args.connect_timeout_ms)?);
         let mut config = KafkaConfig { topic, properties: translate_java(properties), connect_timeout };
+        super::rules::check(&config.properties)?;
         config.force()?;
         if let Some(eos) = exactly_once {
             config.make_transactional(eos);

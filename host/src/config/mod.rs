@@ -2,8 +2,9 @@
 //!
 //! [`RunConfig::from_args`] reads the `--kafka-properties` file, applies
 //! `--kafka` overrides, forces the producer settings delivery depends on,
-//! and checks every value, so a bad setting stops `sluice` before any record
-//! moves, with a message naming the key and how to fix it. Kafka property
+//! and checks every value (Kafka properties by librdkafka's own rules, in
+//! `rules`), so a bad setting stops `sluice` before any record moves, with
+//! a message naming the key and how to fix it. Kafka property
 //! values are shown only for the properties [`secrets`] knows are not
 //! secret: [`KafkaConfig::redacted`] is what logs see, and
 //! [`KafkaConfig::secrets`] what is scrubbed from librdkafka's texts.
@@ -13,6 +14,7 @@ mod error;
 pub mod file;
 mod kafka;
 mod properties;
+mod rules;
 pub mod secrets;
 
 pub use clean::{CleanConfig, archive_inside};
@@ -302,14 +304,16 @@ mod tests {
             "--kafka",
             "sasl.oauthbearer.config=principal=admin clientSecret=S3CRET",
             "--kafka",
-            "sasl.pasword=hunter2",
+            "sasl.password=hunter2",
             "--kafka",
             "sasl.username=KEY123",
         ]);
         let config = RunConfig::from_args(&args).unwrap().kafka;
         let shown = format!("{:?}", config.redacted());
         assert!(!shown.contains("S3CRET") && !shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("\"sasl.pasword\", \"[redacted]\"") && shown.contains("KEY123"), "{shown}");
+        assert!(shown.contains("\"sasl.password\", \"[redacted]\"") && shown.contains("KEY123"), "{shown}");
+        let err = RunConfig::from_args(&run_args(&["-b", "x:1", "--kafka", "sasl.pasword=hunter2"])).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
         assert_eq!(config.secrets(), ["principal=admin clientSecret=S3CRET", "hunter2"]);
         let err = RunConfig::from_args(&run_args(&["--kafka", "sasl.password: hunter2"])).unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
