@@ -19,7 +19,7 @@ pub mod secrets;
 
 pub use clean::{CleanConfig, archive_inside};
 pub use error::ConfigError;
-pub use kafka::{ExactlyOnce, KafkaConfig, valid_topic};
+pub use kafka::{ExactlyOnce, KafkaConfig, MAX_HOST_ID_LEN, valid_host_id, valid_topic};
 use kafka::{checked_pipeline, checked_topic};
 
 #[cfg(test)]
@@ -96,6 +96,16 @@ pub struct TransformConfig {
 }
 
 impl RunConfig {
+    /// Gives an exactly-once pipeline started without `--host-id` the id
+    /// it runs under (kept in its checkpoint directory), and its producer
+    /// the transactional id made of it.
+    pub fn settle_host_id(&mut self, id: String) {
+        if let Some(eos) = self.exactly_once.as_mut().filter(|eos| !eos.host_id_given) {
+            eos.host_id = id;
+            self.kafka.make_transactional(eos);
+        }
+    }
+
     /// Validates raw flags into a config.
     pub fn from_args(args: &RunArgs) -> Result<Self, ConfigError> {
         let glob = args.glob.as_deref().map(parse_glob).transpose()?;
@@ -285,13 +295,21 @@ mod tests {
         let config =
             RunConfig::from_args(&run_args(&[&eos[..], &["--pipeline", "p1", "--dead-letter-topic", "dl"]].concat()))
                 .unwrap();
-        let exactly_once = config.exactly_once.unwrap();
+        let exactly_once = config.exactly_once.clone().unwrap();
         assert_eq!(
             (exactly_once.offsets_topic.as_str(), exactly_once.transaction_interval.as_millis()),
             ("sluice-offsets", 50)
         );
-        assert_eq!(config.kafka.get("transactional.id"), Some(format!("sluice-p1-{}", kafka::hostname()).as_str()));
+        assert_eq!(config.kafka.get("transactional.id"), None, "it waits for the id kept in the checkpoint dir");
+        let mut config = config;
+        config.settle_host_id("web-1-0a1b".into());
+        assert_eq!(config.kafka.get("transactional.id"), Some("sluice-p1-web-1-0a1b"));
         assert_eq!(config.kafka.get("message.timeout.ms"), Some("60000"), "no longer than the transaction timeout");
+        let given = [&eos[..], &["--pipeline", "p1", "--dead-letter-topic", "dl", "--host-id", "h1"]].concat();
+        let mut config = RunConfig::from_args(&run_args(&given)).unwrap();
+        assert_eq!(config.kafka.get("transactional.id"), Some("sluice-p1-h1"));
+        config.settle_host_id("other".into());
+        assert_eq!(config.kafka.get("transactional.id"), Some("sluice-p1-h1"), "--host-id wins");
         let config = RunConfig::from_args(&run_args(&["-b", "x:1", "--pipeline", "p1"])).unwrap();
         assert!(config.exactly_once.is_none() && !config.kafka.is_transactional(), "at-least-once stays the default");
     }
