@@ -131,10 +131,9 @@ pub struct RunArgs {
     #[arg(long = "kafka", value_name = "KEY=VALUE")]
     pub kafka: Vec<String>,
 
-    /// At start-up, how long to wait for a first broker to answer before
-    /// exiting with librdkafka's reason; once one has answered, a broker
-    /// that goes away is retried for as long as it takes.
-    #[arg(long, value_name = "MS", default_value_t = default_connect_timeout_ms(), help_heading = "Kafka")]
+    /// At start-up, how long to wait for a broker to answer before exiting
+    /// with librdkafka's reason; once connected, an outage is waited out.
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_CONNECT_TIMEOUT_MS, help_heading = "Kafka")]
     pub connect_timeout_ms: u64,
 
     /// Directory for the checkpoint and the dead-letter file (required).
@@ -374,11 +373,8 @@ pub const fn default_offsets_partitions() -> i32 {
     12
 }
 
-/// Default for `--connect-timeout-ms`: a minute, long enough for a broker
-/// started beside the host.
-pub const fn default_connect_timeout_ms() -> u64 {
-    60_000
-}
+/// Default for `--connect-timeout-ms`: a minute, for a broker started beside the host.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 60_000;
 
 /// Default for `--session-timeout-ms`: how long a dead host's files wait.
 /// Kafka's own default (45 s) is made for consumers that hold no files.

@@ -248,7 +248,7 @@ fn kept_id(zone: &Zone, id: &str, new: bool) -> String {
     let file = zone.homes[id].checkpoint().join("host-id");
     let tail = format!(" ({}kept in {})", if new { "new, " } else { "" }, file.display());
     let log = zone.log(id);
-    let line = log.lines().filter(|l| l.contains(&tail)).next_back();
+    let line = log.lines().rfind(|l| l.contains(&tail));
     let line = line.unwrap_or_else(|| panic!("host {id} did not log its kept id ({tail}):\n{log}"));
     let at = line.find("host id ").expect("the id's line") + "host id ".len();
     let kept = line[at..].split(' ').next().unwrap().to_owned();
