@@ -135,6 +135,11 @@ pub struct RunArgs {
     #[arg(long = "kafka", value_name = "KEY=VALUE", help_heading = "Kafka")]
     pub kafka: Vec<String>,
 
+    /// At start-up, how long to wait for a broker to answer before exiting
+    /// with librdkafka's reason; once connected, an outage is waited out.
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_CONNECT_TIMEOUT_MS, help_heading = "Kafka")]
+    pub connect_timeout_ms: u64,
+
     /// Directory for the checkpoint and the dead-letter file (required).
     #[arg(short = 'c', long, value_name = "DIR", help_heading = "Delivery")]
     pub checkpoint_dir: Option<PathBuf>,
@@ -369,6 +374,9 @@ pub const fn default_transaction_interval_ms() -> u64 {
 pub const fn default_offsets_partitions() -> i32 {
     12
 }
+
+/// Default for `--connect-timeout-ms`: a minute, for a broker started beside the host.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 60_000;
 
 /// Default for `--session-timeout-ms`: how long a dead host's files wait.
 /// Kafka's own default (45 s) is made for consumers that hold no files.

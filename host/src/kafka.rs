@@ -3,16 +3,40 @@
 //! of librdkafka's error and log text before it reaches a log or a message,
 //! and [`topic_metadata`] asks the broker about one topic and sorts its
 //! answer, so each caller only decides what the answer means to it.
+//! [`log_line`] and [`is_connection_error`] keep librdkafka's report of
+//! each failed connection out of the log: the sink tells whether a broker
+//! is reached once per change.
 
 use std::time::Duration;
 
 use rdkafka::ClientContext;
 use rdkafka::client::Client;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 /// Replaces every secret in `text` with `[redacted]`.
 pub fn scrub(text: &str, secrets: &[String]) -> String {
     secrets.iter().filter(|s| !s.is_empty()).fold(text.to_owned(), |t, s| t.replace(s.as_str(), "[redacted]"))
+}
+
+/// Whether a client-level error of librdkafka's is a failed connection to
+/// a broker (several a second while one is away).
+pub fn is_connection_error(code: Option<RDKafkaErrorCode>) -> bool {
+    use RDKafkaErrorCode::{AllBrokersDown, Authentication, BrokerTransportFailure, Resolve, SSL};
+    matches!(code, Some(AllBrokersDown | Authentication | BrokerTransportFailure | Resolve | SSL))
+}
+
+/// Writes one of librdkafka's log lines to tracing at its level; a failed
+/// connection (facility `FAIL`, which an error event repeats) at debug.
+pub fn log_line(level: RDKafkaLogLevel, fac: &str, message: &str) {
+    use RDKafkaLogLevel::{Alert, Critical, Debug, Emerg, Error, Info, Notice, Warning};
+    match level {
+        _ if fac == "FAIL" => tracing::debug!(target: "librdkafka", fac, "{message}"),
+        Emerg | Alert | Critical | Error => tracing::error!(target: "librdkafka", fac, "{message}"),
+        Warning => tracing::warn!(target: "librdkafka", fac, "{message}"),
+        Notice | Info => tracing::info!(target: "librdkafka", fac, "{message}"),
+        Debug => tracing::debug!(target: "librdkafka", fac, "{message}"),
+    }
 }
 
 /// What the broker's metadata says about one topic.

@@ -15,8 +15,9 @@
 //! once (`exactly_once`), the pipeline's group, transactions that commit
 //! records and progress together, and the operator's copy of each commit.
 //!
-//! Start-up checks everything before a record moves: the module, the
-//! checkpoint, then the broker and topic. On shutdown the source stops
+//! Start-up checks everything before a record moves: the landing zone (it
+//! must exist and be a directory), the module, the checkpoint, then the
+//! broker and topic. On shutdown the source stops
 //! taking records, the pump stops sending, and the mode finishes: the
 //! producer is flushed and the checkpoint written covering exactly what
 //! Kafka acknowledged, or the open transaction commits. In exactly-once
@@ -90,11 +91,12 @@ fn shared(config: &RunConfig, checkpoint: Checkpoint, metrics: Arc<PipelineMetri
 }
 
 /// The one builder: the stages, with what `config`'s delivery mode adds.
-fn build(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>) -> anyhow::Result<Summary> {
+fn build(mut config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>) -> anyhow::Result<Summary> {
+    crate::zone::of(&config.source).check()?;
     let transformer = Transformer::new(&config.transform)?;
     tracing::info!(module = %transformer.path().display(), "transform module loaded");
     metrics.health.module_loaded();
-    let (mode, checkpoint) = Mode::open(&config)?;
+    let (mode, checkpoint) = Mode::open(&mut config)?;
     let shared = shared(&config, checkpoint, metrics);
     let Some(sink) = connect(&config, &shared, &shutdown)? else {
         tracing::info!("stopped before Kafka was reachable; nothing was read");
@@ -112,13 +114,18 @@ fn build(config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>) -
 impl Mode {
     /// Opens (and locks) the checkpoint directory; the checkpoint the
     /// stream resumes from (none in exactly-once mode: the group's
-    /// assignments bring it).
-    fn open(config: &RunConfig) -> anyhow::Result<(Mode, Checkpoint)> {
-        let dir = &config.checkpoint_dir;
-        match &config.exactly_once {
-            None => at_least_once::Checkpoints::open(dir).map(|(store, resume)| (Mode::AtLeastOnce(store), resume)),
-            Some(eos) => Ok((Mode::ExactlyOnce(exactly_once::Copy::open(dir)?, eos.clone()), Checkpoint::default())),
+    /// assignments bring it). In exactly-once mode `config` gets the host
+    /// id, kept in the directory unless `--host-id` gave one.
+    fn open(config: &mut RunConfig) -> anyhow::Result<(Mode, Checkpoint)> {
+        let dir = config.checkpoint_dir.clone();
+        if config.exactly_once.is_none() {
+            let (store, resume) = at_least_once::Checkpoints::open(&dir)?;
+            return Ok((Mode::AtLeastOnce(store), resume));
         }
+        let copy = exactly_once::Copy::open(&dir)?;
+        exactly_once::settle_host_id(config)?;
+        let eos = config.exactly_once.clone().expect("exactly-once mode has its settings");
+        Ok((Mode::ExactlyOnce(copy, eos), Checkpoint::default()))
     }
 
     /// Starts what the mode runs beside the pump; the transactions the pump
@@ -165,7 +172,7 @@ fn connect(config: &RunConfig, shared: &Shared, shutdown: &Shutdown) -> anyhow::
     }
     let dlq = config.dead_letter_topic.as_deref();
     let (tracker, metrics) = (shared.tracker.clone(), shared.metrics.clone());
-    match Sink::connect(&config.kafka, dlq, tracker, metrics, shutdown) {
+    match Sink::connect(&config.kafka, dlq, tracker, metrics, Some(config.kafka.connect_timeout), shutdown) {
         Err(SinkError::NotConnected { .. } | SinkError::Transactions(_)) if shutdown.is_triggered() => Ok(None),
         connected => Ok(Some(connected?)),
     }

@@ -50,8 +50,10 @@ fn a_broker_down_at_start_up_is_waited_for() {
     broker.create_topic("late", 1);
     broker.stop();
 
-    let mut host = Host::start(&host_args(&dirs, &broker, "late"), dirs.root());
-    host.wait_for_log("Kafka is not reachable yet", WITHIN);
+    // Longer than the broker may take to come back on a busy machine.
+    let args = host_args(&dirs, &broker, "late").flags(&["--connect-timeout-ms", "180000"]);
+    let mut host = Host::start(&args, dirs.root());
+    host.wait_for_log("Kafka is unreachable; retrying", WITHIN);
     copy_in(&dirs, 1);
     broker.start_again();
     host.wait_for_log("streaming", WITHIN);
@@ -75,8 +77,9 @@ fn outage(topic: &str, stop: fn(&mut OwnBroker)) {
     stop(&mut broker);
     copy_in(&dirs, 2);
     copy_in(&dirs, 3);
-    host.wait_for_log("Connection refused", WITHIN);
+    host.wait_for_log("Kafka is unreachable; retrying", WITHIN);
     broker.start_again();
+    host.wait_for_log("Kafka is reachable again", WITHIN);
     assert_all_delivered_then_checkpointed(&dirs, &broker.bootstrap(), topic, host);
 }
 

@@ -193,9 +193,44 @@ fn check_config_validates_every_pipeline_without_a_broker() {
     let (code, out, err) = run_sluice(&["check", "--config", &config], &env);
     assert_eq!(code, Some(0), "{err}");
     let sql = transform("sql");
-    assert!(out.contains(&format!("pipeline a: ok ({}: ", sql.display())), "{out}");
-    assert!(out.contains("pipeline b: ok"), "{out}");
+    let landing = dirs.root().join("in-a");
+    let checked = format!(
+        "pipeline a: ok\n  settings: valid\n  kafka: 10 properties valid by librdkafka's rules (no broker \
+         contacted)\n  landing zone: {} is a directory\n  module: {} loads (ABI version 2) and its init accepts \
+         the config\npipeline b: ok\n",
+        landing.display(),
+        sql.display()
+    );
+    assert!(out.starts_with(&checked), "{out}");
     assert!(out.ends_with(&format!("{config}: ok (2 pipelines)\n")), "{out}");
+
+    // A misspelled librdkafka property: librdkafka's own words and the closest name it knows.
+    let (line, _) = text.lines().enumerate().find(|(_, l)| *l == "name = \"b\"").unwrap();
+    let config =
+        write_config(&dirs, &text.replace("topic = \"tb\"", "topic = \"tb\"\nkafka = { \"linger.mss\" = \"7\" }"));
+    let want = format!(
+        "error: {config}:{line}: pipeline `b`: kafka property `linger.mss`: No such configuration property: \
+         \"linger.mss\"; did you mean `linger.ms`?"
+    );
+    for command in ["check", "run"] {
+        let (code, _, err) = run_sluice(&[command, "--config", &config], &env);
+        assert_eq!(code, Some(1), "{command}: {err}");
+        assert!(err.contains(&want), "{command}: {err}");
+    }
+
+    // A landing zone that does not exist.
+    std::fs::remove_dir(dirs.root().join("in-b")).unwrap();
+    let config = write_config(&dirs, &text);
+    let (code, _, err) = run_sluice(&["check", "--config", &config], &env);
+    assert_eq!(code, Some(1), "{err}");
+    let missing = dirs.root().join("in-b");
+    let want = format!(
+        "error: {config}:{line}: pipeline `b`: landing zone {} does not exist; create it, or correct \
+         --landing-zone (`landing_zone` in a config file)",
+        missing.display()
+    );
+    assert!(err.contains(&want), "{err}");
+    std::fs::create_dir(&missing).unwrap();
 
     // A typo: `check` and `run` both refuse the file, naming the key and the line.
     let line = text.lines().position(|l| l.starts_with("topic = \"tb\"")).unwrap() + 1;

@@ -297,21 +297,39 @@ fn host_log_is_quiet(host: &Host) -> bool {
     !host.log().lines().any(|l| l.contains(" WARN ") || l.contains("ERROR "))
 }
 
+/// The `error: ` line of a host that exits 1 at start-up.
+fn start_up_error(mut host: Host) -> String {
+    assert_eq!(host.wait(WITHIN).code(), Some(1), "{}", host.log());
+    let log = host.log();
+    log.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("no error line:\n{log}")).to_owned()
+}
+
 #[test]
-fn a_landing_zone_created_after_start_up_is_read_once_it_exists() {
+fn a_landing_zone_that_does_not_exist_stops_the_host_at_start_up() {
     let case = Case::new("missing");
     fs::remove_dir(case.dirs.landing()).unwrap();
-    let mut host = case.host(&[]);
-    host.wait_for_log("cannot read the landing zone", WITHIN);
-    assert!(host.log().contains("No such file or directory"), "{}", host.log());
+    let error = start_up_error(Host::start(&case.args(&transform("sql"), &[]), case.dirs.root()));
+    let zone = case.dirs.landing();
+    let want = format!(
+        "error: landing zone {} does not exist; create it, or correct --landing-zone (`landing_zone` in a config file)",
+        zone.display()
+    );
+    assert_eq!(error, want);
+}
 
-    fs::create_dir(case.dirs.landing()).unwrap();
-    let text = lines("late-landing-zone", 0..3);
-    fs::write(case.landing("first.json"), &text).unwrap();
-    assert_eq!(case.wait_for(3), expected(&[&text]));
-    host.wait_for_log("watching the landing zone", WITHIN);
-    assert!(host.stop().success());
-    case.assert_no_dead_letters();
+#[test]
+fn a_landing_zone_that_is_a_file_stops_the_host_at_start_up() {
+    let case = Case::new("a-file");
+    let zone = case.dirs.landing();
+    fs::remove_dir(&zone).unwrap();
+    fs::write(&zone, "{}\n").unwrap();
+    let error = start_up_error(Host::start(&case.args(&transform("sql"), &[]), case.dirs.root()));
+    let want = format!(
+        "error: landing zone {} is not a directory; --landing-zone (`landing_zone` in a config file) names the \
+         directory files land in",
+        zone.display()
+    );
+    assert_eq!(error, want);
 }
 
 #[test]

@@ -274,9 +274,14 @@ fn a_second_instance_fences_the_first_and_nothing_is_lost_or_doubled() {
     let topics = Topics::new(&broker, "eos-fencing");
     let staged = dirs.root().join("big.json");
     let poison = write_stream(&staged);
-    let args = topics.args(HostArgs::new(&dirs, &transform("sql"), &topics.main, &broker.bootstrap));
+    // Both instances run under one --host-id, as a zombie and the host
+    // that replaces it do (without it, each would keep an id of its own in
+    // its checkpoint directory and the two would share the files).
+    let same_id = ["--host-id", "fenced-host"];
+    let args = topics.args(HostArgs::new(&dirs, &transform("sql"), &topics.main, &broker.bootstrap)).flags(&same_id);
     let mut first = Host::start(&args, dirs.root());
     first.wait_for_log("streaming", WITHIN);
+    assert!(first.log().contains("host id fenced-host (from --host-id)"), "{}", first.log());
     std::fs::rename(&staged, dirs.landing().join("big.json")).unwrap();
     poll_until(WITHIN, "a third of the file", || {
         (written(&broker.bootstrap, &topics.main) >= RECORDS as i64 / 3).then_some(())
@@ -287,7 +292,8 @@ fn a_second_instance_fences_the_first_and_nothing_is_lost_or_doubled() {
     let other = TestDirs::new();
     std::fs::remove_dir(other.landing()).unwrap();
     std::os::unix::fs::symlink(dirs.landing(), other.landing()).unwrap();
-    let second_args = topics.args(HostArgs::new(&other, &transform("sql"), &topics.main, &broker.bootstrap));
+    let second_args =
+        topics.args(HostArgs::new(&other, &transform("sql"), &topics.main, &broker.bootstrap)).flags(&same_id);
     let second = Host::start(&second_args, other.root());
     let status = first.wait(WITHIN);
     let log = first.log();

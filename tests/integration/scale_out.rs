@@ -45,6 +45,9 @@ struct Zone {
     landed: u64,
     /// The producers' `transaction.timeout.ms`.
     transaction_timeout_ms: u64,
+    /// Hosts start without `--host-id` (the test's name for a host only
+    /// names its directories), and run under the id kept there.
+    kept_ids: bool,
 }
 
 impl Zone {
@@ -58,7 +61,18 @@ impl Zone {
         std::fs::create_dir(dirs.root().join("staging")).unwrap();
         let offsets = format!("{main}-offsets");
         let (homes, metrics) = (HashMap::new(), HashMap::new());
-        Zone { dirs, broker, main, dead, offsets, homes, metrics, landed: 0, transaction_timeout_ms: 10_000 }
+        Zone {
+            dirs,
+            broker,
+            main,
+            dead,
+            offsets,
+            homes,
+            metrics,
+            landed: 0,
+            transaction_timeout_ms: 10_000,
+            kept_ids: false,
+        }
     }
 
     /// Starts host `id` (again, if it ran before: same directories).
@@ -83,8 +97,6 @@ impl Zone {
                 &self.dead,
                 "--offsets-topic",
                 &self.offsets,
-                "--host-id",
-                id,
                 "--session-timeout-ms",
                 &SESSION_MS.to_string(),
                 "--kafka",
@@ -92,6 +104,7 @@ impl Zone {
                 "--metrics-addr",
                 metrics,
             ]);
+        let args = if self.kept_ids { args } else { args.flags(&["--host-id", id]) };
         Host::start(&args, home.root())
     }
 
@@ -227,6 +240,44 @@ fn wait_for_takeovers(zone: &Zone, id: &str, times: usize) -> Instant {
     poll_until(WITHIN, &format!("host {id} takes over partitions"), || {
         (zone.log(id).matches("took over partitions").count() >= times).then(Instant::now)
     })
+}
+
+/// The id a host logged it runs under, kept in its checkpoint directory
+/// (`new` on its first start).
+fn kept_id(zone: &Zone, id: &str, new: bool) -> String {
+    let file = zone.homes[id].checkpoint().join("host-id");
+    let tail = format!(" ({}kept in {})", if new { "new, " } else { "" }, file.display());
+    let log = zone.log(id);
+    let line = log.lines().rfind(|l| l.contains(&tail));
+    let line = line.unwrap_or_else(|| panic!("host {id} did not log its kept id ({tail}):\n{log}"));
+    let at = line.find("host id ").expect("the id's line") + "host id ".len();
+    let kept = line[at..].split(' ').next().unwrap().to_owned();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), format!("{kept}\n"), "the log names the kept id");
+    kept
+}
+
+#[test]
+fn two_hosts_without_host_id_on_one_machine_keep_ids_of_their_own_and_deliver_exactly_once() {
+    let mut zone = Zone::new("scale-kept-ids");
+    zone.kept_ids = true;
+    let (a, b) = (zone.start_up("a"), zone.start_up("b"));
+    let (id_a, id_b) = (kept_id(&zone, "a", true), kept_id(&zone, "b", true));
+    assert_ne!(id_a, id_b, "one machine, two ids");
+    wait_for_takeovers(&zone, "a", 1);
+    wait_for_takeovers(&zone, "b", 1);
+    zone.land(WAVE);
+    zone.wait_for((WAVE * PER_FILE * 9 / 10) as usize);
+    // Host a restarts under the id it kept; b is not fenced by it.
+    zone.stop("a", a);
+    let a = zone.start_up("a");
+    assert_eq!(kept_id(&zone, "a", false), id_a, "a restart keeps the id");
+    zone.assert_exactly_once("two hosts with kept ids");
+    let fenced = "took over (its producer fenced this one";
+    for id in ["a", "b"] {
+        assert!(!zone.log(id).contains(fenced), "host {id} was fenced:\n{}", zone.log(id));
+    }
+    zone.stop("a", a);
+    zone.stop("b", b);
 }
 
 #[test]

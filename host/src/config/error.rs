@@ -39,6 +39,16 @@ pub enum ConfigError {
         /// Why Sluice needs otherwise.
         why: &'static str,
     },
+    /// librdkafka refuses a property: its name or its value.
+    #[error("kafka property `{key}`: {reason}{}", .suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    KafkaProperty {
+        /// The property.
+        key: String,
+        /// librdkafka's reason, a secret value redacted.
+        reason: String,
+        /// The closest property librdkafka knows, for an unknown name.
+        suggestion: Option<String>,
+    },
     /// No bootstrap servers anywhere.
     #[error("no Kafka bootstrap servers: pass --bootstrap-servers or set bootstrap.servers in --kafka-properties")]
     NoBootstrap,

@@ -16,6 +16,8 @@ pub struct KafkaConfig {
     pub topic: String,
     /// librdkafka properties, in the order they apply.
     pub properties: Vec<(String, String)>,
+    /// How long start-up waits for a first broker (`--connect-timeout-ms`).
+    pub connect_timeout: Duration,
 }
 
 /// `--delivery exactly-once`: records, dead letters and progress commit
@@ -28,8 +30,12 @@ pub struct ExactlyOnce {
     pub offsets_topic: String,
     /// How often the open transaction commits.
     pub transaction_interval: Duration,
-    /// This host's id in the pipeline's group (`--host-id`).
+    /// This host's id in the pipeline's group: `--host-id`, else the id
+    /// kept in the checkpoint directory, which the pipeline reads once it
+    /// holds the directory's lock ([`super::RunConfig::settle_host_id`]).
     pub host_id: String,
+    /// Whether `--host-id` gave the id.
+    pub host_id_given: bool,
     /// Partitions of the offsets topic, if Sluice creates it.
     pub offsets_partitions: i32,
     /// The group's `session.timeout.ms`.
@@ -50,10 +56,8 @@ impl ExactlyOnce {
             return Err(ConfigError::ExactlyOnceNeeds { flag: "--dead-letter-topic TOPIC", why });
         }
         let interval = positive("--transaction-interval-ms", args.transaction_interval_ms)?;
-        let host_id = args.host_id.clone().unwrap_or_else(hostname);
-        let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-        if !(1..=200).contains(&host_id.len()) || !host_id.chars().all(legal) {
-            return Err(ConfigError::HostId(host_id));
+        if let Some(id) = args.host_id.as_ref().filter(|id| !valid_host_id(id)) {
+            return Err(ConfigError::HostId(id.clone()));
         }
         let partitions = positive("--offsets-partitions", u64::try_from(args.offsets_partitions).unwrap_or(0))?;
         if partitions > 10_000 {
@@ -64,7 +68,8 @@ impl ExactlyOnce {
             pipeline,
             offsets_topic: checked_topic(args.offsets_topic.clone())?,
             transaction_interval: Duration::from_millis(interval),
-            host_id,
+            host_id: args.host_id.clone().unwrap_or_default(),
+            host_id_given: args.host_id.is_some(),
             offsets_partitions: partitions as i32,
             session_timeout: Duration::from_millis(positive("--session-timeout-ms", args.session_timeout_ms)?),
         }))
@@ -83,9 +88,14 @@ impl ExactlyOnce {
     }
 }
 
-/// The machine's hostname, the default `--host-id`.
-pub(super) fn hostname() -> String {
-    rustix::system::uname().nodename().to_string_lossy().into_owned()
+/// The longest host id (the transactional id and the group's instance id
+/// carry it).
+pub const MAX_HOST_ID_LEN: usize = 200;
+
+/// Whether `id` is a legal host id: 1-200 of `[a-zA-Z0-9._-]`.
+pub fn valid_host_id(id: &str) -> bool {
+    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    (1..=MAX_HOST_ID_LEN).contains(&id.len()) && id.chars().all(legal)
 }
 
 pub(super) fn checked_pipeline(name: String) -> Result<String, ConfigError> {
@@ -128,9 +138,12 @@ impl KafkaConfig {
         for kv in &args.kafka {
             properties.push(split_pair("--kafka", kv)?);
         }
-        let mut config = KafkaConfig { topic, properties: translate_java(properties) };
+        let connect_timeout = Duration::from_millis(positive("--connect-timeout-ms", args.connect_timeout_ms)?);
+        let mut config = KafkaConfig { topic, properties: translate_java(properties), connect_timeout };
+        super::rules::check(&config.properties)?;
         config.force()?;
-        if let Some(eos) = exactly_once {
+        // Without --host-id, the transactional id waits for the kept host id.
+        if let Some(eos) = exactly_once.filter(|eos| eos.host_id_given) {
             config.make_transactional(eos);
         }
         if config.get("bootstrap.servers").is_none_or(str::is_empty) {
@@ -164,7 +177,7 @@ impl KafkaConfig {
     /// Adds the transactional id. librdkafka wants `message.timeout.ms` no
     /// longer than `transaction.timeout.ms`; the at-least-once default
     /// (never time out) becomes the transaction's timeout.
-    fn make_transactional(&mut self, eos: &ExactlyOnce) {
+    pub(super) fn make_transactional(&mut self, eos: &ExactlyOnce) {
         self.properties.push(("transactional.id".into(), eos.transactional_id()));
         if self.get("message.timeout.ms") == Some("0") {
             let timeout = self.get("transaction.timeout.ms").unwrap_or("60000").to_owned();

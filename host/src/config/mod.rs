@@ -2,8 +2,9 @@
 //!
 //! [`RunConfig::from_args`] reads the `--kafka-properties` file, applies
 //! `--kafka` overrides, forces the producer settings delivery depends on,
-//! and checks every value, so a bad setting stops `sluice` before any record
-//! moves, with a message naming the key and how to fix it. Kafka property
+//! and checks every value (Kafka properties by librdkafka's own rules, in
+//! `rules`), so a bad setting stops `sluice` before any record moves, with
+//! a message naming the key and how to fix it. Kafka property
 //! values are shown only for the properties [`secrets`] knows are not
 //! secret: [`KafkaConfig::redacted`] is what logs see, and
 //! [`KafkaConfig::secrets`] what is scrubbed from librdkafka's texts.
@@ -13,11 +14,12 @@ mod error;
 pub mod file;
 mod kafka;
 mod properties;
+mod rules;
 pub mod secrets;
 
 pub use clean::{CleanConfig, archive_inside};
 pub use error::ConfigError;
-pub use kafka::{ExactlyOnce, KafkaConfig, valid_topic};
+pub use kafka::{ExactlyOnce, KafkaConfig, MAX_HOST_ID_LEN, valid_host_id, valid_topic};
 use kafka::{checked_pipeline, checked_topic};
 
 #[cfg(test)]
@@ -94,6 +96,16 @@ pub struct TransformConfig {
 }
 
 impl RunConfig {
+    /// Gives an exactly-once pipeline started without `--host-id` the id
+    /// it runs under (kept in its checkpoint directory), and its producer
+    /// the transactional id made of it.
+    pub fn settle_host_id(&mut self, id: String) {
+        if let Some(eos) = self.exactly_once.as_mut().filter(|eos| !eos.host_id_given) {
+            eos.host_id = id;
+            self.kafka.make_transactional(eos);
+        }
+    }
+
     /// Validates raw flags into a config.
     pub fn from_args(args: &RunArgs) -> Result<Self, ConfigError> {
         all_required(args)?;
@@ -301,13 +313,21 @@ mod tests {
         let config =
             RunConfig::from_args(&run_args(&[&eos[..], &["--pipeline", "p1", "--dead-letter-topic", "dl"]].concat()))
                 .unwrap();
-        let exactly_once = config.exactly_once.unwrap();
+        let exactly_once = config.exactly_once.clone().unwrap();
         assert_eq!(
             (exactly_once.offsets_topic.as_str(), exactly_once.transaction_interval.as_millis()),
             ("sluice-offsets", 50)
         );
-        assert_eq!(config.kafka.get("transactional.id"), Some(format!("sluice-p1-{}", kafka::hostname()).as_str()));
+        assert_eq!(config.kafka.get("transactional.id"), None, "it waits for the id kept in the checkpoint dir");
+        let mut config = config;
+        config.settle_host_id("web-1-0a1b".into());
+        assert_eq!(config.kafka.get("transactional.id"), Some("sluice-p1-web-1-0a1b"));
         assert_eq!(config.kafka.get("message.timeout.ms"), Some("60000"), "no longer than the transaction timeout");
+        let given = [&eos[..], &["--pipeline", "p1", "--dead-letter-topic", "dl", "--host-id", "h1"]].concat();
+        let mut config = RunConfig::from_args(&run_args(&given)).unwrap();
+        assert_eq!(config.kafka.get("transactional.id"), Some("sluice-p1-h1"));
+        config.settle_host_id("other".into());
+        assert_eq!(config.kafka.get("transactional.id"), Some("sluice-p1-h1"), "--host-id wins");
         let config = RunConfig::from_args(&run_args(&["-b", "x:1", "--pipeline", "p1"])).unwrap();
         assert!(config.exactly_once.is_none() && !config.kafka.is_transactional(), "at-least-once stays the default");
     }
@@ -320,14 +340,16 @@ mod tests {
             "--kafka",
             "sasl.oauthbearer.config=principal=admin clientSecret=S3CRET",
             "--kafka",
-            "sasl.pasword=hunter2",
+            "sasl.password=hunter2",
             "--kafka",
             "sasl.username=KEY123",
         ]);
         let config = RunConfig::from_args(&args).unwrap().kafka;
         let shown = format!("{:?}", config.redacted());
         assert!(!shown.contains("S3CRET") && !shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("\"sasl.pasword\", \"[redacted]\"") && shown.contains("KEY123"), "{shown}");
+        assert!(shown.contains("\"sasl.password\", \"[redacted]\"") && shown.contains("KEY123"), "{shown}");
+        let err = RunConfig::from_args(&run_args(&["-b", "x:1", "--kafka", "sasl.pasword=hunter2"])).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
         assert_eq!(config.secrets(), ["principal=admin clientSecret=S3CRET", "hunter2"]);
         let err = RunConfig::from_args(&run_args(&["--kafka", "sasl.password: hunter2"])).unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");

@@ -3,6 +3,10 @@
 //! and a source that is rebuilt from the last commit whenever a transaction
 //! is aborted or the group moves files.
 //!
+//! The host runs under `--host-id`, else under the id kept in its
+//! checkpoint directory ([`host_id`]), so two hosts on one machine do not
+//! fence each other and a restarted one fences what it left behind.
+//!
 //! Start-up order matters: the producer's `init_transactions` (in the
 //! sink's connect) fences any earlier instance of the pipeline and aborts
 //! what it left open *before* this host joins the group, whose assignments
@@ -26,11 +30,30 @@ use super::Streamed;
 use crate::clean::Cleaner;
 use crate::config::{ExactlyOnce, RunConfig};
 use crate::progress::group::Group;
+use crate::progress::host_id;
 use crate::progress::{Checkpoint, FileStore, KafkaStore};
 use crate::pump::Shared;
 use crate::pump::transaction::Transactions;
 use crate::pump::{Pump, Summary};
 use crate::shutdown::Shutdown;
+
+/// Settles the id this host runs under: `--host-id`, else the one kept in
+/// the checkpoint directory (made there on the first start), whose lock
+/// the caller holds; logs which and where it came from.
+pub(super) fn settle_host_id(config: &mut RunConfig) -> anyhow::Result<()> {
+    let Some(eos) = &config.exactly_once else { return Ok(()) };
+    if eos.host_id_given {
+        tracing::info!(host_id = %eos.host_id, "host id {} (from --host-id)", eos.host_id);
+        return Ok(());
+    }
+    let dir = &config.checkpoint_dir;
+    let (id, made) = host_id::kept(dir, &host_id::hostname())?;
+    let path = dir.join(host_id::FILE_NAME);
+    let new = if made { "new, " } else { "" };
+    tracing::info!(host_id = %id, "host id {id} ({new}kept in {})", path.display());
+    config.settle_host_id(id);
+    Ok(())
+}
 
 /// How long the copy's writer waits for a commit before checking for stop.
 const COPY_POLL: std::time::Duration = std::time::Duration::from_millis(100);

@@ -180,13 +180,26 @@ fn log_summary(summary: &Summary, what: &str) {
     tracing::info!(records, published, filtered, dead_letters, "{what}");
 }
 
-/// `sluice check --config`: every pipeline's settings and module, no broker.
+/// `sluice check --config`: every pipeline's settings (its Kafka
+/// properties by librdkafka's rules), its landing zone and its module, no
+/// broker; prints what it checked.
 pub fn check_file(path: &Path) -> anyhow::Result<()> {
     let file = ConfigFile::load(path)?;
     let configs = pipeline_configs(&file)?;
     for (entry, config) in &configs {
+        crate::zone::of(&config.source).check().with_context(|| file.locate(entry))?;
         let transformer = Transformer::new(&config.transform).with_context(|| file.locate(entry))?;
-        println!("pipeline {}: ok ({}: {})", entry.name, transformer.path().display(), transformer.interface());
+        let properties: std::collections::BTreeSet<&str> =
+            config.kafka.properties.iter().map(|(k, _)| k.as_str()).collect();
+        println!("pipeline {}: ok", entry.name);
+        println!("  settings: valid");
+        println!("  kafka: {} properties valid by librdkafka's rules (no broker contacted)", properties.len());
+        println!("  landing zone: {} is a directory", config.source.dir.display());
+        println!(
+            "  module: {} loads ({}) and its init accepts the config",
+            transformer.path().display(),
+            transformer.interface()
+        );
     }
     println!("{}: ok ({} pipelines)", path.display(), configs.len());
     Ok(())

@@ -28,6 +28,8 @@
 //!   assigned are the files it reads ([`kafka::Share`]), and a
 //!   [`group::Membership`] hands the group's changes to the transactions.
 //! - [`bar`]: the progress bar a terminal shows while a backlog is read.
+//! - [`host_id`]: the id an exactly-once host runs under without
+//!   `--host-id`, kept in its checkpoint directory.
 //!
 //! The two stores are not interchangeable, so no trait stands over them:
 //! the file store is loaded whole at start-up and saves durably whenever
@@ -42,6 +44,7 @@ pub mod bar;
 pub mod completed;
 pub mod file;
 pub mod group;
+pub mod host_id;
 pub mod kafka;
 pub mod tracker;
 pub mod window;

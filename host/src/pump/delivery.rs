@@ -230,7 +230,7 @@ impl Delivery {
     /// A new producer, for one that broke.
     fn connect(&self, shutdown: &Shutdown) -> Result<Sink, SinkError> {
         let (tracker, metrics) = (self.tracker.clone(), self.metrics.clone());
-        Sink::connect(&self.kafka, self.dead_letter_topic.as_deref(), tracker, metrics, shutdown)
+        Sink::connect(&self.kafka, self.dead_letter_topic.as_deref(), tracker, metrics, None, shutdown)
     }
 
     /// Puts one dead letter where dead letters go, standing in for a

@@ -1,6 +1,7 @@
 //! librdkafka's callbacks into the sink: its log lines and client errors go
-//! to tracing (scrubbed of secrets), its statistics tell `/health/ready`
-//! whether a broker is up, and each message's delivery report goes to the
+//! to tracing (scrubbed of secrets), except failed connections, which
+//! [`Reach`] tells once per change; its statistics tell `/health/ready` and
+//! [`Reach`] whether a broker is up, and each message's delivery report goes to the
 //! [`Tracker`] (acknowledged) or to the sink's redo queue (failed, for the
 //! pump to send again or dead-letter; see [`super::redo`]).
 
@@ -12,10 +13,11 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Headers;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 
+use super::reach::Reach;
 use super::redo::{Fate, RedoAction, RedoQueue};
 use super::send::Ticket;
 use super::transaction::PROGRESS_OPAQUE;
-use crate::kafka::scrub;
+use crate::kafka::{is_connection_error, log_line, scrub};
 use crate::metrics::PipelineMetrics;
 use crate::progress::Tracker;
 use crate::record::OwnedMessage;
@@ -34,10 +36,20 @@ pub(super) struct Context {
     auth_failure: Mutex<Option<String>>,
     /// Notified when a progress record's delivery is reported.
     pub(super) progress_reported: (Mutex<()>, Condvar),
+    /// Whether a broker is reached, told once per change.
+    pub(super) reach: Reach,
+    /// The last client-level error seen: rdkafka 0.39 hands a producer's
+    /// error event to [`ClientContext::error`] twice in a row.
+    seen: Mutex<Option<String>>,
 }
 
 impl Context {
-    pub(super) fn new(tracker: Arc<Tracker>, metrics: Arc<PipelineMetrics>, secrets: Vec<String>) -> Self {
+    pub(super) fn new(
+        tracker: Arc<Tracker>,
+        metrics: Arc<PipelineMetrics>,
+        secrets: Vec<String>,
+        servers: String,
+    ) -> Self {
         Context {
             tracker,
             metrics,
@@ -46,6 +58,8 @@ impl Context {
             last_error: Mutex::new(None),
             auth_failure: Mutex::new(None),
             progress_reported: (Mutex::new(()), Condvar::new()),
+            reach: Reach::new(servers),
+            seen: Mutex::new(None),
         }
     }
 
@@ -59,6 +73,16 @@ impl Context {
         self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Whether `error` is the one seen last (and remembers it).
+    fn seen_just_now(&self, error: &str) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.as_deref() == Some(error) {
+            return true;
+        }
+        *seen = Some(error.to_owned());
+        false
+    }
+
     /// The first authentication failure, scrubbed.
     pub(super) fn auth_failure(&self) -> Option<String> {
         self.auth_failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -67,39 +91,43 @@ impl Context {
 
 impl ClientContext for Context {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        let message = self.scrub(message);
-        match level {
-            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
-                tracing::error!(target: "librdkafka", fac, "{message}")
-            }
-            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", fac, "{message}"),
-            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => tracing::info!(target: "librdkafka", fac, "{message}"),
-            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", fac, "{message}"),
-        }
+        log_line(level, fac, &self.scrub(message));
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
         let reason = self.scrub(reason);
-        tracing::warn!(target: "librdkafka", error = %self.scrub(&error.to_string()), "{reason}");
-        match error.rdkafka_error_code() {
+        let code = error.rdkafka_error_code();
+        if self.seen_just_now(&format!("{code:?} {reason}")) {
+            return;
+        }
+        match code {
             Some(RDKafkaErrorCode::Authentication) => {
                 self.auth_failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(reason.clone());
+                self.reach.failed(Some(&reason));
             }
-            Some(RDKafkaErrorCode::AllBrokersDown) => self.metrics.health.brokers_down(&reason),
-            _ => {}
+            Some(RDKafkaErrorCode::AllBrokersDown) => {
+                self.metrics.health.brokers_down(&reason);
+                self.reach.failed(None);
+            }
+            _ if is_connection_error(code) => self.reach.failed(Some(&reason)),
+            _ => tracing::warn!(target: "librdkafka", error = %self.scrub(&error.to_string()), "{reason}"),
         }
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
     }
 
     /// librdkafka's statistics: only the brokers' states are read, to tell
-    /// `/health/ready` whether one is up.
+    /// `/health/ready` and `reach` whether one is up.
     fn stats_raw(&self, statistics: &[u8]) {
         let health = &self.metrics.health;
         match brokers_down(statistics) {
-            Ok(None) => health.brokers_up(),
+            Ok(None) => {
+                health.brokers_up();
+                self.reach.answered();
+            }
             Ok(Some(why)) => health.brokers_down(&why),
             Err(e) => tracing::debug!(error = %e, "cannot read librdkafka's statistics"),
         }
+        self.reach.tick();
     }
 }
 

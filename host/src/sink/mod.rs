@@ -4,8 +4,10 @@
 //!
 //! Split by role, as Vector splits its kafka sink:
 //! - this module: the [`Sink`] itself, [`Sink::connect`] (waits for the
-//!   broker with backoff and checks the topics exist, so a wrong address or
-//!   a missing topic is named at start-up) and the producer's housekeeping;
+//!   broker with backoff, at start-up for `--connect-timeout-ms` at most,
+//!   and checks the topics exist, so a wrong address, a listener that
+//!   speaks another protocol or a missing topic is named at start-up) and
+//!   the producer's housekeeping;
 //! - `metadata`: the one way the sink asks the broker about a topic, and
 //!   the one backoff loop it asks again with;
 //! - [`send`]: handing messages to the producer; a full queue means waiting
@@ -14,6 +16,8 @@
 //! - `context`: librdkafka's callbacks (logs, errors and statistics to
 //!   tracing and the health checks, delivery reports to the tracker and the
 //!   redo queue), every text scrubbed of configured secrets;
+//! - `reach`: whether a broker is reached, one log line per change rather
+//!   than one per failed attempt, and the last cause for the start-up error;
 //! - [`redo`]: messages librdkafka handed back, for the pump to send again
 //!   or dead-letter;
 //! - [`routes`]: each message goes to its own topic and partition when the
@@ -48,6 +52,7 @@ pub use transaction::TxnError;
 
 mod context;
 mod metadata;
+mod reach;
 pub mod redo;
 pub mod routes;
 pub mod send;
@@ -87,6 +92,27 @@ pub enum SinkError {
         /// The last reason it failed.
         last_error: String,
     },
+    /// No broker answered within `--connect-timeout-ms` at start-up.
+    #[error("cannot reach Kafka at {servers} within {within_ms} ms (--connect-timeout-ms): {reason}")]
+    Unreachable {
+        /// Where we tried.
+        servers: String,
+        /// How long we tried.
+        within_ms: u128,
+        /// librdkafka's last reason, with a hint when one fits.
+        reason: String,
+    },
+    /// The listener answered the SASL handshake as one without SASL.
+    #[error(
+        "the Kafka listener at {servers} does not speak SASL (is it a PLAINTEXT listener? \
+         security.protocol=SASL_PLAINTEXT or SASL_SSL needs one that does): {reason}"
+    )]
+    NoSasl {
+        /// Where we tried.
+        servers: String,
+        /// librdkafka's reason.
+        reason: String,
+    },
     /// The broker refused the credentials.
     #[error("Kafka at {servers} refused the credentials: {reason}")]
     Authentication {
@@ -116,13 +142,15 @@ impl std::fmt::Debug for Sink {
 
 impl Sink {
     /// Creates the producer and waits, with backoff, until the broker
-    /// answers and the topic is there.
+    /// answers and the topic is there; at start-up (`within`) no longer than
+    /// that while no broker was ever reached.
     /// `dead_letter_topic`, when given, is checked too.
     pub fn connect(
         config: &KafkaConfig,
         dead_letter_topic: Option<&str>,
         tracker: Arc<Tracker>,
         metrics: Arc<PipelineMetrics>,
+        within: Option<Duration>,
         shutdown: &Shutdown,
     ) -> Result<Self, SinkError> {
         let secrets = config.secrets().into_iter().map(str::to_owned).collect::<Vec<_>>();
@@ -130,13 +158,14 @@ impl Sink {
         if config.get("statistics.interval.ms").is_none() {
             client.set("statistics.interval.ms", STATISTICS_INTERVAL_MS);
         }
-        let context = Context::new(tracker, metrics, secrets.clone());
+        let servers = config.get("bootstrap.servers").unwrap_or_default().to_owned();
+        let context = Context::new(tracker, metrics, secrets.clone(), servers.clone());
         let producer =
             client.create_with_context(context).map_err(|e| SinkError::Config(scrub(&e.to_string(), &secrets)))?;
-        let servers = config.get("bootstrap.servers").unwrap_or_default().to_owned();
         let mut sink = Sink { producer, topic: config.topic.clone(), servers, routes: Routes::default() };
+        let until = within.map(|within| (std::time::Instant::now() + within, within));
         for topic in std::iter::once(config.topic.as_str()).chain(dead_letter_topic) {
-            let partitions = sink.wait_for_topic(topic, shutdown)?;
+            let partitions = sink.wait_for_topic(topic, until, shutdown)?;
             sink.routes.insert(topic, partitions);
         }
         if config.is_transactional() {

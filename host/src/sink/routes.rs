@@ -146,7 +146,7 @@ impl Sink {
             let retry_in_ms = pause.as_millis() as u64;
             tracing::warn!(topic, error = %why, retry_in_ms, "cannot look up a topic a message is routed to");
         };
-        match with_backoff(shutdown, || self.entry(topic), waiting) {
+        match with_backoff(shutdown, None, || self.entry(topic), waiting) {
             Ok(Ok(entry)) => Ok(entry),
             Ok(Err(reason)) => Err(RouteError::Unroutable(reason)),
             Err(_) => Err(RouteError::Stopped),

@@ -1,6 +1,7 @@
 //! The landing zone: where files come from, behind one trait.
 //!
-//! A [`LandingZone`] lists its files (a rescan), may report changes as they
+//! A [`LandingZone`] is checked at start-up ([`LandingZone::check`]: one
+//! that is missing or not a directory is a [`ZoneError`]), lists its files (a rescan), may report changes as they
 //! happen ([`Watch`]; a zone that cannot is rescanned only), looks at one
 //! name ([`Looked`]), opens a file to be read as a stream from an offset
 //! ([`ZoneFile`], which the source's decoders and line splitter read,
@@ -44,6 +45,28 @@ use crate::progress::kafka::Locate;
 use crate::record::file::fnv1a;
 use crate::record::{FileId, Head, Skip};
 
+/// Why a landing zone cannot be read from at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ZoneError {
+    /// Nothing is at the zone's path.
+    #[error("landing zone {0} does not exist; create it, or correct --landing-zone (`landing_zone` in a config file)")]
+    Missing(String),
+    /// Something other than a directory is at the zone's path.
+    #[error(
+        "landing zone {0} is not a directory; --landing-zone (`landing_zone` in a config file) names the directory \
+         files land in"
+    )]
+    NotADirectory(String),
+    /// The zone's path cannot be looked at.
+    #[error("cannot look at landing zone {zone}: {source}")]
+    Unreachable {
+        /// The zone.
+        zone: String,
+        /// Why.
+        source: io::Error,
+    },
+}
+
 /// The landing zone `config` names: a local directory, the only kind yet.
 pub fn of(config: &SourceConfig) -> Arc<dyn LandingZone> {
     Arc::new(local::LocalDir::new(config.dir.clone(), config.recursive, config.follow_symlinks))
@@ -73,6 +96,11 @@ impl Locate for Locator {
 /// Where files come from: the source discovers and reads them through it,
 /// the cleaner archives or deletes them through it.
 pub trait LandingZone: fmt::Display + fmt::Debug + Send + Sync {
+    /// Whether the zone is there to be read from, checked at start-up (as
+    /// Spark refuses a path that does not exist): a zone that is missing or
+    /// is not a directory is a mistake to stop for, not to wait out.
+    fn check(&self) -> Result<(), ZoneError>;
+
     /// What is in the zone now, for a rescan: the entries whose names
     /// `wanted` takes are looked at. Fails only when the zone itself cannot
     /// be read.

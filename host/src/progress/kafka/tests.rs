@@ -7,7 +7,7 @@ use crate::zone::ZoneFile as _;
 use super::*;
 
 fn store(dir: &Path) -> KafkaStore {
-    let kafka = KafkaConfig { topic: "t".into(), properties: vec![] };
+    let kafka = KafkaConfig { topic: "t".into(), properties: vec![], connect_timeout: Duration::from_secs(60) };
     let zone = Arc::new(crate::zone::local::LocalDir::new(dir.to_owned(), false, false));
     KafkaStore::new(&kafka, "offsets", "p1", dir, Arc::new(crate::zone::Locator(zone)))
 }

@@ -213,7 +213,7 @@ impl Txn<'_> {
         if replace || self.sink.fatal_error().is_some() {
             tracing::warn!("replacing the Kafka producer; the new one fences the old and aborts its transaction");
             let (tracker, metrics) = (self.tracker.clone(), self.metrics.clone());
-            *self.sink = Sink::connect(self.kafka, self.dead_letter_topic, tracker, metrics, shutdown)?;
+            *self.sink = Sink::connect(self.kafka, self.dead_letter_topic, tracker, metrics, None, shutdown)?;
             self.tracker.rewind(self.txn.store.committed_checkpoint());
             Ok(())
         } else {

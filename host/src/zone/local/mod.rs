@@ -25,7 +25,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Cleaned, Cleaning, Entry, LandingZone, Listing, Looked, Watch, ZoneFile};
+use super::{Cleaned, Cleaning, Entry, LandingZone, Listing, Looked, Watch, ZoneError, ZoneFile};
 use crate::progress::Completed;
 use crate::record::{FileId, Skip};
 
@@ -87,6 +87,16 @@ impl fmt::Display for LocalDir {
 }
 
 impl LandingZone for LocalDir {
+    fn check(&self) -> Result<(), ZoneError> {
+        let zone = || self.dir.display().to_string();
+        match fs::metadata(&self.dir) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(ZoneError::NotADirectory(zone())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ZoneError::Missing(zone())),
+            Err(source) => Err(ZoneError::Unreachable { zone: zone(), source }),
+        }
+    }
+
     fn list(&self, wanted: &dyn Fn(&Path) -> bool) -> io::Result<Listing> {
         let names = walk::entries(&self.dir, self.recursive)?;
         let entries = names.iter().filter(|path| wanted(path)).filter_map(|path| self.listed(path.clone())).collect();
