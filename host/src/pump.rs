@@ -345,8 +345,9 @@ fn tolerate(consecutive: &mut u64, max: u64, outcomes: &[Outcome<'_>]) -> anyhow
 /// Stops the stream when the module has failed `consecutive` records in a row.
 fn check_tolerance(consecutive: u64, max: u64, reason: &str) -> anyhow::Result<()> {
     if consecutive >= max {
+        let records = if consecutive == 1 { "record" } else { "records" };
         bail!(
-            "the transform failed {consecutive} records in a row (the last: {reason}); stopping. Every failed record \
+            "the transform failed {consecutive} {records} in a row (the last: {reason}); stopping. Every failed record \
              is in the dead letters. Fix the module or its config, or raise --max-consecutive-errors"
         );
     }

@@ -129,11 +129,16 @@ impl Entry {
     }
 }
 
+/// The error of `sluice test` without `--transform`, worded as `run`'s
+/// missing flags are.
+const MISSING_TRANSFORM: &str =
+    "missing required flag: --transform WASM (the module to test, e.g. --transform target/transforms/sql.wasm)";
+
 /// Runs `sluice test`; whether it passed: every outcome matched `--expect`
 /// (when given), and no record failed (unless `--allow-errors`).
 pub fn run(args: &TestArgs) -> anyhow::Result<bool> {
     if args.transform.path.is_none() {
-        bail!("--transform is required: the module to test, e.g. --transform target/transforms/sql.wasm");
+        bail!("{MISSING_TRANSFORM}");
     }
     let config = TransformConfig::from_args(&args.transform)?;
     let expected = args.expect.as_deref().map(expect::read).transpose()?;

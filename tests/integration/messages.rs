@@ -64,7 +64,13 @@ fn a_fatal_error_is_printed_once_naming_every_missing_flag() {
     assert_eq!((line["level"].as_str(), line["message"].as_str()), (Some("ERROR"), Some(want)));
 
     let (code, _, stderr) = sluice(&["test", "--input", "/dev/null"]);
-    assert_eq!((code, stderr.as_str()), (Some(1), "error: missing required flag: --transform WASM\n"));
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            Some(1),
+            "error: missing required flag: --transform WASM (the module to test, e.g. --transform target/transforms/sql.wasm)\n"
+        )
+    );
 }
 
 #[test]

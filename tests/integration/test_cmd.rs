@@ -403,6 +403,9 @@ fn without_transform_it_names_the_flag_not_a_config_file() {
     let run = sluice_test(dirs.root(), &["-i", &input]);
     assert_eq!(run.code, Some(1));
     let last = run.stderr.lines().last().unwrap_or_default();
-    assert_eq!(last, "error: --transform is required: the module to test, e.g. --transform target/transforms/sql.wasm");
+    assert_eq!(
+        last,
+        "error: missing required flag: --transform WASM (the module to test, e.g. --transform target/transforms/sql.wasm)"
+    );
     assert!(!run.stderr.contains("config file"), "{}", run.stderr);
 }

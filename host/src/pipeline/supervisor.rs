@@ -201,7 +201,8 @@ pub fn check_file(path: &Path) -> anyhow::Result<()> {
             transformer.interface()
         );
     }
-    println!("{}: ok ({} pipelines)", path.display(), configs.len());
+    let noun = if configs.len() == 1 { "pipeline" } else { "pipelines" };
+    println!("{}: ok ({} {noun})", path.display(), configs.len());
     Ok(())
 }
 
