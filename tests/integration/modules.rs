@@ -102,8 +102,8 @@ fn a_module_importing_outside_the_allowed_set_is_refused_naming_the_import() {
         error,
         format!(
             "transform {} imports `wasi_snapshot_preview1.sock_open`, `env.now`, which sluice does not provide; \
-             a module may import only `sluice.log` and the sandboxed `wasi_snapshot_preview1` functions listed in \
-             guest-sdk/ABI.md",
+             a module may import only `sluice.log`, `sluice.fail` and the sandboxed `wasi_snapshot_preview1` \
+             functions listed in guest-sdk/ABI.md",
             path.display()
         )
     );
