@@ -4,7 +4,9 @@
 //! stay inside the instance's memory cap and time limit, and a module that
 //! loops on every record stalls the stream no longer than
 //! `--max-consecutive-errors` × `--transform-timeout-ms`, each looping
-//! record run once.
+//! record run once. `sluice.fail` with another signature is refused at
+//! load, and the reason a module (or a component, `fail_component.wat`)
+//! gives it is cut and escaped.
 //!
 //! The hostile modules are written here in WebAssembly text: a transform
 //! that emits each record as it is, except those whose first key starts
@@ -274,4 +276,59 @@ fn a_compiled_entry_swapped_into_the_cache_is_a_miss_and_the_right_module_runs()
     assert!(records.iter().all(|r| r.headers.is_empty()), "no fault_injector header: {records:?}");
     assert!(host.stop().success());
     assert_ne!(std::fs::read(&sql_entry).unwrap(), std::fs::read(&foreign).unwrap(), "the entry was replaced");
+}
+
+#[test]
+fn sluice_fail_with_a_wrong_signature_is_refused_naming_both() {
+    let dirs = TestDirs::new();
+    let imports = r#"(import "sluice" "fail" (func $fail (param i32) (result i32)))"#;
+    let module = hostile_module(dirs.root(), "bad-fail.wasm", imports, "(drop (call $fail (i32.const 0)))");
+    let (status, stderr) = run_to_exit(&["check", "--transform", module.to_str().unwrap()], WITHIN);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let error = format!(
+        "error: transform {} imports `sluice.fail` as func(i32) -> i32, but sluice provides it as func(i32, i32); \
+         see guest-sdk/ABI.md\n",
+        module.display()
+    );
+    assert!(stderr.ends_with(&error), "{stderr}");
+}
+
+#[test]
+fn sluice_fail_stops_the_batch_with_its_reason_cut_and_escaped() {
+    let dirs = TestDirs::new();
+    let imports = r#"(import "sluice" "fail" (func $fail (param i32 i32)))"#;
+    // At 1 MiB: "x\n\x1b[", "looping on a record", 2 KiB of "y"; a second
+    // call's reason is not heard.
+    let body = r#"
+        (i32.store (i32.const 0x100000) (i32.const 0x5b1b0a78))
+        (memory.copy (i32.const 0x100004) (i32.const 256) (i32.const 19))
+        (memory.fill (i32.const 0x100017) (i32.const 0x79) (i32.const 2048))
+        (call $fail (i32.const 0x100000) (i32.const 2071))
+        (call $fail (i32.const 256) (i32.const 7))"#;
+    let module = hostile_module(dirs.root(), "fail.wasm", imports, body);
+    let input = dirs.root().join("in.jsonl");
+    std::fs::write(&input, "{\"id\":1}\n{\"hostile\":2}\n{\"id\":3}\n").unwrap();
+    let (status, stderr) =
+        run_to_exit(&["test", "--transform", module.to_str().unwrap(), "-i", input.to_str().unwrap()], WITHIN);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let reason = format!("x\\n\\u{{1b}}[looping on a record{}... (1047 more bytes)", "y".repeat(1024 - 23));
+    assert!(stderr.ends_with(&format!("error: the module stopped the stream: {reason}\n")), "{stderr}");
+}
+
+#[test]
+fn a_component_s_fail_stops_the_test_with_its_reason_escaped() {
+    let dirs = TestDirs::new();
+    let module = dirs.root().join("fail_component.wasm");
+    std::fs::write(&module, wat::parse_str(include_str!("fail_component.wat")).expect("valid wat")).unwrap();
+    let test = |records: &str| {
+        let input = dirs.root().join("in.jsonl");
+        std::fs::write(&input, records).unwrap();
+        run_to_exit(&["test", "--transform", module.to_str().unwrap(), "-i", input.to_str().unwrap()], WITHIN)
+    };
+    let (status, stderr) = test("{\"ok\":1}\n{\"fail\":2}\n");
+    assert_eq!(status.code(), Some(0), "a batch that does not call it is kept: {stderr}");
+    let (status, stderr) = test("{\"fail\":1}\n{\"ok\":2}\n");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let error = "error: the module stopped the stream: the first record\\n\\u{1b}[31mcannot go on\n";
+    assert!(stderr.ends_with(error), "{stderr}");
 }

@@ -1,6 +1,7 @@
 //! Start-up checks of the transform module: a bad module makes `sluice run`
 //! exit non-zero with a clear error before anything is read (the checkpoint
-//! directory is never even created).
+//! directory is never even created); one that stops the stream in its init
+//! (`sluice.fail`) fails `sluice check`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -102,11 +103,35 @@ fn a_module_importing_outside_the_allowed_set_is_refused_naming_the_import() {
         error,
         format!(
             "transform {} imports `wasi_snapshot_preview1.sock_open`, `env.now`, which sluice does not provide; \
-             a module may import only `sluice.log` and the sandboxed `wasi_snapshot_preview1` functions listed in \
-             guest-sdk/ABI.md",
+             a module may import only `sluice.log`, `sluice.fail` and the sandboxed `wasi_snapshot_preview1` \
+             functions listed in guest-sdk/ABI.md",
             path.display()
         )
     );
+}
+
+#[test]
+fn a_version_1_module_importing_sluice_fail_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fail = r#"(import "sluice" "fail" (func (param i32 i32)))"#;
+    let path = module(dir.path(), "v1-fail.wasm", &[fail, MEMORY, VERSION_1, BUFFER, INIT, PROCESS]);
+    let error = refused(&path, &[]);
+    let want = "imports `sluice.fail`, which needs ABI version 2, but it speaks version 1";
+    assert_eq!(error, format!("transform {} {want}", path.display()));
+}
+
+#[test]
+fn sluice_check_reports_a_module_that_stops_the_stream_in_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let fail = r#"(import "sluice" "fail" (func $fail (param i32 i32)))"#;
+    let version_2 = r#"(func (export "sluice_abi_version") (result i32) i32.const 2)"#;
+    let reason = r#"(data (i32.const 16) "no broker for this config")"#;
+    let init = r#"(func (export "sluice_init") (param i32) (result i64)
+        (call $fail (i32.const 16) (i32.const 25)) i64.const 1)"#;
+    let path = module(dir.path(), "init-fail.wasm", &[fail, MEMORY, reason, version_2, BUFFER, init, PROCESS]);
+    let (status, stderr) = run_to_exit(&["check", "--transform", path.to_str().unwrap()], Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.ends_with("error: the module stopped the stream: no broker for this config\n"), "{stderr}");
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Names and words the operator sees: a field no record has warns once
 //! (`sluice run` logs it, `sluice test` repeats it in its summary) and,
-//! with `strict_fields=true`, fails the records (and stops `sluice run`
-//! at the first with `--max-consecutive-errors 1`); a schema's DDL error says
+//! with `strict_fields=true`, stops the stream at the first record (the
+//! module calls `sluice.fail`: `sluice run` exits 1 with nothing of the file
+//! published, dead-lettered or checkpointed, and `sluice test` exits 1 with
+//! the same words); a schema's DDL error says
 //! what was expected and where; a module's refusal of its config carries
 //! its own words; a failing expression logs its first dead letters and
 //! then a count, not a line per record.
@@ -10,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use sluice_tests::{Broker, Host, HostArgs, TestDirs, invoice_file, poll_until, run_to_exit, topic_name, transform};
-use sluice_tests::{summary_count, wait_for_count};
+use sluice_tests::{checkpointed, read_topic, summary_count, wait_for_count};
 
 const WITHIN: Duration = Duration::from_secs(60);
 
@@ -50,17 +52,14 @@ fn sluice_test_repeats_the_unknown_field_warning_in_its_summary() {
 }
 
 #[test]
-fn strict_fields_fails_the_records_and_the_test_exits_1() {
+fn strict_fields_stops_the_test_with_the_module_s_words() {
     let dirs = TestDirs::new();
     let input = sample(dirs.root());
     let (code, stderr) = sluice_test(&["-C", "key=StoreId2", "-C", "strict_fields=true", "-i", &input]);
     assert_eq!(code, Some(1), "{stderr}");
     let reason = format!("{} (strict_fields=true refuses it)", store_id2_warning("the first record"));
-    let tail = format!(
-        "2 records: 0 emitted (0 messages), 0 dropped, 2 failed\nerror from sql.wasm: {reason}\n\
-         2 records failed; exiting 1 (--allow-errors exits 0 when records fail)\n"
-    );
-    assert!(stderr.ends_with(&tail), "{stderr}");
+    assert!(stderr.ends_with(&format!("error: the module stopped the stream: {reason}\n")), "{stderr}");
+    assert_eq!(stderr.matches("StoreId2").count(), 1, "said once: {stderr}");
 }
 
 #[test]
@@ -159,24 +158,33 @@ fn a_failing_expression_logs_its_first_dead_letters_then_a_count() {
 }
 
 #[test]
-fn strict_fields_with_one_error_allowed_stops_sluice_run_with_the_message() {
+fn strict_fields_stops_sluice_run_at_the_first_record_and_a_fixed_restart_publishes_the_file() {
     let dirs = TestDirs::new();
     let broker = Broker::start(dirs.root());
     let topic = topic_name("names-strict");
     broker.create_topic(&topic, 1);
-    let args = HostArgs::new(&dirs, &transform("sql"), &topic, &broker.bootstrap)
-        .config("key", "StoreId2")
-        .config("strict_fields", "true")
-        .flags(&["--max-consecutive-errors", "1"]);
-    let mut host = Host::start(&args, dirs.root());
+    let sql = transform("sql");
+    let strict = HostArgs::new(&dirs, &sql, &topic, &broker.bootstrap).config("strict_fields", "true");
+    // No --max-consecutive-errors: the module stops the stream itself.
+    let mut host = Host::start(&strict.clone().config("key", "StoreId2"), dirs.root());
     host.wait_for_log("streaming", WITHIN);
-    std::fs::copy(invoice_file(1), dirs.landing().join("invoices-1.json")).unwrap();
+    let file = dirs.landing().join("invoices-1.json");
+    std::fs::copy(invoice_file(1), &file).unwrap();
     let status = host.wait(WITHIN);
     let log = host.log();
-    assert!(!status.success(), "{log}");
+    assert_eq!(status.code(), Some(1), "{log}");
     let reason = format!("{} (strict_fields=true refuses it)", store_id2_warning("the first record"));
-    let error = format!("error: while streaming {}", dirs.landing().join("invoices-1.json").display());
-    let last = log.lines().last().unwrap_or_default();
-    assert!(last.starts_with(&error), "{log}");
-    assert!(last.contains(&format!("in a row (the last: {reason}); stopping")), "{log}");
+    let error = format!("error: while streaming {}: the module stopped the stream: {reason}", file.display());
+    assert_eq!(log.lines().last().unwrap_or_default(), error, "{log}");
+    let from = sluice_tests::now_ms() - 60_000;
+    assert_eq!(read_topic(&broker.bootstrap, &topic, from).unwrap().len(), 0, "nothing published");
+    let dead_letters = std::fs::read_to_string(dirs.checkpoint().join("dead-letters.jsonl")).unwrap_or_default();
+    assert_eq!(dead_letters, "", "no dead letter");
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert!(checkpointed(&dirs.checkpoint(), &file).is_none_or(|(offset, _)| offset < size), "left unfinished");
+    let fixed = Host::start(&strict.config("key", "StoreID"), dirs.root());
+    let records = wait_for_count(&broker.bootstrap, &topic, from, 400, WITHIN);
+    assert!(records.iter().all(|r| r.key.is_some()), "keyed by StoreID");
+    let log = fixed.log();
+    assert!(fixed.stop().success(), "{log}");
 }

@@ -83,10 +83,14 @@ pub const EXPORT_PANIC_MESSAGE: &str = "sluice_panic_message";
 /// dead-lettered and it is not run again.
 pub const EXPORT_CURRENT_RECORD: &str = "sluice_current_record";
 
-/// Module of the one import a version-2 module may have.
+/// Module of the host functions a version-2 module may import.
 pub const IMPORT_MODULE: &str = "sluice";
 /// `(level: i32, ptr: i32, len: i32) -> ()`: log a UTF-8 line at a [`Level`].
 pub const IMPORT_LOG: &str = "log";
+/// `(ptr: i32, len: i32) -> ()`: the stream cannot go on, for the UTF-8
+/// reason at `ptr`. Once the current call returns (or traps) the host
+/// drops the batch unprocessed and stops the pipeline with the reason.
+pub const IMPORT_FAIL: &str = "fail";
 
 /// Outcome tag: the record is filtered out.
 pub const TAG_DROP: u8 = 0;

@@ -309,6 +309,31 @@ pub fn log(level: Level, message: &str) {
     testing::capture_log(level, message);
 }
 
+/// Declares that the stream cannot go on, for `reason`: a fault no record
+/// can get past, such as a config that names a field the records do not
+/// have. Unlike a record's [`Error`], it is not dead-lettered: when the
+/// current call returns, the host drops the batch unprocessed (nothing of
+/// it is published, dead-lettered or checkpointed) and stops the pipeline
+/// with `the module stopped the stream: <reason>`, so a restart with the
+/// fault fixed reads the batch again. Whatever the call returns after this
+/// is ignored; the first reason stands. In native tests the reason is
+/// captured by [`testing::Harness`] instead.
+pub fn fail(reason: &str) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        #[link(wasm_import_module = "sluice")]
+        unsafe extern "C" {
+            #[link_name = "fail"]
+            fn sluice_fail(ptr: *const u8, len: usize);
+        }
+        // SAFETY: the host reads `len` bytes at `ptr` from this module's
+        // memory during the call and keeps no reference to them.
+        unsafe { sluice_fail(reason.as_ptr(), reason.len()) }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    testing::capture_fail(reason);
+}
+
 /// Builds a transform from an encoded config (the `sluice_init` input).
 #[doc(hidden)]
 pub fn init_from_abi<T: Transform>(encoded: &[u8]) -> Result<T> {

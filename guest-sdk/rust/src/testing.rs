@@ -3,7 +3,8 @@
 //! [`Harness`] drives a [`Transform`] through the same encode, process and
 //! decode steps the host uses, so what passes here behaves the same inside
 //! `sluice`. Lines the transform writes with [`crate::log`] are captured
-//! here, per thread, and read back with [`Harness::take_logs`].
+//! here, per thread, and read back with [`Harness::take_logs`]; a reason
+//! given to [`crate::fail`] is read back with [`Harness::take_failure`].
 
 use std::cell::RefCell;
 
@@ -24,12 +25,22 @@ impl<T> std::fmt::Debug for Harness<T> {
 
 thread_local! {
     static LOGS: RefCell<Vec<(Level, String)>> = const { RefCell::new(Vec::new()) };
+    static FAILED: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 /// Where [`crate::log`] writes when the transform runs natively.
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn capture_log(level: Level, message: &str) {
     LOGS.with(|logs| logs.borrow_mut().push((level, message.to_owned())));
+}
+
+/// Where [`crate::fail`] writes when the transform runs natively: the
+/// first reason stands, as in the host.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn capture_fail(reason: &str) {
+    FAILED.with(|failed| {
+        failed.borrow_mut().get_or_insert_with(|| reason.to_owned());
+    });
 }
 
 impl<T: Transform> Harness<T> {
@@ -56,6 +67,13 @@ impl<T: Transform> Harness<T> {
         let decoded =
             abi::decode_outcomes_as(abi::Version::LATEST, &out, lines.len()).expect("the SDK encodes valid outcomes");
         decoded.iter().map(Outcome::from).collect()
+    }
+
+    /// The reason the transform gave [`crate::fail`] on this thread since
+    /// the last call, if it called it. The host would have dropped the
+    /// outcomes of the batch that called it and stopped the stream.
+    pub fn take_failure(&self) -> Option<String> {
+        FAILED.with(|failed| failed.borrow_mut().take())
     }
 
     /// The lines logged on this thread since the last call, oldest first.
@@ -98,6 +116,16 @@ mod tests {
         fn partition(&self, record: &Record<'_>) -> Result<Option<i32>> {
             Ok(record.field("p").and_then(|v| v.as_f64()).map(|p| p as i32))
         }
+    }
+
+    #[test]
+    fn a_failure_is_taken_once_and_the_first_reason_stands() {
+        let h = Harness::<Fan>::new(&[]).unwrap();
+        assert_eq!(h.take_failure(), None);
+        crate::fail("the first reason");
+        crate::fail("a second one");
+        assert_eq!(h.take_failure().as_deref(), Some("the first reason"));
+        assert_eq!(h.take_failure(), None);
     }
 
     #[test]

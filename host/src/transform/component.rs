@@ -9,7 +9,8 @@
 //! strings; the typed outcomes that come back are encoded into the same ABI
 //! outcomes a core module returns and checked the same way, so the retry,
 //! the dead letters and `sluice test` do not know which kind they run. The
-//! instance's `log` calls go to the module's [`GuestLog`], like `sluice.log`.
+//! instance's `log` calls go to the module's [`GuestLog`], like `sluice.log`;
+//! its `fail` is `sluice.fail` ([`super::fail`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -43,11 +44,13 @@ const TYPES_INTERFACE: &str = "sluice:transform/types@1.0.0";
 /// capped at `--transform-memory-mb`.
 const MEMORIES: usize = 4;
 
-/// What each instance's store holds: its limits and its log.
+/// What each instance's store holds: its limits, its log, and the reason
+/// it gave `fail`, if it called it.
 #[derive(Debug)]
 pub struct Guest {
     limits: StoreLimits,
     log: Arc<GuestLog>,
+    stopped: Option<String>,
 }
 
 impl host::Host for Guest {
@@ -61,6 +64,11 @@ impl host::Host for Guest {
         };
         // Cut as `sluice.log` cuts a line: one huge message cannot flood the log.
         self.log.line(level, &super::log::shown(message.as_bytes()));
+    }
+
+    fn fail(&mut self, reason: String) {
+        // Cut and escaped as `sluice.fail`'s; the first reason stands.
+        self.stopped.get_or_insert_with(|| super::fail::reason(reason.as_bytes()));
     }
 }
 
@@ -107,14 +115,18 @@ impl Runtime {
             path: self.path.clone(),
             reason: CallFailure::from_error(&e, timeout, memory_cap).0,
         };
-        let guest = Guest { limits: super::limits(memory_cap, MEMORIES), log: self.log.clone() };
+        let guest = Guest { limits: super::limits(memory_cap, MEMORIES), log: self.log.clone(), stopped: None };
         let mut store = Store::new(&self.engine, guest);
         store.limiter(|guest| &mut guest.limits);
         let deadline_ticks = super::deadline_ticks(timeout);
         store.set_epoch_deadline(deadline_ticks);
         let bindings = self.template.instantiate(&mut store).map_err(failed)?;
         let pairs: Vec<(&str, &str)> = self.config.config.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        match bindings.call_init(&mut store, &pairs).map_err(failed)? {
+        let result = bindings.call_init(&mut store, &pairs);
+        if let Some(reason) = store.data_mut().stopped.take() {
+            return Err(TransformError::ModuleStopped { reason });
+        }
+        match result.map_err(failed)? {
             Ok(()) => Ok(Instance { store, bindings, deadline_ticks, timeout, memory_cap }),
             Err(message) => Err(TransformError::InitRefused { path: self.path.clone(), message }),
         }
@@ -153,6 +165,11 @@ impl std::fmt::Debug for Instance {
 }
 
 impl Instance {
+    /// The reason the component gave `fail`, if it called it.
+    pub fn stopped(&self) -> Option<String> {
+        self.store.data().stopped.clone()
+    }
+
     /// Runs `count` ABI-encoded records through the world's `process` and
     /// appends their outcomes to `out`, ABI-encoded and checked.
     pub fn process_into(&mut self, records: &[u8], count: usize, out: &mut Vec<u8>) -> Result<(), CallFailure> {

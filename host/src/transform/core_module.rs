@@ -3,7 +3,8 @@
 //! and keeps a pre-instantiated template; [`Runtime::instance`] makes a
 //! fresh instance and calls `sluice_init`. A batch crosses into guest
 //! memory with one copy and its outcomes come back with one copy, checked
-//! against the module's ABI version.
+//! against the module's ABI version. A module that called `sluice.fail`
+//! ([`super::fail`]) says so through [`Instance::stopped`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,17 +12,19 @@ use std::time::{Duration, Instant};
 use sluice_guest_sdk::abi;
 use wasmtime::{Engine, InstancePre, Linker, Memory, Store, StoreLimits, Trap, TypedFunc};
 
-use super::{CallFailure, TransformError, describe_error, log, module, wasi};
+use super::{CallFailure, TransformError, describe_error, fail, log, module, wasi};
 use crate::config::TransformConfig;
 
 /// Epoch ticks `sluice_current_record` may take (at most 20 ms).
 const CURRENT_RECORD_TICKS: u64 = 2;
 
-/// What each instance's store holds: its limits and its WASI stub state.
+/// What each instance's store holds: its limits, its WASI stub state, and
+/// the reason it gave `sluice.fail`, if it called it.
 #[derive(Debug)]
 pub struct Guest {
     limits: StoreLimits,
     wasi: wasi::Wasi,
+    stopped: Option<String>,
 }
 
 /// A compiled, checked core module.
@@ -30,8 +33,8 @@ pub struct Runtime {
     template: InstancePre<Guest>,
     config: TransformConfig,
     path: String,
-    /// Whether the module imports `sluice.log`, which version 1 may not.
-    imports_log: bool,
+    /// The first `sluice.*` function the module imports, which version 1 may not.
+    host_import: Option<String>,
     log: Arc<log::GuestLog>,
 }
 
@@ -50,10 +53,11 @@ impl Runtime {
         let log = log::GuestLog::new(super::module_name(&config.path));
         let mut linker = Linker::new(engine);
         log.define(&mut linker).map_err(start)?;
+        fail::define(&mut linker, |guest: &mut Guest| &mut guest.stopped).map_err(start)?;
         wasi::add_to_linker(engine, &mut linker, |guest: &mut Guest| &mut guest.wasi).map_err(start)?;
         let template = linker.instantiate_pre(&module).map_err(start)?;
-        let imports_log = module.imports().any(|i| i.module() == abi::IMPORT_MODULE);
-        Ok(Runtime { engine: engine.clone(), template, config: config.clone(), path, imports_log, log })
+        let host_import = module.imports().find(|i| i.module() == abi::IMPORT_MODULE).map(|i| i.name().to_owned());
+        Ok(Runtime { engine: engine.clone(), template, config: config.clone(), path, host_import, log })
     }
 
     /// The module's log.
@@ -64,8 +68,11 @@ impl Runtime {
     /// A fresh instance, version-checked and initialized with the config.
     pub fn instance(&self) -> Result<Instance, TransformError> {
         let start = |e: wasmtime::Error| TransformError::Start { path: self.path.clone(), reason: describe_error(&e) };
-        let guest =
-            Guest { limits: super::limits(self.config.memory_bytes, 1), wasi: wasi::Wasi::new(self.log.clone()) };
+        let guest = Guest {
+            limits: super::limits(self.config.memory_bytes, 1),
+            wasi: wasi::Wasi::new(self.log.clone()),
+            stopped: None,
+        };
         let mut store = Store::new(&self.engine, guest);
         store.limiter(|guest| &mut guest.limits);
         let deadline_ticks = super::deadline_ticks(self.config.timeout);
@@ -92,7 +99,11 @@ impl Runtime {
         };
         self.check_version(&mut instance)?;
         let config = abi::encode_config(self.config.config.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        match instance.init(&config) {
+        let result = instance.init(&config);
+        if let Some(reason) = instance.stopped() {
+            return Err(TransformError::ModuleStopped { reason });
+        }
+        match result {
             Ok(Ok(())) => Ok(instance),
             Ok(Err(message)) => Err(TransformError::InitRefused { path: self.path.clone(), message }),
             Err(failure) => Err(TransformError::Start { path: self.path.clone(), reason: failure.0 }),
@@ -107,8 +118,10 @@ impl Runtime {
             .map_err(|e| TransformError::Start { path: self.path.clone(), reason: describe_error(&e) })?;
         instance.abi_version =
             abi::Version::from_export(found).ok_or(TransformError::AbiVersion { path: self.path.clone(), found })?;
-        if self.imports_log && instance.abi_version == abi::Version::V1 {
-            return Err(TransformError::LogNeedsV2 { path: self.path.clone() });
+        if let Some(import) = &self.host_import
+            && instance.abi_version == abi::Version::V1
+        {
+            return Err(TransformError::HostImportNeedsV2 { path: self.path.clone(), import: import.clone() });
         }
         Ok(())
     }
@@ -141,6 +154,11 @@ impl Instance {
     fn init(&mut self, config: &[u8]) -> Result<Result<(), String>, CallFailure> {
         let region = self.call(config, |this, len| this.init.call(&mut this.store, len))?;
         abi::decode_init_result(region).map_err(|e| CallFailure(format!("returned a malformed init result: {e}")))
+    }
+
+    /// The reason the module gave `sluice.fail`, if it called it.
+    pub fn stopped(&self) -> Option<String> {
+        self.store.data().stopped.clone()
     }
 
     /// The ABI version the module speaks.

@@ -1,4 +1,4 @@
-//! `sluice.log`, the one host function a version-2 module may import: the
+//! `sluice.log`, one of the two host functions a version-2 module may import: the
 //! module's log lines go to the host's log (through `tracing`, tagged with
 //! the module's file name), rate-limited by a token bucket so a chatty
 //! module cannot flood the log. Lines over the limit are counted and

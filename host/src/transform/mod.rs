@@ -13,11 +13,13 @@
 //! instance. When a batch fails as a whole (trap, panic, timeout, memory
 //! cap, malformed result) the instance is discarded and the batch is run
 //! again around the record that failed on fresh instances ([`salvage`]), so
-//! only the poison record fails, and it fails once.
+//! only the poison record fails, and it fails once. A module that calls
+//! `sluice.fail` ([`fail`]) stops the stream instead, when its call returns.
 
 pub mod cache;
 pub mod component;
 pub mod core_module;
+pub mod fail;
 pub mod log;
 pub mod module;
 pub mod salvage;
@@ -73,11 +75,19 @@ pub enum TransformError {
         /// What it reported.
         found: i32,
     },
-    /// The module imports `sluice.log` but says it speaks version 1.
-    #[error("transform {path} imports `sluice.log`, which needs ABI version 2, but it speaks version 1")]
-    LogNeedsV2 {
+    /// The module imports `sluice.log` or `sluice.fail` but says it speaks version 1.
+    #[error("transform {path} imports `sluice.{import}`, which needs ABI version 2, but it speaks version 1")]
+    HostImportNeedsV2 {
         /// The module file.
         path: String,
+        /// The function's name.
+        import: String,
+    },
+    /// The module called `sluice.fail`: the stream cannot go on.
+    #[error("the module stopped the stream: {reason}")]
+    ModuleStopped {
+        /// The module's reason, cut and escaped.
+        reason: String,
     },
 }
 
@@ -252,6 +262,15 @@ impl Instance {
         }
     }
 
+    /// Fails with the module's reason if it called `sluice.fail`.
+    fn check_stopped(&self) -> Result<(), TransformError> {
+        let reason = match self {
+            Instance::Core(instance) => instance.stopped(),
+            Instance::Component(instance) => instance.stopped(),
+        };
+        reason.map_or(Ok(()), |reason| Err(TransformError::ModuleStopped { reason }))
+    }
+
     /// After a failed call of `count` records, the index of the record the
     /// module says it was working on (`sluice_current_record`), if it says.
     pub fn failed_record(&mut self, count: usize) -> Option<usize> {
@@ -316,7 +335,9 @@ impl Transformer {
     /// again around its failing records ([`salvage`]), and each failing
     /// record becomes an error outcome with the reason; once `tolerance`
     /// failures in a row are reached the rest are not tried. Stops early,
-    /// with [`TransformError::Stopped`], on shutdown.
+    /// with [`TransformError::Stopped`], on shutdown, and with
+    /// [`TransformError::ModuleStopped`] (no outcome of the batch kept)
+    /// once a call of the module's called `sluice.fail`.
     pub fn process_with(
         &mut self,
         batch: &Batch,
@@ -324,7 +345,9 @@ impl Transformer {
         shutdown: &Shutdown,
     ) -> Result<Vec<Outcome<'_>>, TransformError> {
         self.out.clear();
-        if let Err(failure) = self.instance.process_into(&batch.records, batch.len(), &mut self.out) {
+        let result = self.instance.process_into(&batch.records, batch.len(), &mut self.out);
+        self.instance.check_stopped()?;
+        if let Err(failure) = result {
             let at = self.instance.failed_record(batch.len());
             match at {
                 Some(record) => {

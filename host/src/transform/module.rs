@@ -1,6 +1,7 @@
 //! Loading a transform module and checking it against the ABI before any
 //! record is read: the file is wasm, it imports nothing outside the allowed
-//! set (the WASI preview 1 stubs of [`super::wasi`]), and it exports every
+//! set (`sluice.log` and `sluice.fail` with their exact types, the WASI
+//! preview 1 stubs of [`super::wasi`]), and it exports every
 //! required function with its exact signature. [`read`] and [`compile`]
 //! serve components too ([`super::component`] checks their imports).
 
@@ -41,13 +42,28 @@ pub enum ModuleError {
     /// It imports something outside the allowed set; transforms get no host access.
     #[error(
         "transform {path} imports {imports}, which sluice does not provide; a module may import \
-         only `sluice.log` and the sandboxed `wasi_snapshot_preview1` functions listed in guest-sdk/ABI.md"
+         only `sluice.log`, `sluice.fail` and the sandboxed `wasi_snapshot_preview1` functions listed in \
+         guest-sdk/ABI.md"
     )]
     Imports {
         /// The module file.
         path: PathBuf,
         /// The imports, `module.name`.
         imports: String,
+    },
+    /// It imports a host function of sluice's with the wrong type.
+    #[error(
+        "transform {path} imports `sluice.{name}` as {found}, but sluice provides it as {expected}; see guest-sdk/ABI.md"
+    )]
+    WrongImport {
+        /// The module file.
+        path: PathBuf,
+        /// The host function.
+        name: &'static str,
+        /// Its type.
+        expected: &'static str,
+        /// What the module asks for.
+        found: String,
     },
     /// A component imports something the world does not grant.
     #[error(
@@ -92,6 +108,13 @@ const REQUIRED: [(&str, &[ValType], &[ValType], &str); 4] = [
     (abi::EXPORT_BUFFER, &[ValType::I32], &[ValType::I32], "func(i32) -> i32"),
     (abi::EXPORT_INIT, &[ValType::I32], &[ValType::I64], "func(i32) -> i64"),
     (abi::EXPORT_PROCESS, &[ValType::I32, ValType::I32], &[ValType::I64], "func(i32, i32) -> i64"),
+];
+
+/// The host functions a version-2 module may import from `sluice`: name,
+/// params, results, and how to say it.
+const HOST: [(&str, &[ValType], &[ValType], &str); 2] = [
+    (abi::IMPORT_LOG, &[ValType::I32, ValType::I32, ValType::I32], &[], "func(i32, i32, i32)"),
+    (abi::IMPORT_FAIL, &[ValType::I32, ValType::I32], &[], "func(i32, i32)"),
 ];
 
 /// Compiles (or takes from the cache in `cache`, see [`super::cache`]) and
@@ -139,9 +162,19 @@ pub fn compile<A: super::cache::Artifact>(
 }
 
 fn check_imports(module: &Module, path: &Path) -> Result<(), ModuleError> {
+    for import in module.imports().filter(|i| i.module() == abi::IMPORT_MODULE) {
+        let Some(&(name, params, results, expected)) = HOST.iter().find(|h| h.0 == import.name()) else { continue };
+        match import.ty() {
+            ExternType::Func(f) if same_signature(&f, params, results) => {}
+            other => {
+                let found = describe(&other);
+                return Err(ModuleError::WrongImport { path: path.to_owned(), name, expected, found });
+            }
+        }
+    }
     let imports: Vec<String> = module
         .imports()
-        .filter(|i| !is_log_import(i) && !super::wasi::is_allowed(i.module(), i.name()))
+        .filter(|i| !is_host_import(i) && !super::wasi::is_allowed(i.module(), i.name()))
         .map(|i| format!("`{}.{}`", i.module(), i.name()))
         .collect();
     if imports.is_empty() {
@@ -158,12 +191,10 @@ pub fn list_imports(imports: &[String]) -> String {
     }
 }
 
-/// `sluice.log`, the one import a version-2 module may have, with its exact
-/// signature `(i32, i32, i32) -> ()`; anything else named so is refused.
-fn is_log_import(import: &wasmtime::ImportType<'_>) -> bool {
-    let log = import.module() == abi::IMPORT_MODULE && import.name() == abi::IMPORT_LOG;
-    let signature = matches!(import.ty(), ExternType::Func(f) if same_signature(&f, &[ValType::I32, ValType::I32, ValType::I32], &[]));
-    log && signature
+/// One of sluice's [`HOST`] functions (`sluice.log`, `sluice.fail`);
+/// [`check_imports`] has already refused one with another type.
+fn is_host_import(import: &wasmtime::ImportType<'_>) -> bool {
+    import.module() == abi::IMPORT_MODULE && HOST.iter().any(|h| h.0 == import.name())
 }
 
 fn check_exports(module: &Module, path: &Path) -> Result<(), ModuleError> {

@@ -123,7 +123,9 @@ impl Transformer {
             input.clear();
             records[range.clone()].iter().for_each(|record| abi::put_bytes(&mut input, record));
             let mark = self.out.len();
-            match self.instance.process_into(&input, range.len(), &mut self.out) {
+            let result = self.instance.process_into(&input, range.len(), &mut self.out);
+            self.instance.check_stopped()?;
+            match result {
                 Ok(()) => {
                     salvage.succeeded(&self.out[mark..], range.len());
                     start = range.end;

@@ -16,7 +16,7 @@
 //! | `mode` | `PERMISSIVE`, `DROPMALFORMED` or `FAILFAST` (with a schema) | `PERMISSIVE` |
 //! | `timezone` | the session time zone (`UTC`, `Europe/Paris`, `+05:30`) | `UTC` |
 //! | `case_sensitive` | `true`: names must match the record's exactly | `false` |
-//! | `strict_fields` | `true`: without a schema, a field the first record lacks fails every record | `false` |
+//! | `strict_fields` | `true`: without a schema, a field the first record lacks stops the stream (`sluice run` exits 1, nothing of the batch published or checkpointed) | `false` |
 //!
 //! Any other key is refused at start-up, and so is an expression that does
 //! not parse, names an unknown function, or (with a schema) a field the
@@ -98,7 +98,7 @@
 //! - Without a schema an unknown field reads NULL, where Spark refuses the
 //!   query at analysis: after the first batch, one warning names each field
 //!   none of its records had, with did-you-mean suggestions from the names
-//!   they had (`strict_fields=true` fails the records instead, see
+//!   they had (`strict_fields=true` stops the stream instead, see
 //!   `names`); two fields differing only in case are found per
 //!   record (a name matching both fails that record), where Spark refuses
 //!   the inferred schema.

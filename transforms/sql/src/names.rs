@@ -5,12 +5,15 @@
 //! expressions read, and after the first batch that held records it logs
 //! one warning for those none of them had, with the names the records did
 //! have, closest first. With `strict_fields=true` the check is made on the
-//! first record and a name it lacks fails that record and every later one
-//! with the same words, so nothing is published under a misspelt name.
+//! first record and a name it lacks stops the stream (`sluice.fail`, with
+//! those words): the host drops the batch and exits, so nothing is
+//! published under a misspelt name and a restart with the name fixed reads
+//! the file again. The records still each fail with the words, which the
+//! host ignores once the module has stopped the stream.
 
 use std::cell::RefCell;
 
-use sluice_guest_sdk::{Error, Level, Record, Result, log};
+use sluice_guest_sdk::{Error, Level, Record, Result, fail, log};
 
 /// Distinct member names kept for suggestions; a record wider than this
 /// still has every name checked, only the suggestions come from the first.
@@ -84,7 +87,7 @@ impl NameCheck {
         state.done = true;
         state.refusal = state.report().map(|r| format!("{r} (strict_fields=true refuses it)"));
         if let Some(refusal) = &state.refusal {
-            log(Level::Error, refusal);
+            fail(refusal);
             return Err(Error::new(refusal));
         }
         Ok(())
@@ -201,16 +204,20 @@ mod tests {
     }
 
     #[test]
-    fn strict_fields_fails_every_record_from_the_first() {
+    fn strict_fields_stops_the_stream_at_the_first_record() {
         let t = Harness::<SqlTransform>::new(&[("key", "StoreId2"), ("strict_fields", "true")]).unwrap();
         let outcomes = t.run_batch(&[STORE, r#"{"StoreId2": "late"}"#]);
         let want = "[UNRESOLVED_COLUMN.WITH_SUGGESTION] `key`: a field with name `StoreId2` cannot be resolved; \
                     did you mean one of the following? [`StoreID`, `PosID`, `CashierID`] \
                     (not in the first record; it reads NULL) (strict_fields=true refuses it)";
         assert_eq!(outcomes, [Outcome::Error(want.to_owned()), Outcome::Error(want.to_owned())]);
-        assert_eq!(t.take_logs(), [(Level::Error, want.to_owned())], "said once in the log");
+        assert_eq!(t.take_failure().as_deref(), Some(want), "the stream is stopped with the words");
+        assert!(t.take_logs().is_empty(), "said once, by the host");
+        assert_eq!(t.run(STORE), Outcome::Error(want.to_owned()));
+        assert_eq!(t.take_failure(), None, "stopped once");
         let ok = Harness::<SqlTransform>::new(&[("key", "StoreID"), ("strict_fields", "true")]).unwrap();
         assert!(matches!(ok.run(STORE), Outcome::Emit(_)));
+        assert_eq!(ok.take_failure(), None);
     }
 
     #[test]
