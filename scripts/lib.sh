@@ -279,7 +279,7 @@ build_host() {
 
 # Only what scripts/demo runs, the sluice binary and the test suite's small
 # Kafka client (create-topic, wait-ready, wait-count), to target/demo/: the
-# `demo` profile (Cargo.toml) compiles in about a fifth less CPU time than
+# `demo` profile (Cargo.toml) compiles in about half the CPU time of
 # `release`, which the tests and the bench use.
 build_demo_host() {
   log "building sluice and sluice-kafka (profile demo)"
