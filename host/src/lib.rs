@@ -46,6 +46,7 @@ pub mod cli;
 pub mod config;
 pub mod deadletter;
 pub mod kafka;
+pub mod log_text;
 pub mod metrics;
 pub mod pipeline;
 pub mod private;

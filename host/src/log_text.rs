@@ -1,5 +1,4 @@
-//! The text log's field formatter (a module of the `sluice` binary, beside
-//! `main.rs`): every field value and message is written with its control
+//! The text log's field formatter: every field value and message is written with its control
 //! characters escaped (`\n`, `\r`, `\t`, others as `\u{1b}`), and the
 //! Unicode direction overrides too, so a file named
 //! `evil\n2026-… ERROR forged` or a module's log text cannot forge a line

@@ -4,11 +4,10 @@
 // Functions stay under 60 lines (host/clippy.toml); split one by its steps.
 #![warn(clippy::too_many_lines)]
 
-mod log_text;
-
 use std::process::ExitCode;
 
 use sluice::cli::{Cli, Command, LogFormat};
+use sluice::log_text;
 use sluice::pipeline::supervisor;
 
 fn main() -> ExitCode {

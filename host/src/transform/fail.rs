@@ -6,8 +6,11 @@
 //! batch unprocessed (nothing of it is published, dead-lettered or
 //! checkpointed) and stops with [`super::TransformError::ModuleStopped`].
 
+use wasmtime::{Caller, Linker};
+
+use super::log::guest_region;
+use crate::log_text;
 use sluice_guest_sdk::abi;
-use wasmtime::{Caller, Extern, Linker};
 
 /// Longest reason kept, in bytes; the rest is cut and its length reported,
 /// so a hostile module cannot make the fatal error a megabyte long.
@@ -18,17 +21,7 @@ const MAX_REASON_BYTES: usize = 1024;
 /// heard twice.
 pub fn define<T: 'static>(linker: &mut Linker<T>, slot: fn(&mut T) -> &mut Option<String>) -> wasmtime::Result<()> {
     linker.func_wrap(abi::IMPORT_MODULE, abi::IMPORT_FAIL, move |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
-        let Some(Extern::Memory(memory)) = caller.get_export(abi::EXPORT_MEMORY) else {
-            wasmtime::bail!("sluice.fail called by a module without a memory");
-        };
-        let (start, len) = (ptr as u32 as usize, len as u32 as usize);
-        let data = memory.data(&caller);
-        let Some(bytes) = data.get(start..start.saturating_add(len)) else {
-            wasmtime::bail!(
-                "sluice.fail called with a region {start:#x}+{len} outside its {} bytes of memory",
-                data.len()
-            );
-        };
+        let bytes = guest_region(&mut caller, "sluice.fail", ptr, len)?;
         let text = reason(bytes);
         slot(caller.data_mut()).get_or_insert(text);
         Ok(())
@@ -42,7 +35,7 @@ pub fn define<T: 'static>(linker: &mut Linker<T>, slot: fn(&mut T) -> &mut Optio
 /// forge a line of the log or of the exit error. An empty reason says so.
 pub fn reason(bytes: &[u8]) -> String {
     let cut = bytes.len().min(MAX_REASON_BYTES);
-    let mut text = escaped(&String::from_utf8_lossy(&bytes[..cut]));
+    let mut text = log_text::escaped(&String::from_utf8_lossy(&bytes[..cut]));
     if bytes.len() > cut {
         text.push_str(&format!("... ({} more bytes)", bytes.len() - cut));
     }
@@ -50,22 +43,6 @@ pub fn reason(bytes: &[u8]) -> String {
         return "(the module gave no reason)".into();
     }
     text
-}
-
-fn escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
-                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)))
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

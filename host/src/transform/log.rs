@@ -126,17 +126,7 @@ impl GuestLog {
         let Some(level) = Level::from_i32(level) else {
             wasmtime::bail!("sluice.log called with level {level}; levels are 0 (error) to 4 (trace)");
         };
-        let Some(Extern::Memory(memory)) = caller.get_export(abi::EXPORT_MEMORY) else {
-            wasmtime::bail!("sluice.log called by a module without a memory");
-        };
-        let (start, len) = (ptr as u32 as usize, len as u32 as usize);
-        let data = memory.data(&caller);
-        let Some(bytes) = data.get(start..start.saturating_add(len)) else {
-            wasmtime::bail!(
-                "sluice.log called with a region {start:#x}+{len} outside its {} bytes of memory",
-                data.len()
-            );
-        };
+        let bytes = guest_region(&mut caller, "sluice.log", ptr, len)?;
         self.line(level, &shown(bytes));
         Ok(())
     }
@@ -158,6 +148,28 @@ pub fn shown(bytes: &[u8]) -> String {
     }
     let text = String::from_utf8_lossy(&bytes[..MAX_LINE_BYTES]);
     format!("{text}... ({} more bytes)", bytes.len() - MAX_LINE_BYTES)
+}
+
+/// The `len` bytes at `ptr` in the calling module's memory, for the host
+/// function `import` (`sluice.log`, `sluice.fail`): a module without a
+/// memory, or a region outside it, is a broken module, so the call traps.
+pub fn guest_region<'a, T>(
+    caller: &'a mut Caller<'_, T>,
+    import: &str,
+    ptr: i32,
+    len: i32,
+) -> wasmtime::Result<&'a [u8]> {
+    let Some(Extern::Memory(memory)) = caller.get_export(abi::EXPORT_MEMORY) else {
+        wasmtime::bail!("{import} called by a module without a memory");
+    };
+    let (start, len) = (ptr as u32 as usize, len as u32 as usize);
+    let data = memory.data(caller);
+    match data.get(start..start.saturating_add(len)) {
+        Some(bytes) => Ok(bytes),
+        None => {
+            wasmtime::bail!("{import} called with a region {start:#x}+{len} outside its {} bytes of memory", data.len())
+        }
+    }
 }
 
 fn report_suppressed(module: &str, n: u64) {
