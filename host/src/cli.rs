@@ -96,9 +96,35 @@ Several pipelines, one process: sluice run --config sluice.toml [--metrics-addr 
 /// contract, and the keys of a config file's `[[pipeline]]`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Directory to watch for new JSON-lines files (required).
-    #[arg(short = 'l', long, value_name = "DIR", help_heading = "Input")]
+    /// Where new JSON-lines files land (required): a directory, or a bucket
+    /// and prefix in object storage (`s3://bucket/prefix/`, `s3a://`,
+    /// `az://container/prefix/`, `abfss://container@account.dfs.core.windows.net/prefix/`,
+    /// `gs://bucket/prefix/`).
+    #[arg(short = 'l', long, value_name = "DIR|URL", help_heading = "Input")]
     pub landing_zone: Option<PathBuf>,
+
+    /// A setting of the object store (`object_store`'s keys: `endpoint`,
+    /// `region`, `access_key_id`, `secret_access_key`, `allow_http`, …),
+    /// over the cloud's environment (`AWS_*`, `AZURE_STORAGE_*`, `GOOGLE_*`).
+    #[arg(
+        long = "storage-option",
+        visible_alias = "storage-options",
+        value_name = "KEY=VALUE",
+        help_heading = "Input"
+    )]
+    pub storage_options: Vec<String>,
+
+    /// How often a landing zone in object storage is listed from the last
+    /// key seen, for new objects [default: 1000; 0: never, leaving the
+    /// notifications and the full rescan].
+    #[arg(long, value_name = "MS", help_heading = "Input")]
+    pub list_ms: Option<u64>,
+
+    /// An SQS queue URL receiving the bucket's S3 event notifications
+    /// (`s3:ObjectCreated:*`): new objects are read as they are announced,
+    /// with the listing as the backstop.
+    #[arg(long, value_name = "URL", help_heading = "Input")]
+    pub notification_queue: Option<String>,
 
     /// Only take files whose name matches this glob (e.g. `*.json`).
     #[arg(short = 'g', long, value_name = "GLOB", help_heading = "Input")]
@@ -148,9 +174,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "MS", default_value_t = default_settle_ms(), help_heading = "Input")]
     pub settle_ms: u64,
 
-    /// How often the landing zone is rescanned, backing up the file watcher.
-    #[arg(long, value_name = "MS", default_value_t = default_rescan_ms(), help_heading = "Input")]
-    pub rescan_ms: u64,
+    /// How often the landing zone is rescanned in full, backing up the file
+    /// watcher [default: 2000; 60000 for object storage].
+    #[arg(long, value_name = "MS", help_heading = "Input")]
+    pub rescan_ms: Option<u64>,
 
     /// Topic for records that are not published (with `sluice.error.*`
     /// headers); without it they go to `dead-letters.jsonl` in the checkpoint directory.

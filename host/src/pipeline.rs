@@ -48,6 +48,7 @@ use crate::shutdown::Shutdown;
 use crate::sink::{Sink, SinkError};
 use crate::source::Source;
 use crate::transform::Transformer;
+use crate::zone::LandingZone;
 
 /// Batches read ahead of the transform: enough to keep it busy while the
 /// source waits on the disk, few enough to bound memory (4 x 1 MiB).
@@ -81,23 +82,23 @@ enum Running {
     ExactlyOnce(exactly_once::Member),
 }
 
-/// The handles of a pipeline on `config`'s landing zone, resuming from
+/// The handles of a pipeline on the landing zone `zone`, resuming from
 /// `checkpoint`.
-fn shared(config: &RunConfig, checkpoint: Checkpoint, metrics: Arc<PipelineMetrics>) -> Shared {
+fn shared(zone: Arc<dyn LandingZone>, checkpoint: Checkpoint, metrics: Arc<PipelineMetrics>) -> Shared {
     let window = Arc::new(Window::default());
     let tracker = Tracker::new(checkpoint, window.clone()).timing_files(metrics.file_ack_seconds.clone());
-    let (zone, completed) = (crate::zone::of(&config.source), Arc::default());
-    Shared { zone, tracker: Arc::new(tracker), window, completed, metrics }
+    Shared { zone, tracker: Arc::new(tracker), window, completed: Arc::default(), metrics }
 }
 
 /// The one builder: the stages, with what `config`'s delivery mode adds.
 fn build(mut config: RunConfig, shutdown: Shutdown, metrics: Arc<PipelineMetrics>) -> anyhow::Result<Summary> {
-    crate::zone::of(&config.source).check()?;
+    let zone = crate::zone::of(&config.source, &metrics)?;
+    zone.check()?;
     let transformer = Transformer::new(&config.transform)?;
     tracing::info!(module = %transformer.path().display(), "transform module loaded");
     metrics.health.module_loaded();
     let (mode, checkpoint) = Mode::open(&mut config)?;
-    let shared = shared(&config, checkpoint, metrics);
+    let shared = shared(zone, checkpoint, metrics);
     let Some(sink) = connect(&config, &shared, &shutdown)? else {
         tracing::info!("stopped before Kafka was reachable; nothing was read");
         return Ok(Summary::default());

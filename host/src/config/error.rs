@@ -109,4 +109,33 @@ pub enum ConfigError {
         /// `--landing-zone`.
         landing: PathBuf,
     },
+    /// `--landing-zone` looks like a URL but is not one of an object store.
+    #[error("--landing-zone {url}: {why}")]
+    ZoneUrl {
+        /// The URL, without a password or a query.
+        url: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// An object-store setting given to a local landing zone.
+    #[error("{flag} is for a landing zone in object storage; --landing-zone {} is a local directory", .zone.display())]
+    NotAStore {
+        /// The flag.
+        flag: &'static str,
+        /// `--landing-zone`.
+        zone: PathBuf,
+    },
+    /// `--source-archive-dir` of an object-store zone somewhere else.
+    #[error(
+        "--source-archive-dir {archive} must be a URL in the landing zone's own {bucket}, outside --landing-zone \
+         {zone}: objects are archived by a copy within the store"
+    )]
+    ArchiveNotInBucket {
+        /// `--source-archive-dir`.
+        archive: String,
+        /// `--landing-zone`.
+        zone: String,
+        /// The bucket or container.
+        bucket: String,
+    },
 }

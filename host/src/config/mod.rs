@@ -16,11 +16,13 @@ mod kafka;
 mod properties;
 mod rules;
 pub mod secrets;
+mod store;
 
 pub use clean::{CleanConfig, archive_inside};
 pub use error::ConfigError;
 pub use kafka::{ExactlyOnce, KafkaConfig, MAX_HOST_ID_LEN, valid_host_id, valid_topic};
 use kafka::{checked_pipeline, checked_topic};
+pub use store::StoreConfig;
 
 #[cfg(test)]
 use properties::{parse_properties, translate_java};
@@ -63,8 +65,12 @@ pub struct RunConfig {
 /// The landing-zone source.
 #[derive(Debug, Clone)]
 pub struct SourceConfig {
-    /// The landing-zone directory.
+    /// Where the landing zone is: a local directory, or the spelling of an
+    /// object store's zone (its URL without the trailing `/`), which every
+    /// object's name starts with.
     pub dir: PathBuf,
+    /// The landing zone in object storage, if it is one.
+    pub store: Option<StoreConfig>,
     /// Optional narrowing of file names.
     pub glob: Option<GlobMatcher>,
     /// Quiet period after which an unterminated last line is complete.
@@ -112,14 +118,20 @@ impl RunConfig {
         let glob = args.glob.as_deref().map(parse_glob).transpose()?;
         let exactly_once = ExactlyOnce::from_args(args)?;
         let pipeline = args.pipeline.clone().map(checked_pipeline).transpose()?.unwrap_or_else(|| "default".into());
-        let landing_zone = required("--landing-zone DIR", &args.landing_zone)?;
+        let store = StoreConfig::from_args(args)?;
+        let zone = required("--landing-zone DIR", &args.landing_zone)?;
+        let landing_zone = store.as_ref().map_or_else(|| store::local_dir(&zone), StoreConfig::name);
+        let url = store.as_ref().map(|s| &s.url);
+        let default_rescan = if store.is_some() { DEFAULT_STORE_RESCAN_MS } else { crate::cli::default_rescan_ms() };
+        let archive_dir = args.source_archive_dir.as_deref();
         Ok(RunConfig {
-            clean: CleanConfig::from_args(args.clean_source, args.source_archive_dir.as_deref(), &landing_zone)?,
+            clean: CleanConfig::from_args(args.clean_source, archive_dir, &landing_zone, url)?,
             source: SourceConfig {
                 dir: landing_zone,
+                store,
                 glob,
                 settle: Duration::from_millis(args.settle_ms),
-                rescan: Duration::from_millis(positive("--rescan-ms", args.rescan_ms)?),
+                rescan: Duration::from_millis(positive("--rescan-ms", args.rescan_ms.unwrap_or(default_rescan))?),
                 max_record_bytes: positive("--max-record-bytes", args.max_record_bytes as u64)? as usize,
                 recursive: args.recursive,
                 follow_symlinks: args.follow_symlinks,
@@ -136,6 +148,11 @@ impl RunConfig {
         })
     }
 }
+
+/// How often a zone in object storage is listed in full, unless
+/// `--rescan-ms` says: it costs a request per thousand objects, and the
+/// listing from the cursor (`--list-ms`) finds new objects between.
+pub const DEFAULT_STORE_RESCAN_MS: u64 = 60_000;
 
 /// `value`, or the error that `flag` (with its value's name) is missing.
 pub(super) fn required<T: Clone>(flag: &'static str, value: &Option<T>) -> Result<T, ConfigError> {

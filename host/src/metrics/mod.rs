@@ -18,6 +18,7 @@ pub mod health;
 mod page;
 pub mod server;
 mod status;
+mod store;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -35,6 +36,7 @@ use prometheus_client::registry::Registry;
 use crate::record::{Reason, Skip};
 pub use health::Health;
 pub use page::{About, DeadLetterView, FileView, Phase, now_ms};
+pub use store::StoreRequests;
 
 /// Dead letters the status page keeps, newest last.
 const RECENT_DEAD_LETTERS: usize = 20;
@@ -76,6 +78,7 @@ struct Families {
     owned_files: Family<Labels, Gauge>,
     transform_seconds: Seconds,
     file_ack_seconds: Seconds,
+    store_requests: Family<store::OutcomeLabels, Counter>,
 }
 
 /// Transform time per batch: 50 µs to about 3 s.
@@ -109,6 +112,7 @@ impl Families {
             owned_files: Family::default(),
             transform_seconds: Family::new_with_constructor(transform_histogram),
             file_ack_seconds: Family::new_with_constructor(file_histogram),
+            store_requests: store::register(registry),
         };
         let r = registry;
         r.register("files_found", "Files found in the landing zone", f.files_found.clone());
@@ -239,6 +243,8 @@ pub struct PipelineMetrics {
     pub transform_seconds: Histogram,
     /// Found-to-acknowledged time per file.
     pub file_ack_seconds: Histogram,
+    /// Requests to the landing zone's object store.
+    pub store_requests: StoreRequests,
     started: Instant,
     /// Milliseconds after `started` of the last acknowledgement.
     last_ack_ms: AtomicU64,
@@ -286,6 +292,7 @@ impl PipelineMetrics {
             owned_files: f.owned_files.get_or_create_owned(&labels),
             transform_seconds: f.transform_seconds.get_or_create_owned(&labels),
             file_ack_seconds: f.file_ack_seconds.get_or_create_owned(&labels),
+            store_requests: StoreRequests::new(&f.store_requests, name, topic),
             started: Instant::now(),
             last_ack_ms: AtomicU64::new(0),
             health: Health::default(),

@@ -187,14 +187,16 @@ pub fn check_file(path: &Path) -> anyhow::Result<()> {
     let file = ConfigFile::load(path)?;
     let configs = pipeline_configs(&file)?;
     for (entry, config) in &configs {
-        crate::zone::of(&config.source).check().with_context(|| file.locate(entry))?;
+        let zone = crate::zone::of(&config.source, &PipelineMetrics::detached()).with_context(|| file.locate(entry))?;
+        zone.check().with_context(|| file.locate(entry))?;
         let transformer = Transformer::new(&config.transform).with_context(|| file.locate(entry))?;
         let properties: std::collections::BTreeSet<&str> =
             config.kafka.properties.iter().map(|(k, _)| k.as_str()).collect();
         println!("pipeline {}: ok", entry.name);
         println!("  settings: valid");
         println!("  kafka: {} properties valid by librdkafka's rules (no broker contacted)", properties.len());
-        println!("  landing zone: {} is a directory", config.source.dir.display());
+        let kind = if config.source.store.is_some() { "can be listed" } else { "is a directory" };
+        println!("  landing zone: {} {kind}", config.source.dir.display());
         println!(
             "  module: {} loads ({}) and its init accepts the config",
             transformer.path().display(),

@@ -21,6 +21,7 @@ use crate::zone::local::LocalDir;
 fn source(dir: &Path) -> (Source, Receiver<Batch>) {
     let config = SourceConfig {
         dir: dir.to_owned(),
+        store: None,
         glob: None,
         settle: Duration::ZERO,
         rescan: Duration::from_secs(3600),
@@ -31,7 +32,8 @@ fn source(dir: &Path) -> (Source, Receiver<Batch>) {
     let (tx, rx) = crossbeam_channel::unbounded();
     let tracker = Arc::new(Tracker::new(Checkpoint::default(), Arc::default()));
     let metrics = crate::metrics::PipelineMetrics::detached();
-    (Source::new(crate::zone::of(&config), config, tracker, Arc::default(), metrics, tx, Shutdown::new()), rx)
+    let zone = crate::zone::of(&config, &metrics).unwrap();
+    (Source::new(zone, config, tracker, Arc::default(), metrics, tx, Shutdown::new()), rx)
 }
 
 /// Opens what is queued and reads it; the `(line, offset)` of each record.

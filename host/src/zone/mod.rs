@@ -27,6 +27,7 @@
 //! ([`refusal`]), which the source warns about once and counts.
 
 pub mod local;
+pub mod object;
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -40,6 +41,7 @@ use std::time::{Duration, SystemTime};
 use crossbeam_channel::Receiver;
 
 use crate::config::SourceConfig;
+use crate::metrics::PipelineMetrics;
 use crate::progress::Completed;
 use crate::progress::kafka::Locate;
 use crate::record::file::fnv1a;
@@ -67,9 +69,13 @@ pub enum ZoneError {
     },
 }
 
-/// The landing zone `config` names: a local directory, the only kind yet.
-pub fn of(config: &SourceConfig) -> Arc<dyn LandingZone> {
-    Arc::new(local::LocalDir::new(config.dir.clone(), config.recursive, config.follow_symlinks))
+/// The landing zone `config` names: a local directory, or a bucket and
+/// prefix in object storage, whose requests count in `metrics`.
+pub fn of(config: &SourceConfig, metrics: &PipelineMetrics) -> Result<Arc<dyn LandingZone>, object::build::BuildError> {
+    Ok(match &config.store {
+        Some(store) => Arc::new(object::ObjectZone::new(store, config.recursive, metrics.store_requests.clone())?),
+        None => Arc::new(local::LocalDir::new(config.dir.clone(), config.recursive, config.follow_symlinks)),
+    })
 }
 
 /// A landing zone as the progress floor's [`Locate`]: the exactly-once

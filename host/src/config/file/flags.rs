@@ -33,18 +33,22 @@ impl Flags {
         let command = RunArgs::augment_args(command);
         let by_key = command
             .get_arguments()
-            .filter_map(|arg| {
-                let long = arg.get_long()?.to_owned();
-                let key = if long == "pipeline" { NAME.to_owned() } else { long.replace('-', "_") };
+            .flat_map(|arg| {
+                let long = arg.get_long().map(str::to_owned);
                 let action = arg.get_action();
                 let pairs = arg.get_value_names().is_some_and(|names| names.iter().any(|n| n == "KEY=VALUE"));
-                let flag = Flag {
+                let flag = long.map(|long| Flag {
                     long,
                     switch: matches!(action, ArgAction::SetTrue),
                     pairs,
                     repeatable: matches!(action, ArgAction::Append),
-                };
-                Some((key, flag))
+                });
+                // A visible alias (`--storage-options`) is a key too.
+                let names = arg.get_long_and_visible_aliases().unwrap_or_default();
+                names.into_iter().filter_map(move |name| {
+                    let key = if name == "pipeline" { NAME.to_owned() } else { name.replace('-', "_") };
+                    Some((key, flag.clone()?))
+                })
             })
             .collect();
         Flags { command, by_key }
