@@ -224,3 +224,65 @@ impl LandingZone for ObjectZone {
         clean::clean(self, file, how)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::PipelineMetrics;
+
+    fn zone(url: &str, recursive: bool) -> ObjectZone {
+        let config = StoreConfig {
+            url: url::Url::parse(url).unwrap(),
+            options: vec![("region".into(), "us-east-1".into()), ("allow_http".into(), "true".into())],
+            list_every: None,
+            notification_queue: None,
+        };
+        ObjectZone::new(&config, recursive, PipelineMetrics::detached().store_requests.clone()).unwrap()
+    }
+
+    #[test]
+    fn names_are_the_zone_url_and_the_key_below_its_prefix() {
+        let zone = zone("s3://bucket/in/", true);
+        let key = Key::from("in/2026/a.json");
+        let name = zone.name_of(&key);
+        assert_eq!(name, Path::new("s3://bucket/in/2026/a.json"));
+        assert_eq!(zone.key(&name).unwrap(), key);
+        assert!(zone.key(Path::new("s3://other/in/a.json")).is_err());
+        let whole = self::zone("s3://bucket/", false);
+        assert_eq!(whole.name_of(&Key::from("a.json")), Path::new("s3://bucket/a.json"));
+        assert_eq!(whole.key(Path::new("s3://bucket/a.json")).unwrap(), Key::from("a.json"));
+    }
+
+    #[test]
+    fn deeper_keys_need_recursive_and_hidden_prefixes_are_never_read() {
+        let (flat, deep) = (zone("s3://bucket/in/", false), zone("s3://bucket/in/", true));
+        for (key, flat_takes, deep_takes) in [
+            ("in/a.json", true, true),
+            ("in/d/a.json", false, true),
+            ("in/_temporary/a.json", false, false),
+            ("in/.staging/a.json", false, false),
+            ("inbox/a.json", false, false),
+            ("other/a.json", false, false),
+        ] {
+            assert_eq!(flat.takes(&Key::from(key)), flat_takes, "{key}");
+            assert_eq!(deep.takes(&Key::from(key)), deep_takes, "{key}");
+        }
+    }
+
+    #[test]
+    fn the_identity_is_the_key_and_the_etag() {
+        let meta = |key: &str, etag: &str| ObjectMeta {
+            location: Key::from(key),
+            last_modified: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            size: 10,
+            e_tag: Some(etag.into()),
+            version: None,
+        };
+        let a = id_of(&meta("in/a.json", "\"1\""));
+        assert_eq!(a, id_of(&meta("in/a.json", "\"1\"")), "the same object");
+        let rewritten = id_of(&meta("in/a.json", "\"2\""));
+        assert_ne!(a, rewritten, "new content under the same key is new work");
+        assert_eq!(a.ino, rewritten.ino, "the key part stays");
+        assert_ne!(a, id_of(&meta("in/b.json", "\"1\"")), "another key");
+    }
+}
