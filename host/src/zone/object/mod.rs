@@ -28,6 +28,7 @@ pub mod build;
 mod clean;
 pub mod file;
 pub mod notify;
+mod scrub;
 mod watch;
 
 use std::fmt;
@@ -62,6 +63,8 @@ pub struct ObjectZone {
     /// cursor starts after.
     cursor: Arc<Mutex<Option<Key>>>,
     runtime: Arc<tokio::runtime::Runtime>,
+    /// What its errors may not show.
+    scrub: scrub::Scrub,
 }
 
 impl ObjectZone {
@@ -84,6 +87,7 @@ impl ObjectZone {
             queue: config.notification_queue.as_ref().map(|url| notify::Queue::new(url, &config.options)),
             cursor: Arc::default(),
             runtime: Arc::new(runtime),
+            scrub: scrub::Scrub::new(&config.options),
         })
     }
 
@@ -156,19 +160,6 @@ fn not_found(name: &Path) -> io::Error {
     io::Error::new(io::ErrorKind::NotFound, format!("{} is not an object of the landing zone", name.display()))
 }
 
-/// An `object_store` error as an [`io::Error`] of the kind it is.
-pub fn io_error(error: object_store::Error) -> io::Error {
-    let kind = match &error {
-        object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
-        object_store::Error::Precondition { .. } | object_store::Error::NotModified { .. } => io::ErrorKind::Other,
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-            io::ErrorKind::PermissionDenied
-        }
-        _ => io::ErrorKind::Other,
-    };
-    io::Error::new(kind, error)
-}
-
 impl fmt::Display for ObjectZone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.name.display().fmt(f)
@@ -182,13 +173,15 @@ impl LandingZone for ObjectZone {
         let listed = self.block_on(self.store.list(Some(&self.prefix)).try_next());
         match listed {
             Ok(_) => Ok(()),
-            Err(e) => Err(ZoneError::Unreachable { zone: self.name.display().to_string(), source: io_error(e) }),
+            Err(e) => {
+                Err(ZoneError::Unreachable { zone: self.name.display().to_string(), source: self.scrub.error(e) })
+            }
         }
     }
 
     fn list(&self, wanted: &dyn Fn(&Path) -> bool) -> io::Result<Listing> {
         let listed: Vec<ObjectMeta> =
-            self.block_on(self.store.list(Some(&self.prefix)).try_collect()).map_err(io_error)?;
+            self.block_on(self.store.list(Some(&self.prefix)).try_collect()).map_err(|e| self.scrub.error(e))?;
         let mut listing = Listing::default();
         for meta in listed.iter().filter(|meta| self.takes(&meta.location)) {
             self.advance(&meta.location);
@@ -210,14 +203,15 @@ impl LandingZone for ObjectZone {
         if !self.takes(&key) {
             return Ok(Looked::Hidden);
         }
-        let meta = self.block_on(self.store.head(&key)).map_err(io_error)?;
+        let meta = self.block_on(self.store.head(&key)).map_err(|e| self.scrub.error(e))?;
         Ok(Looked::File(self.entry(&meta)))
     }
 
     fn open(&self, name: &Path) -> io::Result<Box<dyn ZoneFile>> {
         let key = self.key(name)?;
-        let meta = self.block_on(self.store.head(&key)).map_err(io_error)?;
-        Ok(Box::new(file::ObjectFile::new(self.store.clone(), self.runtime.clone(), meta, name.to_owned())))
+        let meta = self.block_on(self.store.head(&key)).map_err(|e| self.scrub.error(e))?;
+        let (store, runtime, scrub) = (self.store.clone(), self.runtime.clone(), self.scrub.clone());
+        Ok(Box::new(file::ObjectFile::new(store, runtime, scrub, meta, name.to_owned())))
     }
 
     fn clean(&self, file: &Completed, how: Cleaning<'_>) -> Cleaned {
