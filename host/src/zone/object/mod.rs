@@ -217,6 +217,10 @@ impl LandingZone for ObjectZone {
     fn clean(&self, file: &Completed, how: Cleaning<'_>) -> Cleaned {
         clean::clean(self, file, how)
     }
+
+    fn identity_is_content(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]
