@@ -33,8 +33,9 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::Client;
+use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message};
 use crossbeam_channel::{Receiver, Sender};
 use futures_util::future::select;
@@ -168,6 +169,25 @@ fn region_of(origin: &str) -> Option<String> {
     (!region.is_empty() && !region.contains('.')).then(|| region.to_owned())
 }
 
+/// `error` and its sources, each once, joined by `: `.
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// `text` with each of `secrets` (none empty) replaced by `<redacted>`.
+fn redact(text: String, secrets: &[String]) -> String {
+    secrets.iter().fold(text, |text, secret| text.replace(secret.as_str(), "<redacted>"))
+}
+
 /// Received notifications: the keys of objects created, until dropped.
 #[derive(Debug)]
 pub struct Notifications {
@@ -281,14 +301,19 @@ impl Receiving {
         tracing::warn!(queue = %self.url, message_id, more_since_last_logged = unlogged, "{kind}; deleting it");
     }
 
-    /// `error` as text, any secret it echoes redacted (a session token
-    /// travels in a header a hostile endpoint could send back).
-    fn describe(&self, error: &impl std::error::Error) -> String {
-        let text = DisplayErrorContext(error).to_string();
-        self.secrets
-            .iter()
-            .filter(|secret| !secret.is_empty())
-            .fold(text, |text, secret| text.replace(secret.as_str(), "<redacted>"))
+    /// `error` as text: the service's code and message, else the chain of
+    /// causes; any secret it echoes redacted (a session token travels in a
+    /// header a hostile endpoint could send back).
+    fn describe<E>(&self, error: &SdkError<E, HttpResponse>) -> String
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let text = match (error.code(), error.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            _ => causes(error),
+        };
+        redact(text, &self.secrets)
     }
 
     /// Deletes the messages whose receipt handles are `handled`; one that

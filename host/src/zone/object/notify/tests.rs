@@ -43,6 +43,31 @@ fn the_region_is_read_from_an_aws_queue_url() {
 }
 
 #[test]
+fn errors_show_each_cause_once_and_no_secret() {
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+    impl fmt::Display for Layer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|layer| layer as _)
+        }
+    }
+    let refused = Layer("tcp connect error", Some(Box::new(Layer("Connection refused (os error 111)", None))));
+    let error =
+        Layer("dispatch failure", Some(Box::new(Layer("io error: tcp connect error", Some(Box::new(refused))))));
+    assert_eq!(causes(&error), "dispatch failure: io error: tcp connect error: Connection refused (os error 111)");
+    let echoed = "InvalidClientTokenId: the token t0k3n is invalid (secret s3cr3t)".to_owned();
+    assert_eq!(
+        redact(echoed, &["s3cr3t".into(), "t0k3n".into()]),
+        "InvalidClientTokenId: the token <redacted> is invalid (secret <redacted>)"
+    );
+}
+
+#[test]
 fn a_url_that_is_no_queue_is_refused_at_start() {
     let keys = options(&[("access_key_id", "a"), ("secret_access_key", "s3cr3t")]);
     for url in ["sqs://q", "not a url", "file:///tmp/q"] {
