@@ -119,8 +119,10 @@ impl Queue {
         }
     }
 
-    /// The origin of the queue's URL, where its requests go.
-    fn origin(&self) -> Result<String, NotifyError> {
+    /// The origin of the queue's URL, where its requests go; an error for
+    /// a URL that names no queue (for the configuration to check at start,
+    /// as [`start`] does).
+    pub fn origin(&self) -> Result<String, NotifyError> {
         let parsed = url::Url::parse(&self.url).map_err(|_| NotifyError::Url { url: self.url.clone() })?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
             return Err(NotifyError::Url { url: self.url.clone() });
