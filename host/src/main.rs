@@ -48,7 +48,15 @@ fn init_tracing(format: LogFormat) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::field::MakeExt;
-    let filter = EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // The AWS SDK (the SQS notifications) traces its requests and their
+    // canonical form, session token and all: whatever SLUICE_LOG asks, it
+    // logs nothing below info (a target matches the directives it starts with).
+    for quiet in ["aws_sigv4=info", "aws_smithy=info", "aws_runtime=info", "aws_config=info", "aws_sdk=info"] {
+        if let Ok(quiet) = quiet.parse() {
+            filter = filter.add_directive(quiet);
+        }
+    }
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(sluice::progress::bar::log_writer)

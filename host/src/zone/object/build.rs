@@ -2,7 +2,7 @@
 //! standard environment (`AWS_*`, `AZURE_*`, `GOOGLE_*`), then the URL,
 //! then the `--storage-option` pairs, which win. An option the store does
 //! not know is refused by its key, never with its value. Every HTTP answer
-//! is counted by its outcome ([`Counted`]), so throttling shows in
+//! is counted by its outcome (`Counted`), so throttling shows in
 //! `/metrics`.
 
 use std::sync::Arc;

@@ -12,14 +12,14 @@
 //! A rescan lists the prefix in full; between rescans a watcher thread
 //! lists from the last key seen (`--list-ms`) and takes the bucket's S3
 //! event notifications from SQS (`--notification-queue`), reporting new
-//! keys as changes ([`watch`]). An object is read in ranged GETs of
+//! keys as changes (`watch.rs`, with [`notify`]). An object is read in ranged GETs of
 //! [`file::CHUNK`] bytes, each conditional on its ETag, so memory stays
 //! bounded and a resume starts where the checkpoint stands ([`file`]). A
 //! finished object is deleted, or copied below `--source-archive-dir` in the
-//! same bucket, the copy checked, then deleted ([`clean`]). Transient errors
+//! same bucket, the copy checked, then deleted (`clean.rs`). Transient errors
 //! and throttling are retried by the client with backoff and counted in
 //! `/metrics` ([`build`]); an object whose read fails is read again from
-//! its last record.
+//! its last record. Errors are scrubbed of secrets (`scrub.rs`).
 //!
 //! The zone's calls are synchronous, as the source and the cleaner make
 //! them: each blocks on a runtime of one thread the zone owns.
@@ -84,13 +84,17 @@ impl ObjectZone {
             .enable_all()
             .build()
             .map_err(|e| build::BuildError::Refused { zone: config.url.to_string(), reason: e.to_string() })?;
+        let queue = config.notification_queue.as_ref().map(|url| notify::Queue::new(url, &config.options));
+        if let Some(Err(e)) = queue.as_ref().map(notify::Queue::origin) {
+            return Err(build::BuildError::Refused { zone: config.url.to_string(), reason: e.to_string() });
+        }
         Ok(ObjectZone {
             name: config.name(),
             store,
             prefix,
             recursive,
             list_every: config.list_every,
-            queue: config.notification_queue.as_ref().map(|url| notify::Queue::new(url, &config.options)),
+            queue,
             cursor: Arc::default(),
             runtime: Arc::new(runtime),
             scrub: scrub::Scrub::new(&config.options),
