@@ -36,8 +36,12 @@ impl Source {
         found.sort_by(|a, b| (a.modified, &a.name, a.id).cmp(&(b.modified, &b.name, b.id)));
         let present: HashSet<FileId> = found.iter().map(|entry| entry.id).collect();
         tracing::debug!(files = found.len(), "rescanned the landing zone");
+        let looked = self.zone.entries_are_looks();
         for entry in found {
-            self.consider(entry.name);
+            match looked {
+                true => self.consider_entry(entry),
+                false => self.consider(entry.name),
+            }
         }
         self.forget_deleted(&present);
     }
@@ -122,6 +126,18 @@ impl Source {
             Ok(Looked::NotAFile(_) | Looked::Hidden) => return,
             Err(e) => return refusal(&e).into_iter().for_each(|skip| self.refuse(&path, skip)),
         };
+        self.take(entry);
+    }
+
+    /// Queues the file `entry` as a listing saw it, with no look of its
+    /// own (a zone whose listing is as good as a look).
+    fn consider_entry(&mut self, entry: Entry) {
+        self.forget_cleaned();
+        self.take(entry);
+    }
+
+    /// Queues `entry` if it is wanted, this host's, and has unread bytes.
+    fn take(&mut self, entry: Entry) {
         if !self.wanted(&entry.name) || self.share.as_ref().is_some_and(|share| !share.owns(&entry.name)) {
             return;
         }
@@ -194,6 +210,7 @@ impl Source {
     pub(super) fn apply(&mut self, change: Change) {
         match change {
             Change::Touched(path) => self.consider(path),
+            Change::Listed(entry) => self.consider_entry(entry),
             Change::Closed(path) => self.closed(path),
         }
     }

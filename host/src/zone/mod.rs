@@ -136,6 +136,13 @@ pub trait LandingZone: fmt::Display + fmt::Debug + Send + Sync {
     fn identity_is_content(&self) -> bool {
         false
     }
+
+    /// Whether a listing's entries are as good as a look at each (an object
+    /// store lists each object's size and ETag): a rescan then takes them
+    /// as they are, with no request per entry.
+    fn entries_are_looks(&self) -> bool {
+        false
+    }
 }
 
 /// An open file of a landing zone, read as a stream from where it stands.
@@ -251,6 +258,9 @@ pub enum Change {
     /// A file appeared (created, moved in) or may have grown, or a
     /// directory appeared.
     Touched(PathBuf),
+    /// A file as a listing saw it (a zone whose listing is as good as a
+    /// look at each entry: [`LandingZone::entries_are_looks`]).
+    Listed(Entry),
     /// A writer closed the file: its last line is complete.
     Closed(PathBuf),
 }

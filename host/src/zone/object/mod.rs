@@ -139,6 +139,11 @@ impl ObjectZone {
         self.runtime.block_on(future)
     }
 
+    /// The greatest key listed so far.
+    fn greatest(&self) -> Option<Key> {
+        self.cursor.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Moves the cursor up to `key`, if it is past it.
     fn advance(&self, key: &Key) {
         let mut cursor = self.cursor.lock().unwrap_or_else(|e| e.into_inner());
@@ -229,6 +234,10 @@ impl LandingZone for ObjectZone {
     }
 
     fn identity_is_content(&self) -> bool {
+        true
+    }
+
+    fn entries_are_looks(&self) -> bool {
         true
     }
 }

@@ -1,12 +1,18 @@
 //! Changes in an object zone between rescans, on a thread of their own:
-//! every `--list-ms` the prefix is listed from the cursor (S3's
-//! `start-after`: only keys after the greatest one seen), and the bucket's
-//! S3 event notifications arrive from SQS (`--notification-queue`); each
-//! new key is reported as [`Change::Touched`]. Keys that sort before the
-//! cursor and are missed by the notifications (a writer naming objects out
-//! of order) are found by the full rescan, `--rescan-ms`. Dropping the
-//! [`Watch`] stops the thread within a listing.
+//! every `--list-ms` the prefix is listed from a cursor (S3's
+//! `start-after`), and the bucket's S3 event notifications arrive from SQS
+//! (`--notification-queue`); each object found is reported as a
+//! [`Change::Listed`] (with its size and ETag, so no request per object),
+//! each key announced as a [`Change::Touched`]. The cursor lags
+//! [`LOOK_BACK`] behind the greatest key seen: each listing lists again the
+//! keys that arrived in that window, so objects that writers working in
+//! parallel finish out of key order are found by the next listing, not the
+//! next full rescan. Keys that sort before the cursor by more than that
+//! (a writer naming objects out of order) are found by the full rescan,
+//! `--rescan-ms`, or a notification. Dropping the [`Watch`] stops the
+//! thread within a listing.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +28,9 @@ use crate::zone::{Change, Watch};
 
 /// How long the thread waits at most before it looks whether it was stopped.
 const TICK: Duration = Duration::from_millis(200);
+
+/// How far the cursor lags behind the greatest key seen, in time.
+pub const LOOK_BACK: Duration = Duration::from_secs(10);
 
 /// Sets its flag when dropped: the watcher thread then ends.
 struct Stop(Arc<AtomicBool>);
@@ -67,7 +76,7 @@ impl Lister {
     fn run(self, notifications: Option<notify::Notifications>) {
         let keys: Receiver<String> = notifications.as_ref().map_or_else(never, |n| n.keys.clone());
         let mut next_list = Instant::now() + self.zone.list_every.unwrap_or(Duration::MAX / 4);
-        let mut failing = false;
+        let (mut failing, mut cursors) = (false, Cursors::default());
         while !self.stop.load(Ordering::Relaxed) {
             let wait = next_list.saturating_duration_since(Instant::now()).min(TICK);
             select! {
@@ -81,7 +90,7 @@ impl Lister {
                 if let Some(every) = self.zone.list_every {
                     next_list = Instant::now() + every;
                 }
-                failing = self.list_from_cursor(failing);
+                failing = self.list_from_cursor(&mut cursors, failing);
             }
         }
     }
@@ -96,9 +105,9 @@ impl Lister {
 
     /// Lists the keys after the cursor and reports them; returns whether it
     /// failed (a failure is logged once until a listing succeeds).
-    fn list_from_cursor(&self, was_failing: bool) -> bool {
+    fn list_from_cursor(&self, cursors: &mut Cursors, was_failing: bool) -> bool {
         let zone = &self.zone;
-        let cursor = zone.cursor.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let cursor = cursors.start_after(Instant::now(), zone.greatest());
         let listing = match &cursor {
             Some(cursor) => zone.store.list_with_offset(Some(&zone.prefix), cursor),
             None => zone.store.list(Some(&zone.prefix)),
@@ -108,7 +117,7 @@ impl Lister {
             Ok(listed) => {
                 for meta in listed.iter().filter(|meta| zone.takes(&meta.location)) {
                     zone.advance(&meta.location);
-                    let _ = self.tx.send(Change::Touched(zone.name_of(&meta.location)));
+                    let _ = self.tx.send(Change::Listed(zone.entry(meta)));
                 }
                 false
             }
@@ -120,6 +129,26 @@ impl Lister {
                 true
             }
         }
+    }
+}
+
+/// The greatest key seen at each listing of the last [`LOOK_BACK`]: the
+/// next listing starts after the one of `LOOK_BACK` ago.
+#[derive(Debug, Default)]
+struct Cursors {
+    seen: VecDeque<(Instant, Option<Key>)>,
+}
+
+impl Cursors {
+    /// Where the listing that starts `now`, with `greatest` the greatest
+    /// key seen so far, starts after.
+    fn start_after(&mut self, now: Instant, greatest: Option<Key>) -> Option<Key> {
+        self.seen.push_back((now, greatest));
+        // Keep the newest record at least LOOK_BACK old, and those after it.
+        while self.seen.get(1).is_some_and(|(at, _)| now.duration_since(*at) >= LOOK_BACK) {
+            self.seen.pop_front();
+        }
+        self.seen.front().and_then(|(_, key)| key.clone())
     }
 }
 
@@ -138,5 +167,23 @@ impl ObjectZone {
             runtime: self.runtime.clone(),
             scrub: self.scrub.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cursor_lags_the_greatest_key_by_the_look_back() {
+        let (t0, mut cursors) = (Instant::now(), Cursors::default());
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let key = |k: &str| Some(Key::from(k));
+        assert_eq!(cursors.start_after(at(0), key("in/a")), key("in/a"), "the first listing: after the rescan's");
+        assert_eq!(cursors.start_after(at(1), key("in/c")), key("in/a"), "keys of the last 10 s listed again");
+        assert_eq!(cursors.start_after(at(9), key("in/e")), key("in/a"));
+        assert_eq!(cursors.start_after(at(11), key("in/f")), key("in/c"), "the greatest of 10 s ago");
+        assert_eq!(cursors.start_after(at(30), key("in/g")), key("in/f"));
+        assert_eq!(cursors.seen.len(), 2, "no more than the window is kept");
     }
 }
