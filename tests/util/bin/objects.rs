@@ -16,7 +16,8 @@
 //!    (once a minute) finds them; its time runs from the first copy.
 //! 2. Latency, upload to all readable: a 500-record object put into a
 //!    running host's prefix until a consumer has read its 500 messages,
-//!    40 times after one warm-up; once found by the listing from the cursor
+//!    40 times after one warm-up, each upload at another moment of the
+//!    listing interval; once found by the listing from the cursor
 //!    (the default `--list-ms`), once by S3 event notifications from an SQS
 //!    queue (`--notification-queue`, `--list-ms 0`).
 //! 3. A prefix of [`PREFIX_OBJECTS`] objects (`$SLUICE_BENCH_OBJECTS`), one
@@ -338,6 +339,9 @@ fn latency(broker: &Broker, input: &Input, server: &ObjectServer, mode: &str) ->
     let consumer = latency_consumer(&broker.bootstrap, &topic)?;
     let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
     for n in 0..=LATENCY_SAMPLES {
+        // Uploads come at any moment of the host's listing interval, not
+        // just after the listing that found the last one: spread them.
+        std::thread::sleep(Duration::from_millis((n as u64 * 379) % 1000));
         let t0 = Instant::now();
         // Keys in upload order, as the listing from the cursor needs them.
         server.put(BUCKET, &format!("{prefix}/latency-{n:04}.json"), input.sample.clone());
