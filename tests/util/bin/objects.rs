@@ -98,7 +98,9 @@ pub fn measure(broker: &Broker, input: &Input) -> anyhow::Result<Measured> {
     if [ONE_OBJECT, MANY_OBJECTS, LANDING_OBJECTS, PREFIX].into_iter().any(wanted) {
         let server = ObjectServer::start(Kind::Seaweed, &dir.path().join("seaweed"));
         server.create_bucket(BUCKET);
-        throughput(broker, input, &server, &mut measured)?;
+        if [ONE_OBJECT, MANY_OBJECTS, LANDING_OBJECTS].into_iter().any(wanted) {
+            throughput(broker, input, &server, &mut measured)?;
+        }
         if wanted(PREFIX) {
             measured.prefix = Some(prefix(broker, input, &server)?);
         }
