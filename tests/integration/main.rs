@@ -18,6 +18,7 @@ mod messages;
 mod metrics;
 mod modules;
 mod names;
+mod object_store;
 mod progress_bar;
 mod routing;
 mod scale_out;

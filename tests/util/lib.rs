@@ -1,9 +1,12 @@
 //! Test support for Sluice's integration tests: a unique directory per
-//! test, the real `sluice` binary as a child process, and a real broker
-//! ([`kafka`]). Every process started here is stopped when its guard drops,
+//! test, the real `sluice` binary as a child process, a real broker
+//! ([`kafka`]), real object-store servers ([`objstore`]) and a proxy that
+//! throttles one ([`throttle`]). Every process started here is stopped when its guard drops,
 //! and dies with the test process if that is killed.
 
 pub mod kafka;
+pub mod objstore;
+pub mod throttle;
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -14,6 +17,8 @@ pub use kafka::{
     Auth, Broker, Isolation, OwnBroker, Record, committed_offsets, offsets_for_times, read_as_group, read_topic,
     read_topic_with, wait_for_count, watermarks,
 };
+pub use objstore::{Kind, ObjectServer};
+pub use throttle::ThrottleProxy;
 
 /// The workspace root (this crate lives in `tests/`).
 pub fn workspace_root() -> PathBuf {

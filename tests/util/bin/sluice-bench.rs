@@ -29,7 +29,13 @@
 //!    until a consumer has read all 500 messages, 40 times (after one
 //!    warm-up file); p50, p90, p99 and max (nearest rank: with 40 samples
 //!    p99 is the max).
-//! 5. Scale-out (`scale_out`): one, two and three exactly-once hosts of one
+//! 5. Object storage (`objects`): the keep-all row over the input as one
+//!    S3 object and as 1,000 (SeaweedFS), with the server's CPU; the
+//!    upload-to-readable latency with listing and with SQS notifications
+//!    (moto); and a prefix of 100,000 objects (`$SLUICE_BENCH_OBJECTS`):
+//!    one listing's time, the host's time, memory and CPU over it, and the
+//!    size and rewrite cost of its checkpoint.
+//! 6. Scale-out (`scale_out`): one, two and three exactly-once hosts of one
 //!    pipeline over the input split into 120 files, records/s and CPU
 //!    seconds per host; then how long a SIGKILLed host's files wait.
 //!
@@ -55,6 +61,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use sluice_tests::{Broker, Host, HostArgs, TestDirs, read_topic, topic_name, transform};
 
+mod objects;
 mod scale_out;
 
 /// What `$SLUICE_BENCH_ONLY` names the scale-out rows by.
@@ -173,6 +180,9 @@ fn bench(path: &Path) -> anyhow::Result<bool> {
     if wanted(PLAIN_PRODUCER) {
         rows.push(plain_producer(&broker, &input)?);
     }
+    // The object-store rows join the table of the local-file rows.
+    let mut objects = objects::measure(&broker, &input)?;
+    rows.append(&mut objects.rows);
     let mut latencies = [Vec::new(), Vec::new()];
     if wanted("latency") {
         latencies = [latency(&broker, &input, &[])?, latency(&broker, &input, &[EOS])?];
@@ -184,6 +194,7 @@ fn bench(path: &Path) -> anyhow::Result<bool> {
         takeover = Some(scale_out::takeover(&broker)?);
     }
     print!("{}", report(&input, &rows, &latencies));
+    print!("{}", objects::report(&objects));
     print!("{}", scale_out::report(&scale, takeover));
     Ok(rows.iter().all(|r| r.in_topic == r.published) && scale.iter().all(|r| r.in_topic == r.records))
 }
