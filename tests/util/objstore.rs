@@ -25,7 +25,7 @@ use object_store::azure::MicrosoftAzureBuilder;
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use crate::{Process, free_port, poll_until, tool_path, workspace_root};
+use crate::{HostArgs, Process, TestDirs, free_port, poll_until, tool_path, workspace_root};
 
 /// The access key id SeaweedFS is configured with (moto takes any).
 pub const ACCESS_KEY_ID: &str = "sluice-test-key";
@@ -284,6 +284,25 @@ impl ObjectServer {
             flags.extend(["--storage-option".to_owned(), format!("{key}={value}")]);
         }
         flags
+    }
+
+    /// `sluice run` on `prefix` of `bucket` with `module`, publishing to
+    /// `topic`, its checkpoint under `dirs`: the flags and the environment
+    /// that reach this server.
+    pub fn host_args(
+        &self,
+        dirs: &TestDirs,
+        (bucket, prefix): (&str, &str),
+        module: &Path,
+        topic: &str,
+        bootstrap: &str,
+    ) -> HostArgs {
+        let checkpoint = dirs.checkpoint();
+        let args = ["run", "--transform", path_str(module), "--topic", topic, "--bootstrap-servers", bootstrap];
+        let args = HostArgs::raw(&args).flags(&["--checkpoint-dir", path_str(&checkpoint)]);
+        let flags = self.host_flags(bucket, prefix);
+        let args = args.flags(&flags.iter().map(String::as_str).collect::<Vec<_>>());
+        self.host_env().iter().fold(args, |args, (key, value)| args.env(key, value))
     }
 
     /// The harness's own client of `bucket`.
