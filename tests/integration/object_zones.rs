@@ -52,6 +52,15 @@ impl Bench {
             .config("key", "StoreID")
     }
 
+    /// `sluice run` on the zone with fault_injector.wasm, whose `loop`
+    /// records spin until a 50 ms time limit (and go to the dead letters):
+    /// a slow, steady stream, so that a stop or a kill lands mid-way.
+    pub fn slow_args(&self) -> HostArgs {
+        let module = transform("fault_injector");
+        let args = self.server.host_args(&self.dirs, (BUCKET, PREFIX), &module, &self.topic, &self.broker.bootstrap);
+        args.flags(&["--transform-timeout-ms", "50"])
+    }
+
     /// Starts the host with `args` and waits until it streams.
     pub fn start(&self, args: &HostArgs) -> Host {
         let mut host = Host::start(args, self.dirs.root());
@@ -124,6 +133,26 @@ pub(crate) fn padded_records(first: u64, count: u64, pad: usize) -> Vec<u8> {
     lines.collect::<String>().into_bytes()
 }
 
+/// Records `first..first + count` padded with `pad` bytes, every
+/// `SPIN_EVERY`-th one asking fault_injector to spin; returns the text and
+/// the ids that reach the topic (all but the spinners).
+pub(crate) fn slow_records(first: u64, count: u64, pad: usize) -> (Vec<u8>, Vec<u64>) {
+    let pad = "p".repeat(pad);
+    let (mut text, mut ids) = (String::new(), Vec::new());
+    for id in first..first + count {
+        if id % SPIN_EVERY == SPIN_EVERY - 1 {
+            text.push_str(&format!("{{\"id\":{id},\"fault\":\"loop\"}}\n"));
+        } else {
+            text.push_str(&format!("{{\"id\":{id},\"pad\":\"{pad}\"}}\n"));
+            ids.push(id);
+        }
+    }
+    (text.into_bytes(), ids)
+}
+
+/// One record in this many spins for 50 ms in [`slow_records`].
+pub(crate) const SPIN_EVERY: u64 = 1_000;
+
 /// How many times each `id` is in `records`.
 pub(crate) fn id_counts(records: &[Record]) -> HashMap<u64, usize> {
     let mut counts = HashMap::new();
@@ -138,12 +167,13 @@ pub(crate) fn id_counts(records: &[Record]) -> HashMap<u64, usize> {
 
 /// Asserts `records` hold each id of `ids` exactly once and nothing else;
 /// prints the counts as `what`.
-pub(crate) fn assert_ids_once(records: &[Record], ids: std::ops::Range<u64>, what: &str) {
+pub(crate) fn assert_ids_once(records: &[Record], ids: impl IntoIterator<Item = u64>, what: &str) {
     let counts = id_counts(records);
-    let missing = ids.clone().filter(|id| !counts.contains_key(id)).count();
+    let ids: std::collections::HashSet<u64> = ids.into_iter().collect();
+    let missing = ids.iter().filter(|id| !counts.contains_key(id)).count();
     let duplicates: usize = counts.values().map(|n| n - 1).sum();
     let stray = counts.keys().filter(|id| !ids.contains(id)).count();
-    eprintln!("{what}: {} records: {missing} missing, {duplicates} duplicates, {stray} stray", ids.end - ids.start);
+    eprintln!("{what}: {} records: {missing} missing, {duplicates} duplicates, {stray} stray", ids.len());
     assert_eq!((missing, duplicates, stray), (0, 0, 0), "{what}: every record exactly once");
 }
 

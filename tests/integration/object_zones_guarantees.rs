@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use sluice_tests::{Host, HostArgs, Kind, free_port, poll_until, read_topic, takeovers};
+use sluice_tests::{Host, HostArgs, Kind, free_port, poll_until, read_topic, takeovers, watermarks};
 
-use crate::object_zones::{BUCKET, Bench, WITHIN, assert_ids_once, padded_records, records_text};
+use crate::object_zones::{BUCKET, Bench, WITHIN, assert_ids_once, slow_records};
 
 /// Makes the dead-letter topic of [`exactly_once`]'s flags.
 fn make_dead_letter_topic(bench: &Bench) {
@@ -39,10 +39,10 @@ const LARGE_PAD: usize = 200;
 #[test]
 fn a_large_object_stopped_mid_way_resumes_with_a_ranged_get_exactly() {
     let bench = Bench::new(Kind::Seaweed, "obj-resume");
-    let object = padded_records(0, LARGE, LARGE_PAD);
+    let (object, ids) = slow_records(0, LARGE, LARGE_PAD);
     eprintln!("large object: {} bytes", object.len());
     bench.server.put(BUCKET, "in/large.json", object);
-    let host = bench.start(&bench.args());
+    let host = bench.start(&bench.slow_args());
     let stopped_at = poll_until(WITHIN, "some of the large object lands", || {
         let n = bench.records().len();
         (n > 0).then_some(n)
@@ -50,14 +50,14 @@ fn a_large_object_stopped_mid_way_resumes_with_a_ranged_get_exactly() {
     assert!(host.stop().success(), "sluice did not exit cleanly");
     let published = bench.records().len() as u64;
     eprintln!("stopped after {stopped_at} records seen, {published} published");
-    assert!(published < LARGE, "the object was read to its end before the stop: nothing to resume");
-    let mut host = bench.start(&bench.args());
+    assert!(published < ids.len() as u64, "the object was read to its end before the stop: nothing to resume");
+    let mut host = bench.start(&bench.slow_args());
     host.wait_for_log("resuming", WITHIN);
     let line = host.log().lines().find(|l| l.contains("resuming")).unwrap_or_default().to_owned();
     assert!(line.contains("offset=") && line.contains("large.json"), "{line}");
-    let records = bench.wait_for(LARGE as usize);
+    let records = bench.wait_for(ids.len());
     assert!(host.stop().success(), "sluice did not exit cleanly");
-    assert_ids_once(&records, 0..LARGE, "large object resumed");
+    assert_ids_once(&records, ids, "large object resumed");
 }
 
 /// Objects and records per object of the kill loop.
@@ -68,26 +68,42 @@ const PER_OBJECT: u64 = 5_000;
 fn exactly_once_with_sigkills_while_objects_stream() {
     let bench = Bench::new(Kind::Moto, "obj-eos-kills");
     make_dead_letter_topic(&bench);
-    let args = exactly_once(&bench, bench.args());
-    let mut landed = 0;
+    let args = exactly_once(&bench, bench.slow_args());
+    let (mut landed, mut ids, mut mid_stream) = (0, Vec::new(), 0);
     for round in 0..3 {
+        let before = written(&bench);
         let host = bench.start(&args);
         for n in landed..landed + OBJECTS / 4 {
-            bench.server.put(BUCKET, &format!("in/gen-{n:03}.json"), records_text(n * PER_OBJECT, PER_OBJECT));
+            ids.extend(put_slow_object(&bench, n));
         }
         landed += OBJECTS / 4;
-        let before = bench.records().len();
-        poll_until(WITHIN, "records commit after the restart", || (bench.records().len() > before).then_some(()));
-        eprintln!("kill {round}: after {} committed records", bench.records().len());
+        poll_until(WITHIN, "records are written after the restart", || (written(&bench) > before).then_some(()));
         host.kill();
+        let committed = bench.records().len();
+        eprintln!("kill {round}: {committed} of {} landed records committed", ids.len());
+        mid_stream += usize::from(committed < ids.len());
     }
+    assert!(mid_stream > 0, "no kill landed while objects streamed");
     let host = bench.start(&args);
     for n in landed..OBJECTS {
-        bench.server.put(BUCKET, &format!("in/gen-{n:03}.json"), records_text(n * PER_OBJECT, PER_OBJECT));
+        ids.extend(put_slow_object(&bench, n));
     }
-    let records = bench.wait_for((OBJECTS * PER_OBJECT) as usize);
+    let records = bench.wait_for(ids.len());
     assert!(host.stop().success(), "sluice did not exit cleanly");
-    assert_ids_once(&records, 0..OBJECTS * PER_OBJECT, "exactly-once with SIGKILLs");
+    assert_ids_once(&records, ids, "exactly-once with SIGKILLs");
+}
+
+/// Records written to the topic, committed or not (its high watermarks).
+fn written(bench: &Bench) -> i64 {
+    let marks = watermarks(&bench.broker.bootstrap, &bench.topic).unwrap_or_default();
+    marks.iter().map(|(_, high)| high).sum()
+}
+
+/// Uploads object `n` of [`slow_records`]; returns the ids it publishes.
+fn put_slow_object(bench: &Bench, n: u64) -> Vec<u64> {
+    let (text, ids) = slow_records(n * PER_OBJECT, PER_OBJECT, 20);
+    bench.server.put(BUCKET, &format!("in/gen-{n:03}.json"), text);
+    ids
 }
 
 /// The consumer group's session: a killed host's objects wait this long.
@@ -102,11 +118,11 @@ fn three_hosts_share_one_bucket_and_one_sigkilled_loses_and_doubles_nothing() {
         let args = bench.server.host_args(
             &home,
             (BUCKET, crate::object_zones::PREFIX),
-            &sluice_tests::transform("sql"),
+            &sluice_tests::transform("fault_injector"),
             &bench.topic,
             &bench.broker.bootstrap,
         );
-        let args = args.config("where", "StoreID = 'STR7188'").config("key", "StoreID");
+        let args = args.flags(&["--transform-timeout-ms", "50"]);
         let metrics = format!("127.0.0.1:{}", free_port());
         let args = exactly_once(&bench, args).flags(&[
             "--host-id",
@@ -124,23 +140,20 @@ fn three_hosts_share_one_bucket_and_one_sigkilled_loses_and_doubles_nothing() {
     for (host, _) in &mut hosts {
         host.wait_for_log("took over partitions", WITHIN);
     }
-    for n in 0..OBJECTS / 2 {
-        bench.server.put(BUCKET, &format!("in/gen-{n:03}.json"), records_text(n * PER_OBJECT, PER_OBJECT));
-    }
+    let mut ids: Vec<u64> = (0..OBJECTS / 2).flat_map(|n| put_slow_object(&bench, n)).collect();
     poll_until(WITHIN, "the first records commit", || (!bench.records().is_empty()).then_some(()));
     let (killed, _home) = hosts.remove(1);
     let orphaned = takeovers(&killed.log()).concat();
     killed.kill();
-    eprintln!("killed host b, which owned offsets partitions {orphaned:?}");
-    for n in OBJECTS / 2..OBJECTS {
-        bench.server.put(BUCKET, &format!("in/gen-{n:03}.json"), records_text(n * PER_OBJECT, PER_OBJECT));
-    }
+    let committed = bench.records().len();
+    eprintln!("killed host b (offsets partitions {orphaned:?}) with {committed} of {} records committed", ids.len());
+    ids.extend((OBJECTS / 2..OBJECTS).flat_map(|n| put_slow_object(&bench, n)));
     let records = poll_until(Duration::from_secs(120), "every record commits", || {
         let records = read_topic(&bench.broker.bootstrap, &bench.topic, bench.start).unwrap_or_default();
-        (records.len() >= (OBJECTS * PER_OBJECT) as usize).then_some(records)
+        (records.len() >= ids.len()).then_some(records)
     });
     for (host, _) in hosts {
         assert!(host.stop().success(), "a host did not exit cleanly");
     }
-    assert_ids_once(&records, 0..OBJECTS * PER_OBJECT, "three hosts, one killed");
+    assert_ids_once(&records, ids, "three hosts, one killed");
 }
