@@ -138,4 +138,12 @@ pub enum ConfigError {
         /// The bucket or container.
         bucket: String,
     },
+    /// A local directory's setting given to a zone in object storage.
+    #[error("{flag} is for a local directory; --landing-zone {} is in object storage", .zone.display())]
+    OnlyLocal {
+        /// The flag.
+        flag: &'static str,
+        /// `--landing-zone`.
+        zone: PathBuf,
+    },
 }

@@ -218,6 +218,19 @@ dead_letter_topic = "dead"
     }
 
     #[test]
+    fn storage_options_are_a_table_reading_the_environment() {
+        let store = TWO.replace("landing_zone = \"/in/b\"", "landing_zone = \"s3://bucket/in/\"\nstorage_options = { endpoint = \"http://127.0.0.1:9000\", secret_access_key = \"${SECRET}\" }");
+        let file = parse(&store).unwrap();
+        let b = &file.pipelines[1].args;
+        assert_eq!(b.landing_zone.as_deref(), Some(Path::new("s3://bucket/in/")));
+        assert_eq!(b.storage_options, ["endpoint=http://127.0.0.1:9000", "secret_access_key=s3cr3t"]);
+        let config = crate::config::RunConfig::from_args(b).unwrap();
+        let store = config.source.store.expect("a zone in object storage");
+        assert_eq!(config.source.dir, Path::new("s3://bucket/in"));
+        assert!(!format!("{store:?}").contains("s3cr3t"));
+    }
+
+    #[test]
     fn errors_name_the_file_the_line_and_the_key() {
         let typo = TWO.replace("settle_ms = 250", "setle_ms = 250");
         assert_eq!(

@@ -70,6 +70,9 @@ impl StoreConfig {
                 None => Ok(None),
             };
         };
+        if args.follow_symlinks {
+            return Err(ConfigError::OnlyLocal { flag: "--follow-symlinks", zone: zone.to_owned() });
+        }
         let list_ms = args.list_ms.unwrap_or(DEFAULT_LIST_MS);
         Ok(Some(StoreConfig {
             url,
@@ -129,7 +132,7 @@ fn shown_url(text: &str) -> String {
             url.set_query(None);
             url.to_string()
         }
-        Err(_) => text.split(['@', '?']).last().unwrap_or_default().to_owned(),
+        Err(_) => text.rsplit('@').next().and_then(|t| t.split('?').next()).unwrap_or_default().to_owned(),
     }
 }
 

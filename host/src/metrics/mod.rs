@@ -92,7 +92,7 @@ fn file_histogram() -> Histogram {
 }
 
 impl Families {
-    fn register(registry: &mut Registry) -> Self {
+    fn register(r: &mut Registry) -> Self {
         let f = Families {
             files_found: Family::default(),
             files_skipped: Family::default(),
@@ -112,9 +112,8 @@ impl Families {
             owned_files: Family::default(),
             transform_seconds: Family::new_with_constructor(transform_histogram),
             file_ack_seconds: Family::new_with_constructor(file_histogram),
-            store_requests: store::register(registry),
+            store_requests: store::register(r),
         };
-        let r = registry;
         r.register("files_found", "Files found in the landing zone", f.files_found.clone());
         r.register(
             "files_skipped",

@@ -14,6 +14,9 @@ use crate::progress::Completed;
 use crate::record::{Batch, Skip};
 use crate::zone::refusal;
 
+/// How soon a file whose read failed is looked at again, at most.
+const READ_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What reading one file did.
 struct Step {
     moved: bool,
@@ -56,6 +59,9 @@ impl Source {
                             let path = self.active[i].tail.path.clone();
                             tracing::error!(file = %path, error = %e, "read failed; will retry from the last record read");
                             self.retire(i);
+                            // A rescan finds it again soon, even in an object
+                            // store's zone that is rescanned in full rarely.
+                            self.next_rescan = self.next_rescan.min(Instant::now() + READ_RETRY);
                         }
                     }
                     continue;

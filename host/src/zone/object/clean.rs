@@ -11,7 +11,7 @@ use std::path::Path;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as Key;
 
-use super::{ObjectZone, id_of, io_error};
+use super::{ObjectZone, id_of};
 use crate::progress::Completed;
 use crate::zone::{Cleaned, Cleaning};
 
@@ -20,7 +20,7 @@ pub(super) fn clean(zone: &ObjectZone, file: &Completed, how: Cleaning<'_>) -> C
     let meta = match zone.block_on(zone.store.head(&key)) {
         Ok(meta) => meta,
         Err(object_store::Error::NotFound { .. }) => return Cleaned::Skipped,
-        Err(e) => return Cleaned::Failed(io_error(e)),
+        Err(e) => return Cleaned::Failed(zone.scrub.error(e)),
     };
     if id_of(&meta) != file.file {
         tracing::info!(object = %file.path, "not cleaned: overwritten since it was read");
@@ -30,7 +30,7 @@ pub(super) fn clean(zone: &ObjectZone, file: &Completed, how: Cleaning<'_>) -> C
         Cleaning::Delete => Ok(()),
         Cleaning::Archive(dir) => archive(zone, &key, meta.size, dir),
     }
-    .and_then(|()| zone.block_on(zone.store.delete(&key)).map_err(io_error));
+    .and_then(|()| zone.block_on(zone.store.delete(&key)).map_err(|e| zone.scrub.error(e)));
     match done {
         Ok(()) => Cleaned::Done,
         Err(e) => Cleaned::Failed(e),
@@ -41,8 +41,8 @@ pub(super) fn clean(zone: &ObjectZone, file: &Completed, how: Cleaning<'_>) -> C
 /// (a URL in the zone's bucket) and checks the copy.
 fn archive(zone: &ObjectZone, key: &Key, size: u64, dir: &Path) -> io::Result<()> {
     let target = target(zone, key, dir)?;
-    zone.block_on(zone.store.copy(key, &target)).map_err(io_error)?;
-    let copy = zone.block_on(zone.store.head(&target)).map_err(io_error)?;
+    zone.block_on(zone.store.copy(key, &target)).map_err(|e| zone.scrub.error(e))?;
+    let copy = zone.block_on(zone.store.head(&target)).map_err(|e| zone.scrub.error(e))?;
     if copy.size != size {
         return Err(io::Error::other(format!("the archived copy {target} holds {} bytes, not {size}", copy.size)));
     }

@@ -13,7 +13,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore};
 
-use super::{id_of, io_error};
+use super::id_of;
+use super::scrub::Scrub;
 use crate::record::FileId;
 use crate::zone::ZoneFile;
 
@@ -27,15 +28,18 @@ pub struct ObjectFile {
 }
 
 impl ObjectFile {
-    /// The object `meta` describes, in `store`, named `name` in messages.
+    /// The object `meta` describes, in `store`, named `name` in messages,
+    /// which `scrub` keeps free of secrets.
     pub fn new(
         store: Arc<dyn ObjectStore>,
         runtime: Arc<tokio::runtime::Runtime>,
+        scrub: Scrub,
         meta: ObjectMeta,
         name: PathBuf,
     ) -> Self {
         let meta = Arc::new(meta);
-        ObjectFile { reader: Ranged { store, runtime, meta, name, pos: 0, chunk: Bytes::new(), resumed: false } }
+        let (pos, chunk, resumed) = (0, Bytes::new(), false);
+        ObjectFile { reader: Ranged { store, runtime, scrub, meta, name, pos, chunk, resumed } }
     }
 }
 
@@ -44,6 +48,7 @@ impl ObjectFile {
 struct Ranged {
     store: Arc<dyn ObjectStore>,
     runtime: Arc<tokio::runtime::Runtime>,
+    scrub: Scrub,
     meta: Arc<ObjectMeta>,
     name: PathBuf,
     /// Where the next GET starts: just past `chunk`.
@@ -70,7 +75,7 @@ impl Ranged {
             let result = self.store.get_opts(location, options).await?;
             result.bytes().await
         });
-        let bytes = fetched.map_err(|e| changed(e, &self.name))?;
+        let bytes = fetched.map_err(|e| changed(e, &self.name, &self.scrub))?;
         if bytes.len() as u64 > asked {
             let name = self.name.display();
             return Err(io::Error::other(format!(
@@ -87,13 +92,13 @@ impl Ranged {
 }
 
 /// A failed GET; one refused by its ETag condition says the object changed.
-fn changed(error: object_store::Error, name: &std::path::Path) -> io::Error {
+fn changed(error: object_store::Error, name: &std::path::Path, scrub: &Scrub) -> io::Error {
     match error {
         object_store::Error::Precondition { .. } => io::Error::other(format!(
             "{} was overwritten while it was read; its new content is read as a new object",
             name.display()
         )),
-        e => io_error(e),
+        e => scrub.error(e),
     }
 }
 

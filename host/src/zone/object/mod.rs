@@ -28,6 +28,7 @@ pub mod build;
 mod clean;
 pub mod file;
 pub mod notify;
+mod scrub;
 mod watch;
 
 use std::fmt;
@@ -62,6 +63,8 @@ pub struct ObjectZone {
     /// cursor starts after.
     cursor: Arc<Mutex<Option<Key>>>,
     runtime: Arc<tokio::runtime::Runtime>,
+    /// What its errors may not show.
+    scrub: scrub::Scrub,
 }
 
 impl ObjectZone {
@@ -84,6 +87,7 @@ impl ObjectZone {
             queue: config.notification_queue.as_ref().map(|url| notify::Queue::new(url, &config.options)),
             cursor: Arc::default(),
             runtime: Arc::new(runtime),
+            scrub: scrub::Scrub::new(&config.options),
         })
     }
 
@@ -156,19 +160,6 @@ fn not_found(name: &Path) -> io::Error {
     io::Error::new(io::ErrorKind::NotFound, format!("{} is not an object of the landing zone", name.display()))
 }
 
-/// An `object_store` error as an [`io::Error`] of the kind it is.
-pub fn io_error(error: object_store::Error) -> io::Error {
-    let kind = match &error {
-        object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
-        object_store::Error::Precondition { .. } | object_store::Error::NotModified { .. } => io::ErrorKind::Other,
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-            io::ErrorKind::PermissionDenied
-        }
-        _ => io::ErrorKind::Other,
-    };
-    io::Error::new(kind, error)
-}
-
 impl fmt::Display for ObjectZone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.name.display().fmt(f)
@@ -182,13 +173,15 @@ impl LandingZone for ObjectZone {
         let listed = self.block_on(self.store.list(Some(&self.prefix)).try_next());
         match listed {
             Ok(_) => Ok(()),
-            Err(e) => Err(ZoneError::Unreachable { zone: self.name.display().to_string(), source: io_error(e) }),
+            Err(e) => {
+                Err(ZoneError::Unreachable { zone: self.name.display().to_string(), source: self.scrub.error(e) })
+            }
         }
     }
 
     fn list(&self, wanted: &dyn Fn(&Path) -> bool) -> io::Result<Listing> {
         let listed: Vec<ObjectMeta> =
-            self.block_on(self.store.list(Some(&self.prefix)).try_collect()).map_err(io_error)?;
+            self.block_on(self.store.list(Some(&self.prefix)).try_collect()).map_err(|e| self.scrub.error(e))?;
         let mut listing = Listing::default();
         for meta in listed.iter().filter(|meta| self.takes(&meta.location)) {
             self.advance(&meta.location);
@@ -210,17 +203,80 @@ impl LandingZone for ObjectZone {
         if !self.takes(&key) {
             return Ok(Looked::Hidden);
         }
-        let meta = self.block_on(self.store.head(&key)).map_err(io_error)?;
+        let meta = self.block_on(self.store.head(&key)).map_err(|e| self.scrub.error(e))?;
         Ok(Looked::File(self.entry(&meta)))
     }
 
     fn open(&self, name: &Path) -> io::Result<Box<dyn ZoneFile>> {
         let key = self.key(name)?;
-        let meta = self.block_on(self.store.head(&key)).map_err(io_error)?;
-        Ok(Box::new(file::ObjectFile::new(self.store.clone(), self.runtime.clone(), meta, name.to_owned())))
+        let meta = self.block_on(self.store.head(&key)).map_err(|e| self.scrub.error(e))?;
+        let (store, runtime, scrub) = (self.store.clone(), self.runtime.clone(), self.scrub.clone());
+        Ok(Box::new(file::ObjectFile::new(store, runtime, scrub, meta, name.to_owned())))
     }
 
     fn clean(&self, file: &Completed, how: Cleaning<'_>) -> Cleaned {
         clean::clean(self, file, how)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::PipelineMetrics;
+
+    fn zone(url: &str, recursive: bool) -> ObjectZone {
+        let config = StoreConfig {
+            url: url::Url::parse(url).unwrap(),
+            options: vec![("region".into(), "us-east-1".into()), ("allow_http".into(), "true".into())],
+            list_every: None,
+            notification_queue: None,
+        };
+        ObjectZone::new(&config, recursive, PipelineMetrics::detached().store_requests.clone()).unwrap()
+    }
+
+    #[test]
+    fn names_are_the_zone_url_and_the_key_below_its_prefix() {
+        let zone = zone("s3://bucket/in/", true);
+        let key = Key::from("in/2026/a.json");
+        let name = zone.name_of(&key);
+        assert_eq!(name, Path::new("s3://bucket/in/2026/a.json"));
+        assert_eq!(zone.key(&name).unwrap(), key);
+        assert!(zone.key(Path::new("s3://other/in/a.json")).is_err());
+        let whole = self::zone("s3://bucket/", false);
+        assert_eq!(whole.name_of(&Key::from("a.json")), Path::new("s3://bucket/a.json"));
+        assert_eq!(whole.key(Path::new("s3://bucket/a.json")).unwrap(), Key::from("a.json"));
+    }
+
+    #[test]
+    fn deeper_keys_need_recursive_and_hidden_prefixes_are_never_read() {
+        let (flat, deep) = (zone("s3://bucket/in/", false), zone("s3://bucket/in/", true));
+        for (key, flat_takes, deep_takes) in [
+            ("in/a.json", true, true),
+            ("in/d/a.json", false, true),
+            ("in/_temporary/a.json", false, false),
+            ("in/.staging/a.json", false, false),
+            ("inbox/a.json", false, false),
+            ("other/a.json", false, false),
+        ] {
+            assert_eq!(flat.takes(&Key::from(key)), flat_takes, "{key}");
+            assert_eq!(deep.takes(&Key::from(key)), deep_takes, "{key}");
+        }
+    }
+
+    #[test]
+    fn the_identity_is_the_key_and_the_etag() {
+        let meta = |key: &str, etag: &str| ObjectMeta {
+            location: Key::from(key),
+            last_modified: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            size: 10,
+            e_tag: Some(etag.into()),
+            version: None,
+        };
+        let a = id_of(&meta("in/a.json", "\"1\""));
+        assert_eq!(a, id_of(&meta("in/a.json", "\"1\"")), "the same object");
+        let rewritten = id_of(&meta("in/a.json", "\"2\""));
+        assert_ne!(a, rewritten, "new content under the same key is new work");
+        assert_eq!(a.ino, rewritten.ino, "the key part stays");
+        assert_ne!(a, id_of(&meta("in/b.json", "\"1\"")), "another key");
     }
 }

@@ -114,6 +114,7 @@ impl Lister {
             }
             Err(error) => {
                 if !was_failing {
+                    let error = zone.scrub.text(&error.to_string());
                     tracing::warn!(zone = %zone, %error, "cannot list the landing zone; retrying");
                 }
                 true
@@ -135,6 +136,7 @@ impl ObjectZone {
             queue: None,
             cursor: self.cursor.clone(),
             runtime: self.runtime.clone(),
+            scrub: self.scrub.clone(),
         }
     }
 }
