@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use sluice_tests::{Host, HostArgs, Kind, free_port, poll_until, read_topic, takeovers, watermarks};
+use sluice_tests::{Host, HostArgs, Kind, free_port, poll_until, read_topic, takeovers};
 
 use crate::object_zones::{BUCKET, Bench, WITHIN, assert_ids_once, slow_records};
 
@@ -43,13 +43,10 @@ fn a_large_object_stopped_mid_way_resumes_with_a_ranged_get_exactly() {
     eprintln!("large object: {} bytes", object.len());
     bench.server.put(BUCKET, "in/large.json", object);
     let host = bench.start(&bench.slow_args());
-    let stopped_at = poll_until(WITHIN, "some of the large object lands", || {
-        let n = bench.records().len();
-        (n > 0).then_some(n)
-    });
+    poll_until(WITHIN, "some of the large object lands", || (bench.written() > 0).then_some(()));
     assert!(host.stop().success(), "sluice did not exit cleanly");
     let published = bench.records().len() as u64;
-    eprintln!("stopped after {stopped_at} records seen, {published} published");
+    eprintln!("stopped with {published} of {} records published", ids.len());
     assert!(published < ids.len() as u64, "the object was read to its end before the stop: nothing to resume");
     let mut host = bench.start(&bench.slow_args());
     host.wait_for_log("resuming", WITHIN);
@@ -71,13 +68,13 @@ fn exactly_once_with_sigkills_while_objects_stream() {
     let args = exactly_once(&bench, bench.slow_args());
     let (mut landed, mut ids, mut mid_stream) = (0, Vec::new(), 0);
     for round in 0..3 {
-        let before = written(&bench);
+        let before = bench.written();
         let host = bench.start(&args);
         for n in landed..landed + OBJECTS / 4 {
             ids.extend(put_slow_object(&bench, n));
         }
         landed += OBJECTS / 4;
-        poll_until(WITHIN, "records are written after the restart", || (written(&bench) > before).then_some(()));
+        poll_until(WITHIN, "records are written after the restart", || (bench.written() > before).then_some(()));
         host.kill();
         let committed = bench.records().len();
         eprintln!("kill {round}: {committed} of {} landed records committed", ids.len());
@@ -91,12 +88,6 @@ fn exactly_once_with_sigkills_while_objects_stream() {
     let records = bench.wait_for(ids.len());
     assert!(host.stop().success(), "sluice did not exit cleanly");
     assert_ids_once(&records, ids, "exactly-once with SIGKILLs");
-}
-
-/// Records written to the topic, committed or not (its high watermarks).
-fn written(bench: &Bench) -> i64 {
-    let marks = watermarks(&bench.broker.bootstrap, &bench.topic).unwrap_or_default();
-    marks.iter().map(|(_, high)| high).sum()
 }
 
 /// Uploads object `n` of [`slow_records`]; returns the ids it publishes.
@@ -141,7 +132,7 @@ fn three_hosts_share_one_bucket_and_one_sigkilled_loses_and_doubles_nothing() {
         host.wait_for_log("took over partitions", WITHIN);
     }
     let mut ids: Vec<u64> = (0..OBJECTS / 2).flat_map(|n| put_slow_object(&bench, n)).collect();
-    poll_until(WITHIN, "the first records commit", || (!bench.records().is_empty()).then_some(()));
+    poll_until(WITHIN, "the first records are written", || (bench.written() > 0).then_some(()));
     let (killed, _home) = hosts.remove(1);
     let orphaned = takeovers(&killed.log()).concat();
     killed.kill();

@@ -144,21 +144,9 @@ impl ObjectServer {
         cmd.args(["mini", &format!("-dir={}", path_str(&self.dir.join("data"))), "-ip=127.0.0.1"]);
         cmd.args(["-ip.bind=127.0.0.1", "-master.telemetry=false", "-admin.ui=false", "-webdav=false"]);
         cmd.args(["-s3.port.iceberg=0", "-s3.port.lance=0", &format!("-s3.config={}", path_str(&config))]);
-        let flags = [
-            "s3.port",
-            "s3.port.grpc",
-            "master.port",
-            "master.port.grpc",
-            "volume.port",
-            "volume.port.grpc",
-            "filer.port",
-            "filer.port.grpc",
-            "admin.port",
-            "admin.port.grpc",
-            "debug.port",
-            "metricsPort",
-        ];
-        cmd.args(flags.iter().zip(&self.ports).map(|(flag, port)| format!("-{flag}={port}")));
+        let flags = ["s3.port", "s3.port.grpc", "master.port", "master.port.grpc", "volume.port", "volume.port.grpc"];
+        let more = ["filer.port", "filer.port.grpc", "admin.port", "admin.port.grpc", "debug.port", "metricsPort"];
+        cmd.args(flags.iter().chain(&more).zip(&self.ports).map(|(flag, port)| format!("-{flag}={port}")));
         cmd
     }
 
