@@ -8,7 +8,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use store::StoreArgs;
+
 mod parse;
+mod store;
 pub use parse::{BESIDE_CONFIG, parse_metrics_addr};
 
 /// Streams a landing-zone directory of JSON-lines files through a wasm
@@ -103,28 +106,9 @@ pub struct RunArgs {
     #[arg(short = 'l', long, value_name = "DIR|URL", help_heading = "Input")]
     pub landing_zone: Option<PathBuf>,
 
-    /// A setting of the object store (`object_store`'s keys: `endpoint`,
-    /// `region`, `access_key_id`, `secret_access_key`, `allow_http`, …),
-    /// over the cloud's environment (`AWS_*`, `AZURE_STORAGE_*`, `GOOGLE_*`).
-    #[arg(
-        long = "storage-option",
-        visible_alias = "storage-options",
-        value_name = "KEY=VALUE",
-        help_heading = "Input"
-    )]
-    pub storage_options: Vec<String>,
-
-    /// How often a landing zone in object storage is listed from the last
-    /// key seen, for new objects [default: 1000; 0: never, leaving the
-    /// notifications and the full rescan].
-    #[arg(long, value_name = "MS", help_heading = "Input")]
-    pub list_ms: Option<u64>,
-
-    /// An SQS queue URL receiving the bucket's S3 event notifications
-    /// (`s3:ObjectCreated:*`): new objects are read as they are announced,
-    /// with the listing as the backstop.
-    #[arg(long, value_name = "URL", help_heading = "Input")]
-    pub notification_queue: Option<String>,
+    /// Where a landing zone in object storage is reached, and how it is watched.
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     /// Only take files whose name matches this glob (e.g. `*.json`).
     #[arg(short = 'g', long, value_name = "GLOB", help_heading = "Input")]
@@ -247,8 +231,9 @@ pub struct RunArgs {
     pub clean_source: CleanSource,
 
     /// Where `--clean-source archive` moves finished files, keeping their
-    /// path below the landing zone; must lie outside the landing zone.
-    #[arg(long, value_name = "DIR", help_heading = "Input")]
+    /// path below the landing zone; must lie outside the landing zone (for
+    /// object storage, a URL in the same bucket).
+    #[arg(long, value_name = "DIR|URL", help_heading = "Input")]
     pub source_archive_dir: Option<PathBuf>,
 }
 

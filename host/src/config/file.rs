@@ -223,7 +223,7 @@ dead_letter_topic = "dead"
         let file = parse(&store).unwrap();
         let b = &file.pipelines[1].args;
         assert_eq!(b.landing_zone.as_deref(), Some(Path::new("s3://bucket/in/")));
-        assert_eq!(b.storage_options, ["endpoint=http://127.0.0.1:9000", "secret_access_key=s3cr3t"]);
+        assert_eq!(b.store.storage_options, ["endpoint=http://127.0.0.1:9000", "secret_access_key=s3cr3t"]);
         let config = crate::config::RunConfig::from_args(b).unwrap();
         let store = config.source.store.expect("a zone in object storage");
         assert_eq!(config.source.dir, Path::new("s3://bucket/in"));

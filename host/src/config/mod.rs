@@ -122,7 +122,7 @@ impl RunConfig {
         let zone = required("--landing-zone DIR", &args.landing_zone)?;
         let landing_zone = store.as_ref().map_or_else(|| store::local_dir(&zone), StoreConfig::name);
         let url = store.as_ref().map(|s| &s.url);
-        let default_rescan = if store.is_some() { DEFAULT_STORE_RESCAN_MS } else { crate::cli::default_rescan_ms() };
+        let default_rescan = if store.is_some() { store::DEFAULT_RESCAN_MS } else { crate::cli::default_rescan_ms() };
         let archive_dir = args.source_archive_dir.as_deref();
         Ok(RunConfig {
             clean: CleanConfig::from_args(args.clean_source, archive_dir, &landing_zone, url)?,
@@ -148,11 +148,6 @@ impl RunConfig {
         })
     }
 }
-
-/// How often a zone in object storage is listed in full, unless
-/// `--rescan-ms` says: it costs a request per thousand objects, and the
-/// listing from the cursor (`--list-ms`) finds new objects between.
-pub const DEFAULT_STORE_RESCAN_MS: u64 = 60_000;
 
 /// `value`, or the error that `flag` (with its value's name) is missing.
 pub(super) fn required<T: Clone>(flag: &'static str, value: &Option<T>) -> Result<T, ConfigError> {

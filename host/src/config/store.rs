@@ -22,6 +22,11 @@ use crate::cli::RunArgs;
 /// Schemes of the object stores a landing zone may be in.
 const SCHEMES: [&str; 8] = ["s3", "s3a", "az", "adl", "azure", "abfs", "abfss", "gs"];
 
+/// How often a zone in object storage is listed in full, unless
+/// `--rescan-ms` says: it costs a request per thousand objects, and the
+/// listing from the cursor (`--list-ms`) finds new objects between.
+pub const DEFAULT_RESCAN_MS: u64 = 60_000;
+
 /// How often an object zone lists from its cursor, unless `--list-ms` says.
 pub const DEFAULT_LIST_MS: u64 = 1_000;
 
@@ -59,9 +64,9 @@ impl StoreConfig {
         let zone = args.landing_zone.as_deref().unwrap_or(Path::new(""));
         let Some(url) = parse_zone(zone)? else {
             let flag = [
-                ("--storage-option", !args.storage_options.is_empty()),
-                ("--list-ms", args.list_ms.is_some()),
-                ("--notification-queue", args.notification_queue.is_some()),
+                ("--storage-option", !args.store.storage_options.is_empty()),
+                ("--list-ms", args.store.list_ms.is_some()),
+                ("--notification-queue", args.store.notification_queue.is_some()),
             ]
             .into_iter()
             .find_map(|(flag, given)| given.then_some(flag));
@@ -73,12 +78,12 @@ impl StoreConfig {
         if args.follow_symlinks {
             return Err(ConfigError::OnlyLocal { flag: "--follow-symlinks", zone: zone.to_owned() });
         }
-        let list_ms = args.list_ms.unwrap_or(DEFAULT_LIST_MS);
+        let list_ms = args.store.list_ms.unwrap_or(DEFAULT_LIST_MS);
         Ok(Some(StoreConfig {
             url,
-            options: parse_options(&args.storage_options)?,
+            options: parse_options(&args.store.storage_options)?,
             list_every: (list_ms > 0).then(|| Duration::from_millis(list_ms)),
-            notification_queue: args.notification_queue.clone(),
+            notification_queue: args.store.notification_queue.clone(),
         }))
     }
 

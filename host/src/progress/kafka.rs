@@ -145,6 +145,14 @@ pub trait Locate: std::fmt::Debug + Send + Sync {
 
     /// Every file in the zone now, by identity: where a renamed file went.
     fn files(&self) -> HashMap<FileId, PathBuf>;
+
+    /// Whether a file's identity is its content's, the same on every host
+    /// (an object's key and ETag): committed progress then applies only to
+    /// the file of the identity it was committed with, never to new content
+    /// under the same name.
+    fn identity_is_content(&self) -> bool {
+        false
+    }
 }
 
 /// The offsets topic, for one pipeline.

@@ -97,6 +97,9 @@ impl Locate for Locator {
         let listing = self.0.list(&|_| true).unwrap_or_default();
         listing.entries.into_iter().map(|entry| (entry.id, entry.name)).collect()
     }
+    fn identity_is_content(&self) -> bool {
+        self.0.identity_is_content()
+    }
 }
 
 /// Where files come from: the source discovers and reads them through it,
@@ -126,6 +129,13 @@ pub trait LandingZone: fmt::Display + fmt::Debug + Send + Sync {
     /// Archives or deletes the finished `file`, if it is still the file that
     /// was read.
     fn clean(&self, file: &Completed, how: Cleaning<'_>) -> Cleaned;
+
+    /// Whether a [`FileId`] is made of the content's identity, the same on
+    /// every host (an object's key and ETag), rather than of where the
+    /// file sits on one machine (a device and inode).
+    fn identity_is_content(&self) -> bool {
+        false
+    }
 }
 
 /// An open file of a landing zone, read as a stream from where it stands.

@@ -139,6 +139,10 @@ impl KafkaStore {
             else {
                 continue;
             };
+            if self.locate.identity_is_content() && id != old_id {
+                // Overwritten since: the new content is new work.
+                continue;
+            }
             if found.get(&id).is_none_or(|(_, p)| p.offset < value.progress.offset) {
                 found.insert(id, (key, value.progress));
             }

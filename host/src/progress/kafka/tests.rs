@@ -114,3 +114,35 @@ fn committed_progress_finds_its_file_by_name_or_by_inode() {
     let other = Head { len: head.len, fnv: head.fnv ^ 1 };
     assert!(s.resolve(vec![(key("a.json", Some(other)), value(8, id.ino))]).is_empty(), "another file's head");
 }
+
+/// A zone whose identities are contents (an object store's key and ETag):
+/// one object, `a.json`, with the identity `now`.
+#[derive(Debug)]
+struct Objects {
+    now: FileId,
+}
+
+impl Locate for Objects {
+    fn identify(&self, path: &Path, _head: Option<Head>) -> Option<FileId> {
+        path.ends_with("a.json").then_some(self.now)
+    }
+
+    fn files(&self) -> HashMap<FileId, PathBuf> {
+        HashMap::from([(self.now, PathBuf::from("s3://b/in/a.json"))])
+    }
+
+    fn identity_is_content(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn committed_progress_of_an_object_applies_only_to_the_content_it_was_committed_with() {
+    let kafka = KafkaConfig { topic: "t".into(), properties: vec![], connect_timeout: Duration::from_secs(60) };
+    let now = FileId { dev: 7, ino: 42 };
+    let s = KafkaStore::new(&kafka, "offsets", "p1", Path::new("s3://b/in"), Arc::new(Objects { now }));
+    let key = Key { pipeline: "p1".into(), file: "a.json".into(), head: None };
+    let value = |dev| Value { progress: progress("s3://b/in/a.json", 8, None), dev, ino: 42 };
+    assert_eq!(s.resolve(vec![(key.clone(), value(7))])[&now].1.offset, 8, "the same key and ETag");
+    assert!(s.resolve(vec![(key, value(6))]).is_empty(), "overwritten since: new work");
+}

@@ -71,6 +71,12 @@ impl ObjectZone {
     /// The zone `config` names, its requests counted in `requests`; with
     /// `recursive`, the objects below deeper prefixes too.
     pub fn new(config: &StoreConfig, recursive: bool, requests: StoreRequests) -> Result<Self, build::BuildError> {
+        // reqwest's TLS takes the process's provider: ring's (an error only
+        // says one is installed already). rustls now prefers aws-lc-rs, for
+        // its post-quantum key exchange; its C build would add minutes to the
+        // first `scripts/demo` on two cores (see host/Cargo.toml).
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let (store, prefix) = build::store(config, requests)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -216,6 +222,10 @@ impl LandingZone for ObjectZone {
 
     fn clean(&self, file: &Completed, how: Cleaning<'_>) -> Cleaned {
         clean::clean(self, file, how)
+    }
+
+    fn identity_is_content(&self) -> bool {
+        true
     }
 }
 
