@@ -295,6 +295,10 @@ impl ObjectServer {
 
     /// The harness's own client of `bucket`.
     pub fn store(&self, bucket: &str) -> Arc<dyn ObjectStore> {
+        // TLS (unused on loopback, but built) takes the process's provider:
+        // ring's, as the host's (see host/Cargo.toml).
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
         match self.kind {
             Kind::Azurite => Arc::new(
                 MicrosoftAzureBuilder::new()
