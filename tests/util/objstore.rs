@@ -295,8 +295,7 @@ impl ObjectServer {
 
     /// The harness's own client of `bucket`.
     pub fn store(&self, bucket: &str) -> Arc<dyn ObjectStore> {
-        // TLS (unused on loopback, but built) takes the process's provider:
-        // ring's, as the host's (see host/Cargo.toml).
+        // TLS (built, if unused here) takes ring's provider, as the host's.
         #[allow(deprecated)]
         let _ = rustls::crypto::ring::default_provider().install_default();
         match self.kind {
@@ -377,8 +376,7 @@ impl Drop for ObjectServer {
         if let Some(process) = self.process.as_ref() {
             process.signal(libc::SIGKILL);
         }
-        // Process's own drop reaps it.
-        self.process = None;
+        self.process = None; // Process's own drop reaps it.
     }
 }
 
