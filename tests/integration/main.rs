@@ -19,6 +19,8 @@ mod metrics;
 mod modules;
 mod names;
 mod object_store;
+mod object_zones;
+mod object_zones_guarantees;
 mod progress_bar;
 mod routing;
 mod scale_out;

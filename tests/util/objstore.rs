@@ -25,7 +25,7 @@ use object_store::azure::MicrosoftAzureBuilder;
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use crate::{Process, free_port, poll_until, tool_path, workspace_root};
+use crate::{HostArgs, Process, TestDirs, free_port, poll_until, tool_path, workspace_root};
 
 /// The access key id SeaweedFS is configured with (moto takes any).
 pub const ACCESS_KEY_ID: &str = "sluice-test-key";
@@ -144,21 +144,9 @@ impl ObjectServer {
         cmd.args(["mini", &format!("-dir={}", path_str(&self.dir.join("data"))), "-ip=127.0.0.1"]);
         cmd.args(["-ip.bind=127.0.0.1", "-master.telemetry=false", "-admin.ui=false", "-webdav=false"]);
         cmd.args(["-s3.port.iceberg=0", "-s3.port.lance=0", &format!("-s3.config={}", path_str(&config))]);
-        let flags = [
-            "s3.port",
-            "s3.port.grpc",
-            "master.port",
-            "master.port.grpc",
-            "volume.port",
-            "volume.port.grpc",
-            "filer.port",
-            "filer.port.grpc",
-            "admin.port",
-            "admin.port.grpc",
-            "debug.port",
-            "metricsPort",
-        ];
-        cmd.args(flags.iter().zip(&self.ports).map(|(flag, port)| format!("-{flag}={port}")));
+        let flags = ["s3.port", "s3.port.grpc", "master.port", "master.port.grpc", "volume.port", "volume.port.grpc"];
+        let more = ["filer.port", "filer.port.grpc", "admin.port", "admin.port.grpc", "debug.port", "metricsPort"];
+        cmd.args(flags.iter().chain(&more).zip(&self.ports).map(|(flag, port)| format!("-{flag}={port}")));
         cmd
     }
 
@@ -286,8 +274,30 @@ impl ObjectServer {
         flags
     }
 
+    /// `sluice run` on `prefix` of `bucket` with `module`, publishing to
+    /// `topic`, its checkpoint under `dirs`: the flags and the environment
+    /// that reach this server.
+    pub fn host_args(
+        &self,
+        dirs: &TestDirs,
+        (bucket, prefix): (&str, &str),
+        module: &Path,
+        topic: &str,
+        bootstrap: &str,
+    ) -> HostArgs {
+        let checkpoint = dirs.checkpoint();
+        let args = ["run", "--transform", path_str(module), "--topic", topic, "--bootstrap-servers", bootstrap];
+        let args = HostArgs::raw(&args).flags(&["--checkpoint-dir", path_str(&checkpoint)]);
+        let flags = self.host_flags(bucket, prefix);
+        let args = args.flags(&flags.iter().map(String::as_str).collect::<Vec<_>>());
+        self.host_env().iter().fold(args, |args, (key, value)| args.env(key, value))
+    }
+
     /// The harness's own client of `bucket`.
     pub fn store(&self, bucket: &str) -> Arc<dyn ObjectStore> {
+        // TLS (built, if unused here) takes ring's provider, as the host's.
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
         match self.kind {
             Kind::Azurite => Arc::new(
                 MicrosoftAzureBuilder::new()
@@ -366,8 +376,7 @@ impl Drop for ObjectServer {
         if let Some(process) = self.process.as_ref() {
             process.signal(libc::SIGKILL);
         }
-        // Process's own drop reaps it.
-        self.process = None;
+        self.process = None; // Process's own drop reaps it.
     }
 }
 
