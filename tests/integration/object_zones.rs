@@ -304,7 +304,6 @@ fn a_seaweedfs_restart_mid_stream_loses_and_doubles_nothing() {
 }
 
 #[test]
-#[ignore = "waiting for --notification-queue (SQS) in the host"]
 fn notifications_find_new_objects_with_the_listing_off_and_the_rescan_slow() {
     let bench = Bench::new(Kind::Moto, "obj-notified");
     let queue = bench.server.notify_to_queue(BUCKET, "landing-events");
