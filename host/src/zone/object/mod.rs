@@ -14,7 +14,7 @@
 //! event notifications from SQS (`--notification-queue`), reporting new
 //! keys as changes (`watch.rs`, with [`notify`]). An object is read in ranged GETs of
 //! [`file::CHUNK`] bytes, each conditional on its ETag, so memory stays
-//! bounded and a resume starts where the checkpoint stands ([`file`]). A
+//! bounded and a resume starts where the checkpoint stands ([`file`](mod@file)). A
 //! finished object is deleted, or copied below `--source-archive-dir` in the
 //! same bucket, the copy checked, then deleted (`clean.rs`). Transient errors
 //! and throttling are retried by the client with backoff and counted in
