@@ -29,18 +29,21 @@ def s3_bucket(endpoint, key_id, secret, bucket):
     s3(endpoint, key_id, secret).create_bucket(Bucket=bucket)
 
 
-def s3_notify(endpoint, bucket, queue):
+def sqs(endpoint):
     import boto3
 
-    sqs = boto3.client(
+    return boto3.client(
         "sqs",
         endpoint_url=endpoint,
         aws_access_key_id="test",
         aws_secret_access_key="test",
         region_name="us-east-1",
     )
-    url = sqs.create_queue(QueueName=queue)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def s3_notify(endpoint, bucket, queue):
+    url = sqs(endpoint).create_queue(QueueName=queue)["QueueUrl"]
+    arn = sqs(endpoint).get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     s3(endpoint).put_bucket_notification_configuration(
         Bucket=bucket,
         NotificationConfiguration={
@@ -51,17 +54,8 @@ def s3_notify(endpoint, bucket, queue):
 
 
 def sqs_receive(queue_url):
-    import boto3
-
     endpoint = queue_url.rsplit("/", 2)[0]
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=endpoint,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        region_name="us-east-1",
-    )
-    answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    answer = sqs(endpoint).receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
     for message in answer.get("Messages", []):
         print(message["Body"])
 
