@@ -11,9 +11,9 @@
 //!    object is acknowledged to its end. Peak RSS and CPU as for files, and
 //!    the server's CPU seconds beside. A third row copies the 1,000 objects
 //!    in while the host runs, [`IN_FLIGHT`] at a time as parallel writers
-//!    land them, so out of key order: the listing from the cursor misses
-//!    the keys that sort before the last one seen, and the full rescan
-//!    (once a minute) finds them; its time runs from the first copy.
+//!    land them, so out of key order: the listing from the cursor, which
+//!    lags 10 s behind the greatest key seen, finds them (keys more out of
+//!    order wait for the full rescan); its time runs from the first copy.
 //! 2. Latency, upload to all readable: a 500-record object put into a
 //!    running host's prefix until a consumer has read its 500 messages,
 //!    40 times after one warm-up, each upload at another moment of the
