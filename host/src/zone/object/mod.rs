@@ -48,8 +48,9 @@ use crate::metrics::StoreRequests;
 use crate::progress::Completed;
 use crate::record::FileId;
 
-/// A landing zone in object storage.
-#[derive(Debug)]
+/// A landing zone in object storage; a clone shares its store, runtime
+/// and cursor.
+#[derive(Debug, Clone)]
 pub struct ObjectZone {
     /// Its name: the URL without the trailing `/`.
     name: PathBuf,

@@ -42,6 +42,7 @@ use crossbeam_channel::{Receiver, Sender};
 use futures_util::future::select;
 use tokio::sync::oneshot;
 
+use super::scrub::Scrub;
 use event::Malformed;
 
 /// Keys waiting for the zone's watcher: a receive brings ten messages at
@@ -84,6 +85,8 @@ pub struct Queue {
     pub secret_access_key: Option<String>,
     /// The session token of temporary keys; else `AWS_SESSION_TOKEN`.
     pub session_token: Option<String>,
+    /// What the receiver's errors may not show: the zone's own.
+    scrub: Scrub,
 }
 
 impl fmt::Debug for Queue {
@@ -95,7 +98,7 @@ impl fmt::Debug for Queue {
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &redacted(&self.secret_access_key))
             .field("session_token", &redacted(&self.session_token))
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -117,6 +120,7 @@ impl Queue {
             access_key_id: option(&["access_key_id", "aws_access_key_id"]),
             secret_access_key: option(&["secret_access_key", "aws_secret_access_key"]),
             session_token: option(&["session_token", "token", "aws_session_token"]),
+            scrub: Scrub::new(options),
         }
     }
 
@@ -155,17 +159,6 @@ impl Queue {
         }
         Client::from_conf(config.build())
     }
-
-    /// The secrets this queue is read with, as far as Sluice holds them.
-    fn secrets(&self) -> Vec<String> {
-        let env = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"].map(|name| std::env::var(name).ok());
-        [self.secret_access_key.clone(), self.session_token.clone()]
-            .into_iter()
-            .chain(env)
-            .flatten()
-            .filter(|s| !s.is_empty())
-            .collect()
-    }
 }
 
 /// The region of an AWS queue URL's origin, `https://sqs.REGION.amazonaws.com`.
@@ -187,11 +180,6 @@ fn causes(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
-}
-
-/// `text` with each of `secrets` (none empty) replaced by `<redacted>`.
-fn redact(text: String, secrets: &[String]) -> String {
-    secrets.iter().fold(text, |text, secret| text.replace(secret.as_str(), "<redacted>"))
 }
 
 /// Received notifications: the keys of objects created, until dropped.
@@ -216,15 +204,8 @@ pub fn start(queue: Queue, bucket: String, prefix: String) -> io::Result<Notific
     std::thread::Builder::new().name("sluice-notify".into()).spawn(move || {
         let receiving = async move {
             let client = queue.client(origin).await;
-            let receiver = Receiving {
-                client,
-                secrets: queue.secrets(),
-                url: queue.url,
-                bucket,
-                prefix,
-                tx,
-                warned: HashMap::new(),
-            };
+            let receiver =
+                Receiving { client, scrub: queue.scrub, url: queue.url, bucket, prefix, tx, warned: HashMap::new() };
             receiver.run().await;
         };
         runtime.block_on(select(Box::pin(receiving), stopped));
@@ -242,8 +223,8 @@ struct Receiving {
     /// When each kind of malformed message was last logged, and how many
     /// of that kind went unlogged since.
     warned: HashMap<Malformed, (Instant, u64)>,
-    /// The secret key and the session token, redacted from errors.
-    secrets: Vec<String>,
+    /// What errors may not show: the keys, the token, the environment's.
+    scrub: Scrub,
 }
 
 impl Receiving {
@@ -319,7 +300,7 @@ impl Receiving {
             (Some(code), None) => code.to_owned(),
             _ => causes(error),
         };
-        redact(text, &self.secrets)
+        self.scrub.text(&text)
     }
 
     /// Deletes the messages whose receipt handles are `handled`; one that

@@ -54,7 +54,7 @@ pub(super) fn start(zone: &ObjectZone) -> io::Result<Watch> {
     let (tx, changes) = crossbeam_channel::unbounded();
     let stop = Arc::new(AtomicBool::new(false));
     let overflowed = Arc::new(AtomicBool::new(false));
-    let lister = Lister { zone: zone.shallow(), tx, stop: stop.clone() };
+    let lister = Lister { zone: ObjectZone { queue: None, ..zone.clone() }, tx, stop: stop.clone() };
     std::thread::Builder::new().name("sluice-list".into()).spawn(move || lister.run(notifications))?;
     Ok(Watch { changes, overflowed, keep: Box::new(Stop(stop)) })
 }
@@ -149,24 +149,6 @@ impl Cursors {
             self.seen.pop_front();
         }
         self.seen.front().and_then(|(_, key)| key.clone())
-    }
-}
-
-impl ObjectZone {
-    /// A second handle on the same zone (store, runtime, cursor), for the
-    /// watcher thread.
-    fn shallow(&self) -> ObjectZone {
-        ObjectZone {
-            name: self.name.clone(),
-            store: self.store.clone(),
-            prefix: self.prefix.clone(),
-            recursive: self.recursive,
-            list_every: self.list_every,
-            queue: None,
-            cursor: self.cursor.clone(),
-            runtime: self.runtime.clone(),
-            scrub: self.scrub.clone(),
-        }
     }
 }
 
