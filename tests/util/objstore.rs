@@ -2,8 +2,7 @@
 //! free loopback ports with its data under the test's own directory:
 //! moto's server (S3 and SQS, in memory), SeaweedFS (`weed mini`, S3 on
 //! disk, with the credentials it checks) and Azurite (Azure Blob, on disk).
-//! `scripts/lib.sh` installs them (`ensure_moto`, `ensure_seaweedfs`,
-//! `ensure_azurite`); `$SLUICE_MOTO_SERVER`, `$SLUICE_WEED` and
+//! `scripts/lib.sh` installs them (`ensure_object_stores`); `$SLUICE_MOTO_SERVER`, `$SLUICE_WEED` and
 //! `$SLUICE_AZURITE` name other builds.
 //!
 //! An [`ObjectServer`] is stopped when it drops and dies with the test
